@@ -1,0 +1,40 @@
+# Two commands for everybody:
+#   make run    start the demo: Redis, Zope with the "Musterstadt" site, a delivery worker
+#   make test   run all tests
+# Both install what is missing first (Debian packages, a virtual environment under .venv).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+APT_PACKAGES := redis-server chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test install system-packages i18n clean
+
+run: install
+	$(BIN)/messenger-demo
+
+test: install
+	$(BIN)/pytest
+
+install: system-packages $(STAMP)
+
+# redis-server for the tests and the demo, Debian's Chromium for the browser tests
+# (Playwright cannot download its own browser here).
+system-packages:
+	@if ! command -v redis-server >/dev/null || [ ! -x /usr/bin/chromium ]; then \
+		echo "Installing Debian packages: $(APT_PACKAGES)"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PACKAGES); \
+	fi
+
+$(STAMP): setup.py worker/setup.py constraints.txt
+	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e worker -e ".[test]"
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,1 @@
+"""Messenger settings: schema, validation, secret storage, and publication to the workers."""

@@ -1,0 +1,252 @@
+"""The Messenger control panel schema.
+
+One interface holds every setting so that the form, the REST control panel and the settings
+document for the workers share one definition. Secrets (``SECRET_FIELD_NAMES``) are part of
+the schema but not of the registry: they live in ``secrets.SecretStore``, where neither the
+registry UI nor ``@registry`` can show them.
+"""
+
+from plone.autoform import directives
+from plone.supermodel import model
+from plone.z3cform.textlines import TextLinesFieldWidget
+from zope import schema
+
+from collective.messenger import _
+from collective.messenger.settings import validation
+from messenger_worker.settings import SECRET_FIELDS
+
+REGISTRY_PREFIX = "collective.messenger"
+
+SECRET_FIELD_NAMES = tuple(
+    f"{channel}_{field}" for channel, fields in SECRET_FIELDS.items() for field in fields
+)
+
+RATE_HELP = _("Messages per second that the platform accepts from this sender account.")
+
+
+def _rate(default):
+    return schema.Float(
+        title=_("Send rate"), description=RATE_HELP, default=default, min=0.01, max=10000.0
+    )
+
+
+def _secret(title, description=""):
+    return schema.Password(
+        title=title,
+        description=_(
+            "secret_help",
+            default="${help} Stored values are never shown; leave empty to keep the "
+            "stored value.",
+            mapping={"help": description},
+        ),
+        required=False,
+    )
+
+
+class IMessengerSettings(model.Schema):
+    """Channels, topics, message templates and privacy settings of the messenger service."""
+
+    model.fieldset(
+        "telegram",
+        label=_("Telegram"),
+        fields=[
+            "telegram_enabled",
+            "telegram_bot_username",
+            "telegram_bot_token",
+            "telegram_webhook_secret",
+            "telegram_rate",
+            "telegram_api_url",
+        ],
+    )
+    telegram_enabled = schema.Bool(title=_("Offer Telegram"), default=False, required=False)
+    telegram_bot_username = schema.TextLine(
+        title=_("Bot username"),
+        description=_("The bot's name from BotFather, without @, used in t.me links."),
+        required=False,
+        constraint=validation.check_bot_username,
+    )
+    telegram_bot_token = _secret(_("Bot token"), _("The token BotFather gave you."))
+    telegram_webhook_secret = _secret(
+        _("Webhook secret"),
+        _("Telegram sends it with every webhook call; the site rejects calls without it."),
+    )
+    telegram_rate = _rate(30.0)
+    telegram_api_url = schema.URI(
+        title=_("API base URL"),
+        description=_("Change only to use a test server or the sandbox."),
+        default="https://api.telegram.org",
+    )
+
+    model.fieldset(
+        "whatsapp",
+        label=_("WhatsApp"),
+        fields=[
+            "whatsapp_enabled",
+            "whatsapp_phone_number_id",
+            "whatsapp_business_number",
+            "whatsapp_access_token",
+            "whatsapp_app_secret",
+            "whatsapp_verify_token",
+            "whatsapp_template_name",
+            "whatsapp_template_language",
+            "whatsapp_api_version",
+            "whatsapp_rate",
+            "whatsapp_api_url",
+        ],
+    )
+    whatsapp_enabled = schema.Bool(title=_("Offer WhatsApp"), default=False, required=False)
+    whatsapp_phone_number_id = schema.TextLine(
+        title=_("Phone number ID"),
+        description=_("From the WhatsApp Manager (digits only)."),
+        required=False,
+        constraint=validation.check_digits,
+    )
+    whatsapp_business_number = schema.TextLine(
+        title=_("Business phone number"),
+        description=_("The number citizens write to, in international format; used in wa.me links."),
+        required=False,
+        constraint=validation.check_phone_number,
+    )
+    whatsapp_access_token = _secret(_("Access token"), _("A permanent system user token."))
+    whatsapp_app_secret = _secret(
+        _("App secret"), _("Used to check the signature of incoming webhooks.")
+    )
+    whatsapp_verify_token = _secret(
+        _("Webhook verify token"), _("The token you entered when subscribing the webhook.")
+    )
+    whatsapp_template_name = schema.TextLine(
+        title=_("Broadcast template name"),
+        description=_("An approved message template used for posts to subscribers."),
+        required=False,
+        constraint=validation.check_whatsapp_template_name,
+    )
+    whatsapp_template_language = schema.TextLine(
+        title=_("Broadcast template language"), default="de", required=False
+    )
+    whatsapp_api_version = schema.TextLine(
+        title=_("Graph API version"),
+        default="v23.0",
+        constraint=validation.check_graph_api_version,
+    )
+    whatsapp_rate = _rate(80.0)
+    whatsapp_api_url = schema.URI(
+        title=_("API base URL"),
+        description=_("Change only to use a test server or the sandbox."),
+        default="https://graph.facebook.com",
+    )
+
+    model.fieldset(
+        "signal",
+        label=_("Signal"),
+        fields=["signal_enabled", "signal_sender_number", "signal_rate", "signal_api_url"],
+    )
+    signal_enabled = schema.Bool(title=_("Offer Signal"), default=False, required=False)
+    signal_sender_number = schema.TextLine(
+        title=_("Sender number"),
+        description=_("The number registered in signal-cli-rest-api, in international format."),
+        required=False,
+        constraint=validation.check_phone_number,
+    )
+    signal_rate = _rate(1.0)
+    signal_api_url = schema.URI(
+        title=_("signal-cli-rest-api base URL"),
+        description=_("Where your signal-cli-rest-api service answers."),
+        default="http://localhost:8080",
+    )
+
+    model.fieldset(
+        "threema",
+        label=_("Threema"),
+        fields=[
+            "threema_enabled",
+            "threema_gateway_id",
+            "threema_api_secret",
+            "threema_rate",
+            "threema_api_url",
+        ],
+    )
+    threema_enabled = schema.Bool(title=_("Offer Threema"), default=False, required=False)
+    threema_gateway_id = schema.TextLine(
+        title=_("Gateway ID"),
+        description=_("Your Threema Gateway ID, for example *MUSTER1."),
+        required=False,
+        constraint=validation.check_threema_gateway_id,
+    )
+    threema_api_secret = _secret(_("API secret"), _("The secret of your Gateway ID."))
+    threema_rate = _rate(10.0)
+    threema_api_url = schema.URI(
+        title=_("API base URL"),
+        description=_("Change only to use a test server or the sandbox."),
+        default="https://msgapi.threema.ch",
+    )
+
+    model.fieldset("topics", label=_("Topics"), fields=["topics"])
+    directives.widget("topics", TextLinesFieldWidget)
+    topics = schema.List(
+        title=_("Topics"),
+        description=_(
+            "topics_help",
+            default="One topic per line, in the order citizens see them: "
+            "id | Title | Description. The id is a short name in lower-case letters, "
+            "digits and hyphens; do not change it once people have subscribed.",
+        ),
+        value_type=schema.TextLine(),
+        default=[],
+        required=False,
+        constraint=validation.check_topics,
+    )
+
+    model.fieldset(
+        "templates",
+        label=_("Message templates"),
+        fields=["template_news", "template_event", "template_construction_notice"],
+    )
+    template_news = schema.Text(
+        title=_("News"),
+        description=_(
+            "template_help",
+            default="Placeholders: {title}, {teaser}, {url}, {start}, {end}, {location}.",
+        ),
+        default="{title}\n\n{teaser}\n\n{url}",
+        constraint=validation.check_template,
+    )
+    template_event = schema.Text(
+        title=_("Events"),
+        description=_(
+            "template_help",
+            default="Placeholders: {title}, {teaser}, {url}, {start}, {end}, {location}.",
+        ),
+        default="{title}\n{start} - {end}, {location}\n\n{teaser}\n\n{url}",
+        constraint=validation.check_template,
+    )
+    template_construction_notice = schema.Text(
+        title=_("Construction notices"),
+        description=_(
+            "template_help",
+            default="Placeholders: {title}, {teaser}, {url}, {start}, {end}, {location}.",
+        ),
+        default="{title}\n{location}\n{start} - {end}\n\n{teaser}\n\n{url}",
+        constraint=validation.check_template,
+    )
+
+    model.fieldset(
+        "privacy", label=_("Privacy"), fields=["privacy_text", "privacy_url", "phone_region"]
+    )
+    privacy_text = schema.Text(
+        title=_("Privacy notice"),
+        description=_("Shown next to the consent checkbox when citizens subscribe."),
+        default="",
+        required=False,
+    )
+    privacy_url = schema.TextLine(
+        title=_("Privacy page"),
+        description=_("Link to the site's privacy page: a full address or a path like /privacy."),
+        required=False,
+        constraint=validation.check_privacy_url,
+    )
+    phone_region = schema.TextLine(
+        title=_("Default country for phone numbers"),
+        description=_("Numbers entered without a country code are read as from this country."),
+        default="DE",
+        constraint=validation.check_phone_region,
+    )

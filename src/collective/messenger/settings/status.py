@@ -1,0 +1,43 @@
+"""What admins see above the Messenger control panel: delivery side health and channel state."""
+
+from zope.i18n import translate
+from zope.schema import getFields
+
+from collective.messenger.redis_client import get_redis
+from collective.messenger.settings.access import settings_document
+from collective.messenger.settings.schema import IMessengerSettings
+from messenger_worker import health
+from messenger_worker.settings import CHANNELS
+from messenger_worker.settings import digest
+from messenger_worker.settings import missing_fields
+
+
+def delivery_health():
+    """Redis, queues, workers, and whether the workers have the current settings."""
+    state = health.collect(get_redis())
+    if state["reachable"]:
+        state["settings_current"] = state["settings_digest"] == digest(settings_document())
+    return state
+
+
+def channel_states(request):
+    """Per channel: enabled, rate, and the titles of settings it still lacks to send."""
+    document = settings_document()
+    fields = getFields(IMessengerSettings)
+    states = []
+    for channel in CHANNELS:
+        values = document["channels"][channel]
+        missing = [
+            translate(fields[f"{channel}_{name}"].title, context=request)
+            for name in missing_fields(document, channel)
+        ]
+        states.append(
+            {
+                "id": channel,
+                "title": translate(fields[f"{channel}_enabled"].title, context=request),
+                "enabled": bool(values.get("enabled")),
+                "rate": values.get("rate"),
+                "missing": missing,
+            }
+        )
+    return states

@@ -1,0 +1,49 @@
+import os
+
+# Compile the German catalog at start-up, as a Plone instance does with this variable set.
+os.environ.setdefault("zope_i18n_compile_mo_files", "true")
+
+import pytest  # noqa: E402
+from pytest_plone import fixtures_factory  # noqa: E402
+
+from collective.messenger.testing import ACCEPTANCE_TESTING  # noqa: E402
+from collective.messenger.testing import FUNCTIONAL_TESTING  # noqa: E402
+from collective.messenger.testing import INTEGRATION_TESTING  # noqa: E402
+from messenger_worker.testing import RedisServer  # noqa: E402
+
+pytest_plugins = ["pytest_plone"]
+
+globals().update(
+    fixtures_factory(
+        (
+            (ACCEPTANCE_TESTING, "acceptance"),
+            (FUNCTIONAL_TESTING, "functional"),
+            (INTEGRATION_TESTING, "integration"),
+        )
+    )
+)
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A redis-server of its own for tests that run without Plone."""
+    server = RedisServer().start()
+    yield server
+    server.remove()
+
+
+@pytest.fixture
+def redis_client(redis_server):
+    client = redis_server.client()
+    client.flushall()
+    return client
+
+
+@pytest.fixture
+def plone_redis():
+    """The Redis the Plone layers started (MESSENGER_REDIS_URL), emptied for this test."""
+    from collective.messenger.redis_client import get_redis
+
+    client = get_redis()
+    client.flushall()
+    return client

@@ -1,0 +1,97 @@
+"""Installing and uninstalling the add-on."""
+
+import pytest
+from plone import api
+from plone.browserlayer.utils import registered_layers
+from plone.registry.interfaces import IRegistry
+from zope.component import getUtility
+
+from collective.messenger.interfaces import IMessengerLayer
+from collective.messenger.settings.schema import IMessengerSettings
+from collective.messenger.settings.secrets import SecretStore
+from zope.annotation.interfaces import IAnnotations
+
+PACKAGE = "collective.messenger"
+
+
+@pytest.fixture
+def installer(portal):
+    return api.content.get_view("installer", portal, portal.REQUEST)
+
+
+def test_installed(installer):
+    assert installer.is_product_installed(PACKAGE)
+
+
+def test_profile_version(portal):
+    setup = api.portal.get_tool("portal_setup")
+    assert setup.getLastVersionForProfile(f"{PACKAGE}:default") == ("1000",)
+
+
+def test_browser_layer(portal):
+    assert IMessengerLayer in registered_layers()
+
+
+def test_controlpanel_configlet(portal):
+    actions = [a.getId() for a in api.portal.get_tool("portal_controlpanel").listActions()]
+    assert "messenger" in actions
+
+
+def test_permissions_roles(portal):
+    def roles(permission):
+        return {r["name"] for r in portal.rolesOfPermission(permission) if r["selected"]}
+
+    assert roles("collective.messenger: Manage messenger") == {"Manager", "Site Administrator"}
+    assert roles("collective.messenger: View delivery status") == {
+        "Manager",
+        "Site Administrator",
+        "Editor",
+        "Reviewer",
+    }
+
+
+def test_german_default_topics(portal):
+    topics = api.portal.get_registry_record("collective.messenger.topics")
+    titles = [line.split("|")[1].strip() for line in topics]
+    assert titles == ["Baustellen & Verkehr", "Veranstaltungen", "Rathaus aktuell", "Warnungen"]
+
+
+def test_secrets_are_not_registry_records(portal):
+    registry = getUtility(IRegistry)
+    assert "collective.messenger.telegram_enabled" in registry.records
+    assert "collective.messenger.telegram_bot_token" not in registry.records
+    assert registry.forInterface(IMessengerSettings, prefix=PACKAGE, check=False)
+
+
+class TestUninstall:
+    @pytest.fixture(autouse=True)
+    def uninstalled(self, portal, installer):
+        SecretStore(portal).set("telegram_bot_token", "123:ABC")
+        # Stands for subscriber data, which lives apart from the settings.
+        IAnnotations(portal)["collective.messenger.subscribers"] = {"keep": "me"}
+        portal.portal_types["Document"].behaviors += ("collective.messenger.push",)
+        installer.uninstall_product(PACKAGE)
+        self.portal = portal
+
+    def test_product_uninstalled(self, installer):
+        assert not installer.is_product_installed(PACKAGE)
+
+    def test_browser_layer_removed(self):
+        assert IMessengerLayer not in registered_layers()
+
+    def test_registry_records_removed(self):
+        registry = getUtility(IRegistry)
+        assert not [name for name in registry.records.keys() if name.startswith(PACKAGE + ".")]
+
+    def test_configlet_removed(self):
+        actions = [a.getId() for a in api.portal.get_tool("portal_controlpanel").listActions()]
+        assert "messenger" not in actions
+
+    def test_behaviors_removed_from_types(self):
+        assert "collective.messenger.push" not in self.portal.portal_types["Document"].behaviors
+
+    def test_secrets_removed(self):
+        assert SecretStore(self.portal).stored("telegram_bot_token") is None
+
+    def test_subscriber_data_kept(self):
+        assert IAnnotations(self.portal)["collective.messenger.subscribers"] == {"keep": "me"}

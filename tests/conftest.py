@@ -47,3 +47,25 @@ def plone_redis():
     client = get_redis()
     client.flushall()
     return client
+
+
+PASSWORD = "secret-Passw0rd"
+ROLES_BY_USER = {
+    "manager": ["Manager"],
+    "siteadmin": ["Site Administrator"],
+    "editor": ["Editor"],
+    "reviewer": ["Reviewer"],
+    "member": ["Member"],
+}
+
+
+@pytest.fixture
+def site(functional, plone_redis):
+    """The functional test site with one user per role (name = role, lower case), committed."""
+    import transaction
+
+    portal = functional["portal"]
+    for name, roles in ROLES_BY_USER.items():
+        portal.acl_users.userFolderAddUser(name, PASSWORD, roles, [])
+    transaction.commit()
+    return portal

@@ -38,8 +38,9 @@ class MessengerControlPanelForm(RegistryEditForm):
     def getContent(self):
         return MessengerSettings()
 
-    def updateWidgets(self, prefix=None):
-        super().updateWidgets(prefix)
+    def update(self):
+        super().update()
+        # After update, when the field groups and their widgets exist.
         secrets = SecretStore()
         for widget in self._secret_widgets():
             # Never send a secret back to the browser, not even one just typed.
@@ -57,8 +58,8 @@ class MessengerControlPanelForm(RegistryEditForm):
             widget.placeholder = translate(hint, context=self.request)
 
     def _secret_widgets(self):
-        for group in [self] + list(getattr(self, "groups", ())):
-            for name, widget in group.widgets.items():
+        for group in [self, *self.groups]:
+            for widget in group.widgets.values():
                 if widget.field.__name__ in SECRET_FIELD_NAMES:
                     yield widget
 

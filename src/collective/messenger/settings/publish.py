@@ -11,6 +11,8 @@ import logging
 
 import redis
 import transaction
+from zope.component.hooks import getSite
+from zope.component.hooks import site as site_context
 
 from collective.messenger.redis_client import get_redis
 from collective.messenger.settings.access import settings_document
@@ -45,9 +47,11 @@ def _after_commit(succeeded, document):
         log.info("Published messenger settings version %s to %s", version, display_url())
 
 
-def _before_commit():
+def _before_commit(site):
     try:
-        document = settings_document()
+        # Commit may run outside the request's site hook (e.g. at the end of a script).
+        with site_context(site):
+            document = settings_document(site)
     except Exception:
         # Never fail the commit over publication (e.g. the records are being uninstalled).
         log.exception("Could not build the messenger settings document; not publishing.")
@@ -60,7 +64,7 @@ def publish_after_commit():
     txn = transaction.get()
     if any(hook is _before_commit for hook, _args, _kws in txn.getBeforeCommitHooks()):
         return
-    txn.addBeforeCommitHook(_before_commit)
+    txn.addBeforeCommitHook(_before_commit, args=(getSite(),))
 
 
 def record_modified(event):

@@ -42,9 +42,11 @@ class SecretStore:
     def _mapping(self, create=False):
         annotations = IAnnotations(self.site)
         mapping = annotations.get(ANNOTATION_KEY)
-        if mapping is None and create:
+        if mapping is None:
+            if not create:
+                return {}
             mapping = annotations[ANNOTATION_KEY] = PersistentMapping()
-        return mapping or {}
+        return mapping
 
     def stored(self, name):
         return self._mapping().get(name) or None

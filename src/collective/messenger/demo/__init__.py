@@ -1,0 +1,1 @@
+"""The demo behind ``make run`` (console script ``messenger-demo``)."""

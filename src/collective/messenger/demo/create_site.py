@@ -1,0 +1,40 @@
+"""Create the demo's "Musterstadt" Plone site.
+
+A ``zconsole run`` script: zconsole binds ``app`` (the Zope root, as the system user) and
+runs this file as ``__main__``. Importing it does nothing.
+"""
+
+SITE_ID = "Musterstadt"
+TITLE = "Musterstadt"
+LANGUAGE = "de"
+EXTENSION_IDS = [
+    "plone.app.contenttypes:plone-content",
+    "plonetheme.barceloneta:default",
+    "collective.messenger:default",
+]
+
+
+def create_site(app):
+    """Add the site unless it exists; returns True when it was created."""
+    import transaction
+    from Products.CMFPlone.factory import addPloneSite
+
+    if SITE_ID in app.objectIds():
+        return False
+    addPloneSite(
+        app,
+        SITE_ID,
+        title=TITLE,
+        default_language=LANGUAGE,
+        setup_content=True,
+        extension_ids=EXTENSION_IDS,
+    )
+    transaction.commit()
+    return True
+
+
+if __name__ == "__main__":
+    created = create_site(app)  # noqa: F821 (bound by zconsole)
+    # Closing writes the FileStorage index, so Zope need not rebuild it on start.
+    app._p_jar.db().close()  # noqa: F821
+    print(f"Site {SITE_ID} {'created' if created else 'exists'}.", flush=True)

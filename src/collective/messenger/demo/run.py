@@ -1,0 +1,338 @@
+"""``messenger-demo``: Redis, Zope with the "Musterstadt" site and a delivery worker.
+
+``start_stack()`` starts everything and returns a ``Stack`` to ``stop()``; ``main()`` adds the
+console around it (arguments, banner, Ctrl-C). Importing this module starts nothing.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+from collective.messenger.demo import create_site
+
+DEFAULT_HTTP_PORT = 8080
+DEFAULT_REDIS_PORT = 6379
+REDIS_URL_VARIABLE = "MESSENGER_REDIS_URL"
+ADMIN = ("admin", "admin")
+READY_TIMEOUT = 120
+STOP_TIMEOUT = 15
+
+
+class DemoError(Exception):
+    """Something the operator can fix; the message says what."""
+
+
+def _bin(name):
+    # The scripts of this virtual environment, whether or not it is activated.
+    return os.path.join(os.path.dirname(sys.executable), name)
+
+
+def check_port_free(port, option):
+    with socket.socket() as sock:
+        # As the servers do, so a port in TIME_WAIT from a previous run counts as free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            raise DemoError(
+                f"Port {port} is already in use. Stop what uses it, or choose another "
+                f"port with {option} PORT."
+            ) from None
+
+
+def _tail(path, lines=20):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as log:
+            return "".join(log.readlines()[-lines:])
+    except OSError:
+        return ""
+
+
+class Stack:
+    """The running demo: child processes by name, their logs and URLs."""
+
+    def __init__(self, var_dir, http_port, redis_url):
+        self.var_dir = var_dir
+        self.http_port = http_port
+        self.redis_url = redis_url
+        self.log_dir = os.path.join(var_dir, "log")
+        self.processes = {}  # name -> Popen, in start order
+        self.env = dict(os.environ)
+        self.env[REDIS_URL_VARIABLE] = redis_url
+        # Zope compiles the .po catalogs (German) to .mo at start-up.
+        self.env["zope_i18n_compile_mo_files"] = "true"
+
+    @property
+    def site_url(self):
+        return f"http://localhost:{self.http_port}/{create_site.SITE_ID}"
+
+    @property
+    def controlpanel_url(self):
+        return f"{self.site_url}/@@messenger-controlpanel"
+
+    def log_path(self, name):
+        return os.path.join(self.log_dir, f"{name}.log")
+
+    def start(self, name, command):
+        # Own session: a Ctrl-C in the terminal reaches only us, and we stop children in order.
+        with open(self.log_path(name), "ab") as log:
+            self.processes[name] = subprocess.Popen(
+                command,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def run_once(self, name, command):
+        """Run a set-up step to its end; its output goes to the log, shown on failure."""
+        with open(self.log_path(name), "ab") as log:
+            result = subprocess.run(
+                command,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        if result.returncode != 0:
+            raise DemoError(
+                f"{name} failed with exit code {result.returncode}; the end of "
+                f"{self.log_path(name)}:\n{_tail(self.log_path(name))}"
+            )
+
+    def dead_child(self):
+        """(name, exit code) of the first child that has exited, or None."""
+        for name, process in self.processes.items():
+            code = process.poll()
+            if code is not None:
+                return name, code
+        return None
+
+    def stop(self, timeout=STOP_TIMEOUT):
+        # Reverse start order: the worker and Zope still use Redis while they shut down.
+        for process in reversed(list(self.processes.values())):
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+def _start_redis(stack, port):
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise DemoError(
+            "redis-server is not installed: run 'make run' (it installs it), or "
+            f"set {REDIS_URL_VARIABLE} to a Redis you have."
+        )
+    data_dir = os.path.join(stack.var_dir, "redis")
+    os.makedirs(data_dir, exist_ok=True)
+    stack.start(
+        "redis",
+        [
+            binary,
+            "--bind", "127.0.0.1",
+            "--port", str(port),
+            "--dir", data_dir,
+            "--appendonly", "yes",
+            "--daemonize", "no",
+        ],
+    )
+
+
+def _wait_for_redis(stack, timeout=30):
+    from messenger_worker.connection import connect
+    from messenger_worker.connection import display_url
+
+    client = connect(stack.redis_url, timeout=1)
+    deadline = time.monotonic() + timeout
+    while True:
+        _raise_if_dead(stack)
+        try:
+            # Also waits while Redis is still loading its append-only file.
+            client.ping()
+            return
+        except Exception as error:
+            if time.monotonic() > deadline:
+                raise DemoError(
+                    f"Redis at {display_url(stack.redis_url)} does not answer: {error}"
+                ) from None
+        time.sleep(0.1)
+
+
+def _prepare_instance(stack):
+    """A Zope instance with the admin user, made once, and the site in it."""
+    instance = os.path.join(stack.var_dir, "instance")
+    zope_conf = os.path.join(instance, "etc", "zope.conf")
+    zope_ini = os.path.join(instance, "etc", "zope.ini")
+    if not (os.path.exists(zope_conf) and os.path.exists(zope_ini)):
+        stack.run_once(
+            "mkwsgiinstance",
+            [_bin("mkwsgiinstance"), "-d", instance, "-u", ":".join(ADMIN)],
+        )
+    # The script checks whether the site exists: cheap on later runs, and heals a deleted site.
+    stack.run_once(
+        "create-site", [_bin("zconsole"), "run", zope_conf, create_site.__file__]
+    )
+    _set_http_port(zope_ini, stack.http_port)
+    return zope_ini
+
+
+def _set_http_port(zope_ini, port):
+    # mkwsgiinstance writes "port = 8080" into [server:main]; waitress reads it from there.
+    with open(zope_ini, encoding="utf-8") as ini:
+        text = ini.read()
+    text, count = re.subn(r"(?m)^port\s*=.*$", f"port = {port}", text)
+    if count != 1:
+        raise DemoError(f"Found no single 'port = ...' line to set in {zope_ini}.")
+    with open(zope_ini, "w", encoding="utf-8") as ini:
+        ini.write(text)
+
+
+def _raise_if_dead(stack):
+    dead = stack.dead_child()
+    if dead is not None:
+        name, code = dead
+        raise DemoError(
+            f"{name} exited with code {code} while starting; the end of "
+            f"{stack.log_path(name)}:\n{_tail(stack.log_path(name))}"
+        )
+
+
+def _wait_for_site(stack, timeout=READY_TIMEOUT):
+    # Zope listens on 127.0.0.1 only; asking there skips trying ::1 for "localhost".
+    url = f"http://127.0.0.1:{stack.http_port}/{create_site.SITE_ID}"
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        _raise_if_dead(stack)
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+                last = f"HTTP {response.status}"
+        except urllib.error.HTTPError as error:
+            last = f"HTTP {error.code}"
+        except (OSError, urllib.error.URLError) as error:
+            last = str(error)
+        time.sleep(0.5)
+    raise DemoError(
+        f"{stack.site_url} did not answer within {timeout} s (last: {last}); "
+        f"see {stack.log_path('zope')}"
+    )
+
+
+def start_stack(var_dir="var", http_port=DEFAULT_HTTP_PORT, redis_port=DEFAULT_REDIS_PORT,
+                redis_url=None, ready_timeout=READY_TIMEOUT):
+    """Start Redis (unless ``redis_url`` is given), Zope and a worker; wait for the site.
+
+    Returns the running ``Stack``; on any failure whatever was started is stopped again.
+    """
+    check_port_free(http_port, "--http-port")
+    if redis_url is None:
+        check_port_free(redis_port, "--redis-port")
+    var_dir = os.path.abspath(var_dir)
+    stack = Stack(var_dir, http_port, redis_url or f"redis://127.0.0.1:{redis_port}/0")
+    os.makedirs(stack.log_dir, exist_ok=True)
+    try:
+        if redis_url is None:
+            _start_redis(stack, redis_port)
+        # Before the site: installing the add-on publishes its settings to Redis.
+        _wait_for_redis(stack)
+        zope_ini = _prepare_instance(stack)
+        stack.start("worker", [_bin("messenger-worker"), "run"])
+        stack.start("zope", [_bin("runwsgi"), zope_ini])
+        _wait_for_site(stack, ready_timeout)
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+class _Stop(Exception):
+    """SIGTERM, handled like Ctrl-C."""
+
+
+def _raise_stop(signum, frame):
+    raise _Stop()
+
+
+def _banner(stack):
+    from messenger_worker.connection import display_url
+
+    return "\n".join([
+        "",
+        "Messenger demo is ready.",
+        f"  Site:           {stack.site_url}",
+        f"  Control panel:  {stack.controlpanel_url}",
+        f"  Login:          {ADMIN[0]} / {ADMIN[1]}",
+        f"  Redis:          {display_url(stack.redis_url)}",
+        f"  Logs:           {stack.log_dir}/",
+        "Press Ctrl-C to stop.",
+        "",
+    ])
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="messenger-demo",
+        description="Run the collective.messenger demo: Redis, Zope with the "
+        "'Musterstadt' site, and a delivery worker.",
+    )
+    parser.add_argument("--var", default="var",
+                        help="directory for the Zope instance, Redis data and logs (default: var)")
+    parser.add_argument("--http-port", type=int, default=DEFAULT_HTTP_PORT,
+                        help=f"Zope's HTTP port (default {DEFAULT_HTTP_PORT})")
+    parser.add_argument("--redis-port", type=int, default=DEFAULT_REDIS_PORT,
+                        help=f"port of the demo's own redis-server (default {DEFAULT_REDIS_PORT}; "
+                        f"not used when {REDIS_URL_VARIABLE} is set)")
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _raise_stop)
+    stack = None
+    try:
+        print("Starting the Messenger demo (the first run creates the site, about a minute) ...",
+              flush=True)
+        stack = start_stack(args.var, args.http_port, args.redis_port,
+                            redis_url=os.environ.get(REDIS_URL_VARIABLE))
+        print(_banner(stack), flush=True)
+        while True:
+            dead = stack.dead_child()
+            if dead is not None:
+                name, code = dead
+                print(f"\n{name} exited unexpectedly with code {code}; stopping the demo. "
+                      f"See {stack.log_path(name)}.", file=sys.stderr, flush=True)
+                return 1
+            time.sleep(0.5)
+    except (KeyboardInterrupt, _Stop):
+        print("\nStopping ...", flush=True)
+        return 0
+    except DemoError as error:
+        print(f"messenger-demo: {error}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        # A second Ctrl-C must not cut the shutdown short and leave children running.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if stack is not None:
+            stack.stop()
+            print("Stopped.", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""Site Setup > Messenger as a Site Administrator, through a real browser session (testbrowser)."""
+
+import json
+
+import pytest
+import transaction
+from plone import api
+from plone.testing.zope import Browser
+
+from collective.messenger.settings.secrets import SecretStore
+from messenger_worker import keys
+
+from conftest import PASSWORD
+
+ADMIN = "siteadmin"
+
+
+@pytest.fixture
+def browser(functional, site):
+    browser = Browser(functional["app"])
+    browser.handleErrors = False
+    browser.addHeader("Authorization", f"Basic {ADMIN}:{PASSWORD}")
+    browser.open(site.absolute_url() + "/@@messenger-controlpanel")
+    return browser
+
+
+def registry(name):
+    transaction.begin()
+    return api.portal.get_registry_record(f"collective.messenger.{name}")
+
+
+def test_panel_listed_in_site_setup(browser, site):
+    browser.open(site.absolute_url() + "/@@overview-controlpanel")
+    assert "@@messenger-controlpanel" in browser.contents
+
+
+def test_save_changes_registry(browser):
+    browser.getControl(name="form.widgets.telegram_enabled:list").value = ["selected"]
+    browser.getControl(name="form.widgets.telegram_bot_username").value = "musterstadt_bot"
+    browser.getControl(name="form.widgets.telegram_rate").value = "25"
+    browser.getControl(name="form.buttons.save").click()
+    assert "Changes saved" in browser.contents
+    assert registry("telegram_enabled") is True
+    assert registry("telegram_bot_username") == "musterstadt_bot"
+    assert registry("telegram_rate") == 25.0
+
+
+def test_save_publishes_settings_to_redis(browser, plone_redis):
+    browser.getControl(name="form.widgets.telegram_bot_username").value = "musterstadt_bot"
+    browser.getControl(name="form.widgets.telegram_bot_token").value = "123:SECRET"
+    browser.getControl(name="form.buttons.save").click()
+    version = int(plone_redis.hget(keys.SETTINGS_KEY, "version"))
+    document = json.loads(plone_redis.hget(keys.SETTINGS_KEY, "json"))
+    assert version >= 1
+    assert document["channels"]["telegram"]["bot_username"] == "musterstadt_bot"
+    assert document["channels"]["telegram"]["bot_token"] == "123:SECRET"
+    assert [t["id"] for t in document["topics"]][:2] == ["baustellen-verkehr", "veranstaltungen"]
+
+    browser.getControl(name="form.widgets.telegram_rate").value = "12.5"
+    browser.getControl(name="form.buttons.save").click()
+    assert int(plone_redis.hget(keys.SETTINGS_KEY, "version")) == version + 1
+    document = json.loads(plone_redis.hget(keys.SETTINGS_KEY, "json"))
+    assert document["channels"]["telegram"]["rate"] == 12.5
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("topics", "freibad | Freibad\nFrei Bad | Wrong", '"Frei Bad" is not a valid topic id'),
+        ("topics", "freibad | Freibad\nfreibad | Again", '"freibad" is used more than once'),
+        ("topics", "freibad", 'the topic "freibad" needs a title'),
+        ("template_news", "{title} {author}", "Unknown placeholder {author}"),
+        ("template_event", "{title", 'unmatched "{" or "}"'),
+        ("telegram_bot_username", "@musterstadt", "is not a Telegram bot username"),
+        ("signal_sender_number", "0170 123", "is not a valid phone number"),
+        ("threema_gateway_id", "MUSTER", "is not a Threema Gateway ID"),
+        ("telegram_rate", "0", "Value is too small"),
+        ("phone_region", "Deutschland", "is not a country code"),
+    ],
+)
+def test_validation_errors(browser, field, value, message):
+    before = registry(field)
+    browser.getControl(name=f"form.widgets.{field}").value = value
+    browser.getControl(name="form.buttons.save").click()
+    assert "There were some errors" in browser.contents
+    assert message in browser.contents
+    assert registry(field) == before
+
+
+def test_secret_never_rendered_back(browser):
+    browser.getControl(name="form.widgets.telegram_bot_token").value = "123:TOPSECRET"
+    browser.getControl(name="form.widgets.threema_api_secret").value = "threema-secret"
+    browser.getControl(name="form.buttons.save").click()
+    assert "TOPSECRET" not in browser.contents
+    assert "threema-secret" not in browser.contents
+    assert browser.getControl(name="form.widgets.telegram_bot_token").value == ""
+    assert "A value is stored" in browser.contents
+
+
+def test_secret_not_echoed_on_validation_error(browser):
+    browser.getControl(name="form.widgets.telegram_bot_token").value = "123:TOPSECRET"
+    browser.getControl(name="form.widgets.threema_gateway_id").value = "wrong"
+    browser.getControl(name="form.buttons.save").click()
+    assert "There were some errors" in browser.contents
+    assert "TOPSECRET" not in browser.contents
+
+
+def test_empty_secret_keeps_stored_value(browser, site):
+    browser.getControl(name="form.widgets.telegram_bot_token").value = "123:KEEP"
+    browser.getControl(name="form.buttons.save").click()
+    browser.getControl(name="form.widgets.telegram_bot_username").value = "other_bot"
+    browser.getControl(name="form.buttons.save").click()
+    transaction.begin()
+    assert SecretStore(site).stored("telegram_bot_token") == "123:KEEP"
+    assert registry("telegram_bot_username") == "other_bot"
+
+
+def test_secret_from_environment_is_named(browser, site, monkeypatch):
+    monkeypatch.setenv("MESSENGER_THREEMA_API_SECRET", "from-env")
+    browser.reload()
+    assert "Set by the environment variable MESSENGER_THREEMA_API_SECRET" in browser.contents
+    assert "from-env" not in browser.contents
+
+
+def test_redis_down_save_succeeds_with_warning(browser, monkeypatch):
+    from messenger_worker.testing import free_port
+
+    monkeypatch.setenv("MESSENGER_REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
+    browser.getControl(name="form.widgets.telegram_bot_username").value = "offline_bot"
+    browser.getControl(name="form.buttons.save").click()
+    assert "Changes saved" in browser.contents
+    assert "could not be told" in browser.contents
+    assert registry("telegram_bot_username") == "offline_bot"
+    assert "is not reachable" in browser.contents  # the health box says so too
+
+
+def test_publish_button_after_redis_returns(browser, plone_redis, monkeypatch):
+    from messenger_worker.testing import free_port
+
+    with monkeypatch.context() as patch:
+        patch.setenv("MESSENGER_REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
+        browser.getControl(name="form.widgets.telegram_bot_username").value = "late_bot"
+        browser.getControl(name="form.buttons.save").click()
+        browser.getControl(name="form.buttons.publish").click()
+        assert "Could not publish the settings" in browser.contents
+    assert plone_redis.hget(keys.SETTINGS_KEY, "json") is None
+    browser.reload()
+    assert "not published yet" in browser.contents
+    browser.getControl(name="form.buttons.publish").click()
+    assert "published to the workers" in browser.contents
+    document = json.loads(plone_redis.hget(keys.SETTINGS_KEY, "json"))
+    assert document["channels"]["telegram"]["bot_username"] == "late_bot"
+    assert "up to date" in browser.contents
+
+
+def test_health_shows_redis_queues_and_channels(browser, plone_redis):
+    from rq import Queue
+
+    Queue("messenger", connection=plone_redis).enqueue("messenger_worker.jobs.noop")
+    browser.reload()
+    assert "reachable" in browser.contents
+    info = plone_redis.info("server")["redis_version"]
+    assert info in browser.contents
+    assert "messenger-high" in browser.contents
+    assert "none running" in browser.contents
+    queues = browser.contents.split('id="messenger-queues"')[1].split("</table>")[0]
+    row = queues.split("<code>messenger</code>")[1].split("</tr>")[0]
+    assert "<td>1</td>" in row
+
+
+def test_channel_state_lists_missing_settings(browser):
+    browser.getControl(name="form.widgets.signal_enabled:list").value = ["selected"]
+    browser.getControl(name="form.buttons.save").click()
+    channels = browser.contents.split('id="messenger-channels"')[1].split("</table>")[0]
+    assert "incomplete" in channels
+    assert "Sender number" in channels
+
+
+def test_editor_cannot_open_panel(functional, site):
+    browser = Browser(functional["app"])
+    browser.addHeader("Authorization", f"Basic editor:{PASSWORD}")
+    browser.raiseHttpErrors = False
+    browser.open(site.absolute_url() + "/@@messenger-controlpanel")
+    assert "form.widgets.telegram_bot_token" not in browser.contents

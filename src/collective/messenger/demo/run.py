@@ -113,7 +113,7 @@ class Stack:
     def dead_child(self):
         """(name, exit code) of the first child that has exited, or None."""
         for name, process in self.processes.items():
-            code = process.poll()
+            code = _exit_code(process)
             if code is not None:
                 return name, code
         return None
@@ -121,13 +121,30 @@ class Stack:
     def stop(self, timeout=STOP_TIMEOUT):
         # Reverse start order: the worker and Zope still use Redis while they shut down.
         for process in reversed(list(self.processes.values())):
-            if process.poll() is None:
+            if process.returncode is not None:
+                continue  # reaped by an earlier stop()
+            if _exit_code(process) is None:
                 process.terminate()
-                try:
-                    process.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+                deadline = time.monotonic() + timeout
+                while _exit_code(process) is None and time.monotonic() < deadline:
+                    time.sleep(0.05)
+            # Kill what is left of the group (the worker forks a scheduler), then reap the
+            # leader: unreaped, its pid is still this group's id and no one else's.
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.wait()
+
+
+def _exit_code(process):
+    """Exit code (negative: signal) or None while running, without reaping (see stop)."""
+    if process.returncode is not None:
+        return process.returncode
+    info = os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    if info is None:
+        return None
+    return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
 
 
 def _start_redis(stack, port):
@@ -306,8 +323,7 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, _raise_stop)
     stack = None
     try:
-        print("Starting the Messenger demo (the first run creates the site, about a minute) ...",
-              flush=True)
+        print("Starting the Messenger demo (the first run also creates the site) ...", flush=True)
         stack = start_stack(args.var, args.http_port, args.redis_port,
                             redis_url=os.environ.get(REDIS_URL_VARIABLE))
         print(_banner(stack), flush=True)

@@ -6,11 +6,14 @@ Manager gets their values, everyone else sees whether one is set; and a PATCH th
 secret empty or masked keeps the stored value, as the classic form does.
 """
 
+import json
+
 from AccessControl import Unauthorized
 from plone import api
 from plone.restapi.controlpanels import RegistryConfigletPanel
 from plone.restapi.controlpanels.interfaces import IControlpanel
 from plone.restapi.deserializer import json_body
+from plone.restapi.exceptions import DeserializationError
 from plone.restapi.interfaces import IDeserializeFromJson
 from plone.restapi.interfaces import IFieldDeserializer
 from plone.restapi.interfaces import ISerializeToJson
@@ -95,8 +98,9 @@ class MessengerControlpanelDeserializeFromJson:
 
     def __call__(self, mask_validation_errors=True):
         _check_permission(self.controlpanel)
-        data = json_body(self.request)
-        if not isinstance(data, dict):
+        try:
+            data = json_body(self.request)
+        except DeserializationError:
             raise BadRequest(
                 translate(_("Send the settings as a JSON object."), context=self.request)
             )
@@ -133,7 +137,8 @@ class MessengerControlpanelDeserializeFromJson:
         if errors:
             for error in errors:
                 error["message"] = translate(error["message"], context=self.request)
-            raise BadRequest(errors)
+            # JSON in the message, as plone.restapi clients (Volto) parse it, one per field.
+            raise BadRequest(json.dumps(errors, ensure_ascii=False))
         settings = MessengerSettings()
         for name, value in values.items():
             setattr(settings, name, value)

@@ -1,0 +1,112 @@
+"""The demo behind ``make run``: Redis, Zope and a worker as real subprocesses.
+
+No Plone test layers here; the stack runs on free ports in a temporary directory.
+"""
+
+import base64
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from collective.messenger.demo.run import DemoError
+from collective.messenger.demo.run import start_stack
+from messenger_worker.testing import free_port
+
+ADMIN_AUTH = "Basic " + base64.b64encode(b"admin:admin").decode()
+
+
+@pytest.fixture(scope="module")
+def var_dir(tmp_path_factory):
+    # Shared by the tests below: the site is created once, the second start reuses it.
+    return tmp_path_factory.mktemp("demo-var")
+
+
+def get(url, auth=False):
+    # Sent up front: Plone answers a browser-like request with a login form, not a 401.
+    headers = {"Authorization": ADMIN_AUTH} if auth else {}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as r:
+            return r.status, r.read().decode("utf-8")
+    except urllib.error.HTTPError as error:
+        return error.code, ""
+
+
+def worker_status(redis_url):
+    script = os.path.join(os.path.dirname(sys.executable), "messenger-worker")
+    return subprocess.run(
+        [script, "--redis-url", redis_url, "status"],
+        capture_output=True, text=True, timeout=30, check=True,
+    ).stdout
+
+
+def wait_for_worker(redis_url, timeout=30):
+    deadline = time.monotonic() + timeout
+    while True:
+        output = worker_status(redis_url)
+        if "No workers are running." not in output and "messenger" in output.split("worker", 1)[-1]:
+            return output
+        assert time.monotonic() < deadline, f"no worker registered:\n{output}"
+        time.sleep(0.5)
+
+
+def assert_all_gone(stack):
+    for name, process in stack.processes.items():
+        assert process.returncode is not None, f"{name} still running"
+        # Nothing of its process group is left either (the worker forks a scheduler).
+        with pytest.raises(ProcessLookupError):
+            os.killpg(process.pid, 0)
+
+
+@pytest.mark.timeout(600)
+def test_demo_serves_site_and_controlpanel_with_a_worker(var_dir):
+    stack = start_stack(var_dir, http_port=free_port(), redis_port=free_port())
+    try:
+        assert set(stack.processes) == {"redis", "zope", "worker"}
+        assert get(stack.site_url)[0] == 200
+
+        status, body = get(stack.controlpanel_url, auth=True)
+        assert status == 200
+        assert "Messenger" in body
+        assert 'lang="de"' in body
+
+        assert stack.processes["worker"].poll() is None
+        output = wait_for_worker(stack.redis_url)
+        assert "Settings: version" in output  # published when the add-on was installed
+    finally:
+        stack.stop()
+    assert_all_gone(stack)
+
+
+@pytest.mark.timeout(600)
+def test_demo_second_start_reuses_site_and_notices_a_dead_child(var_dir):
+    # Other ports than before: the port in zope.ini is rewritten on every start.
+    stack = start_stack(var_dir, http_port=free_port(), redis_port=free_port())
+    try:
+        assert get(stack.site_url)[0] == 200
+        with open(stack.log_path("create-site")) as log:
+            assert log.read().rstrip().endswith("Site Musterstadt exists.")
+
+        stack.processes["worker"].kill()
+        deadline = time.monotonic() + 10
+        while stack.dead_child() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert stack.dead_child() == ("worker", -9)
+    finally:
+        stack.stop()
+    assert_all_gone(stack)
+
+
+def test_demo_fails_early_on_a_busy_port(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(DemoError, match=rf"Port {port} is already in use.*--http-port"):
+            start_stack(tmp_path, http_port=port, redis_port=free_port())
+    assert os.listdir(tmp_path) == []  # nothing was started or created

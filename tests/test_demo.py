@@ -55,12 +55,23 @@ def wait_for_worker(redis_url, timeout=30):
         time.sleep(0.5)
 
 
+def group_exists(pgid):
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def assert_all_gone(stack):
     for name, process in stack.processes.items():
         assert process.returncode is not None, f"{name} still running"
-        # Nothing of its process group is left either (the worker forks a scheduler).
-        with pytest.raises(ProcessLookupError):
-            os.killpg(process.pid, 0)
+        # Nothing of its process group is left either (the worker forks a scheduler); a
+        # killed orphan may take a moment until init has reaped it.
+        deadline = time.monotonic() + 5
+        while group_exists(process.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not group_exists(process.pid), f"{name} left processes behind"
 
 
 @pytest.mark.timeout(600)

@@ -8,6 +8,7 @@ import re
 import string
 
 import phonenumbers
+from zope.i18nmessageid import Message
 from zope.schema import ValidationError
 
 from collective.messenger import _
@@ -142,10 +143,10 @@ def check_phone_region(value):
     return True
 
 
-def _pattern_check(pattern, msgid, default):
+def _pattern_check(pattern, message):
     def check(value):
         if value and not pattern.match(value):
-            raise SettingsError(_(msgid, default=default, mapping={"value": value}))
+            raise SettingsError(Message(message, mapping={"value": value}))
         return True
 
     return check
@@ -153,31 +154,38 @@ def _pattern_check(pattern, msgid, default):
 
 check_bot_username = _pattern_check(
     BOT_USERNAME,
-    "error_bot_username",
-    '"${value}" is not a Telegram bot username. It has 5 to 32 letters, digits or '
-    'underscores and ends in "bot", for example "musterstadt_bot" (without @).',
+    _(
+        "error_bot_username",
+        default='"${value}" is not a Telegram bot username. It has 5 to 32 letters, digits '
+        'or underscores and ends in "bot", for example "musterstadt_bot" (without @).',
+    ),
 )
 check_threema_gateway_id = _pattern_check(
     THREEMA_GATEWAY_ID,
-    "error_threema_id",
-    '"${value}" is not a Threema Gateway ID. It starts with "*" followed by 7 capital '
-    'letters or digits, for example "*MUSTER1".',
+    _(
+        "error_threema_id",
+        default='"${value}" is not a Threema Gateway ID. It starts with "*" followed by 7 '
+        'capital letters or digits, for example "*MUSTER1".',
+    ),
 )
 check_whatsapp_template_name = _pattern_check(
     WHATSAPP_TEMPLATE_NAME,
-    "error_whatsapp_template",
-    '"${value}" is not a WhatsApp template name. Template names use lower-case letters, '
-    "digits and underscores.",
+    _(
+        "error_whatsapp_template",
+        default='"${value}" is not a WhatsApp template name. Template names use lower-case '
+        "letters, digits and underscores.",
+    ),
 )
 check_graph_api_version = _pattern_check(
     GRAPH_API_VERSION,
-    "error_graph_version",
-    '"${value}" is not a Graph API version. Write it like "v23.0".',
+    _("error_graph_version", default='"${value}" is not a Graph API version. Write it like "v23.0".'),
 )
 check_digits = _pattern_check(
     DIGITS,
-    "error_digits",
-    '"${value}" is not an id from the WhatsApp manager: it consists of digits only.',
+    _(
+        "error_digits",
+        default='"${value}" is not an id from the WhatsApp Manager: it consists of digits only.',
+    ),
 )
 
 

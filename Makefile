@@ -38,3 +38,12 @@ $(STAMP): setup.py worker/setup.py constraints.txt
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
+
+# Rebuild the message catalog from the code and merge new msgids into the German one
+# (i18ndude lives in its own virtual environment: it is a tool, not a dependency).
+I18N_VENV := .venv-i18n
+LOCALES := src/collective/messenger/locales
+i18n:
+	[ -x $(I18N_VENV)/bin/i18ndude ] || ($(PYTHON) -m venv $(I18N_VENV) && $(I18N_VENV)/bin/pip install -q i18ndude)
+	cd src/collective/messenger && ../../../$(I18N_VENV)/bin/i18ndude rebuild-pot --pot locales/collective.messenger.pot --create collective.messenger .
+	$(I18N_VENV)/bin/i18ndude sync --pot $(LOCALES)/collective.messenger.pot $(LOCALES)/de/LC_MESSAGES/collective.messenger.po

@@ -69,3 +69,48 @@ def site(functional, plone_redis):
         portal.acl_users.userFolderAddUser(name, PASSWORD, roles, [])
     transaction.commit()
     return portal
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's Chromium driven by Playwright (Playwright cannot download browsers here)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium):
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(20000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def live_site(acceptance, plone_redis):
+    """The acceptance site, served over HTTP, with one user per role; returns its URL."""
+    import transaction
+
+    portal = acceptance["portal"]
+    for name, roles in ROLES_BY_USER.items():
+        portal.acl_users.userFolderAddUser(name, PASSWORD, roles, [])
+    transaction.commit()
+    return f"http://{acceptance['host']}:{acceptance['port']}/plone"

@@ -82,7 +82,7 @@ def test_validation_errors(browser, field, value, message):
     before = registry(field)
     browser.getControl(name=f"form.widgets.{field}").value = value
     browser.getControl(name="form.buttons.save").click()
-    assert "There were some errors" in browser.contents
+    assert "Please correct the marked fields" in browser.contents
     assert message in browser.contents
     assert registry(field) == before
 
@@ -101,7 +101,7 @@ def test_secret_not_echoed_on_validation_error(browser):
     browser.getControl(name="form.widgets.telegram_bot_token").value = "123:TOPSECRET"
     browser.getControl(name="form.widgets.threema_gateway_id").value = "wrong"
     browser.getControl(name="form.buttons.save").click()
-    assert "There were some errors" in browser.contents
+    assert "Please correct the marked fields" in browser.contents
     assert "TOPSECRET" not in browser.contents
 
 

@@ -13,23 +13,10 @@ MASK = "********"
 
 
 @pytest.fixture
-def acceptance_site(acceptance):
-    portal = acceptance["portal"]
-    from conftest import ROLES_BY_USER
-
-    for name, roles in ROLES_BY_USER.items():
-        portal.acl_users.userFolderAddUser(name, PASSWORD, roles, [])
-    SecretStore(portal).set("telegram_bot_token", "123:TOPSECRET")
+def rest(live_site, acceptance):
+    SecretStore(acceptance["portal"]).set("telegram_bot_token", "123:TOPSECRET")
     transaction.commit()
-    return portal
-
-
-
-@pytest.fixture
-def rest(acceptance_site, acceptance, plone_redis):
-    host = acceptance["host"]
-    port = acceptance["port"]
-    base = f"http://{host}:{port}/plone/@controlpanels/messenger"
+    base = f"{live_site}/@controlpanels/messenger"
 
     def call(method, user=None, **body):
         return requests.request(
@@ -132,9 +119,9 @@ def test_editor_cannot_patch(rest):
     assert rest("GET", "manager").json()["data"]["telegram_rate"] == 30.0
 
 
-def test_listed_in_controlpanels(rest, acceptance):
+def test_listed_in_controlpanels(rest, live_site):
     response = requests.get(
-        f"http://{acceptance['host']}:{acceptance['port']}/plone/@controlpanels",
+        f"{live_site}/@controlpanels",
         auth=("siteadmin", PASSWORD), headers={"Accept": "application/json"}, timeout=30,
     )
     assert "messenger" in [p["@id"].rsplit("/", 1)[-1] for p in response.json()]

@@ -41,6 +41,26 @@ class MessengerControlPanelForm(RegistryEditForm):
     def update(self):
         super().update()
         # After update, when the field groups and their widgets exist.
+        self._hide_secrets()
+        self._name_fields_with_errors()
+
+    def _name_fields_with_errors(self):
+        """Say which tab and field is wrong: the error itself may sit on a hidden tab."""
+        problems = [
+            f"{translate(group.label, context=self.request)}: "
+            f"{translate(error.widget.label, context=self.request)}"
+            for group in self.groups
+            for error in (group.widgets.errors or ())
+            if error.widget is not None
+        ]
+        if problems:
+            self.status = _(
+                "form_errors_in",
+                default="Please correct the marked fields: ${fields}.",
+                mapping={"fields": "; ".join(problems)},
+            )
+
+    def _hide_secrets(self):
         secrets = SecretStore()
         for widget in self._secret_widgets():
             # Never send a secret back to the browser, not even one just typed.

@@ -21,6 +21,13 @@ SECRET_FIELD_NAMES = tuple(
     f"{channel}_{field}" for channel, fields in SECRET_FIELDS.items() for field in fields
 )
 
+CHANNEL_TITLES = {
+    "telegram": _("Telegram"),
+    "whatsapp": _("WhatsApp"),
+    "signal": _("Signal"),
+    "threema": _("Threema"),
+}
+
 RATE_HELP = _("Messages per second that the platform accepts from this sender account.")
 
 
@@ -48,7 +55,7 @@ class IMessengerSettings(model.Schema):
 
     model.fieldset(
         "telegram",
-        label=_("Telegram"),
+        label=CHANNEL_TITLES["telegram"],
         fields=[
             "telegram_enabled",
             "telegram_bot_username",
@@ -79,7 +86,7 @@ class IMessengerSettings(model.Schema):
 
     model.fieldset(
         "whatsapp",
-        label=_("WhatsApp"),
+        label=CHANNEL_TITLES["whatsapp"],
         fields=[
             "whatsapp_enabled",
             "whatsapp_phone_number_id",
@@ -137,7 +144,7 @@ class IMessengerSettings(model.Schema):
 
     model.fieldset(
         "signal",
-        label=_("Signal"),
+        label=CHANNEL_TITLES["signal"],
         fields=["signal_enabled", "signal_sender_number", "signal_rate", "signal_api_url"],
     )
     signal_enabled = schema.Bool(title=_("Offer Signal"), default=False, required=False)
@@ -156,7 +163,7 @@ class IMessengerSettings(model.Schema):
 
     model.fieldset(
         "threema",
-        label=_("Threema"),
+        label=CHANNEL_TITLES["threema"],
         fields=[
             "threema_enabled",
             "threema_gateway_id",

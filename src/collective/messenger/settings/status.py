@@ -5,6 +5,7 @@ from zope.schema import getFields
 
 from collective.messenger.redis_client import get_redis
 from collective.messenger.settings.access import settings_document
+from collective.messenger.settings.schema import CHANNEL_TITLES
 from collective.messenger.settings.schema import IMessengerSettings
 from messenger_worker import health
 from messenger_worker.settings import CHANNELS
@@ -34,7 +35,7 @@ def channel_states(request):
         states.append(
             {
                 "id": channel,
-                "title": translate(fields[f"{channel}_enabled"].title, context=request),
+                "title": translate(CHANNEL_TITLES[channel], context=request),
                 "enabled": bool(values.get("enabled")),
                 "rate": values.get("rate"),
                 "missing": missing,

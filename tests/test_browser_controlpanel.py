@@ -1,0 +1,65 @@
+"""A Site Administrator adds a topic in Site Setup > Messenger with a real browser."""
+
+import json
+
+import transaction
+from plone import api
+
+from conftest import PASSWORD
+from messenger_worker import keys
+
+SCREENSHOTS = "test-results"
+
+
+def log_in(page, site_url, user):
+    page.goto(f"{site_url}/login")
+    page.fill("#__ac_name", user)
+    page.fill("#__ac_password", PASSWORD)
+    page.click("#login-form button[type=submit], #login-form input[type=submit]")
+    page.wait_for_selector("#personaltools-logout, #portal-personaltools", state="attached")
+
+
+def test_site_administrator_adds_topic(page, live_site, plone_redis):
+    log_in(page, live_site, "siteadmin")
+    page.goto(f"{live_site}/@@overview-controlpanel")
+    page.locator("a[href$='@@messenger-controlpanel']:visible").first.click()
+    assert page.locator("h1").inner_text() == "Messenger"
+    page.screenshot(path=f"{SCREENSHOTS}/controlpanel.png", full_page=True)
+
+    page.locator("nav a", has_text="Topics").click()
+    topics = page.locator("textarea[name='form.widgets.topics']")
+    topics.fill(topics.input_value() + "\nfreibad | Freibad | Öffnungszeiten und Wassertemperatur")
+    page.screenshot(path=f"{SCREENSHOTS}/controlpanel-topics.png", full_page=True)
+    page.click("#form-buttons-save")
+    page.wait_for_selector(".alert-info, .portalMessage.info")
+    assert "Changes saved" in page.content()
+
+    page.reload()
+    page.locator("nav a", has_text="Topics").click()
+    saved = page.locator("textarea[name='form.widgets.topics']").input_value()
+    assert saved.splitlines()[-1] == "freibad | Freibad | Öffnungszeiten und Wassertemperatur"
+
+    transaction.begin()
+    lines = api.portal.get_registry_record("collective.messenger.topics")
+    assert lines[-1] == "freibad | Freibad | Öffnungszeiten und Wassertemperatur"
+    document = json.loads(plone_redis.hget(keys.SETTINGS_KEY, "json"))
+    assert document["topics"][-1] == {
+        "id": "freibad",
+        "title": "Freibad",
+        "description": "Öffnungszeiten und Wassertemperatur",
+    }
+
+
+def test_invalid_topic_shows_error_next_to_field(page, live_site):
+    log_in(page, live_site, "siteadmin")
+    page.goto(f"{live_site}/@@messenger-controlpanel")
+    page.locator("nav a", has_text="Topics").click()
+    page.locator("textarea[name='form.widgets.topics']").fill("Freibad!")
+    page.click("#form-buttons-save")
+    page.wait_for_load_state()
+    page.screenshot(path=f"{SCREENSHOTS}/controlpanel-error.png", full_page=True)
+    assert "Please correct the marked fields: Topics: Topics." in page.content()
+    page.locator("nav a", has_text="Topics").click()
+    error = page.locator("#formfield-form-widgets-topics .invalid-feedback")
+    error.wait_for()
+    assert '"Freibad!" is not a valid topic id' in error.inner_text()

@@ -71,6 +71,8 @@ def site(functional, plone_redis):
     return portal
 
 
+SCREENSHOTS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "test-results")
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -87,6 +89,7 @@ def chromium():
     """Debian's Chromium driven by Playwright (Playwright cannot download browsers here)."""
     from playwright.sync_api import sync_playwright
 
+    os.makedirs(SCREENSHOTS, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS

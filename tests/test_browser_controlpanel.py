@@ -6,9 +6,8 @@ import transaction
 from plone import api
 
 from conftest import PASSWORD
+from conftest import SCREENSHOTS
 from messenger_worker import keys
-
-SCREENSHOTS = "test-results"
 
 
 def log_in(page, site_url, user):

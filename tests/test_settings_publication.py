@@ -1,0 +1,58 @@
+"""Settings reach Redis only after a successful commit, once per transaction."""
+
+import json
+
+import transaction
+from plone import api
+
+from collective.messenger.settings.publish import publish_now
+from collective.messenger.settings.secrets import SecretStore
+from messenger_worker import keys
+from messenger_worker.settings import SettingsCache
+
+
+def published(redis):
+    raw = redis.hget(keys.SETTINGS_KEY, "json")
+    return json.loads(raw) if raw else None
+
+
+def test_aborted_transaction_publishes_nothing(site, plone_redis):
+    api.portal.set_registry_record("collective.messenger.telegram_rate", 5.0)
+    transaction.abort()  # as Zope does before retrying a request after a ConflictError
+    assert published(plone_redis) is None
+
+
+def test_many_changes_one_publication(site, plone_redis):
+    api.portal.set_registry_record("collective.messenger.telegram_rate", 5.0)
+    api.portal.set_registry_record("collective.messenger.signal_rate", 0.5)
+    SecretStore(site).set("threema_api_secret", "s3cret")
+    transaction.commit()
+    assert int(plone_redis.hget(keys.SETTINGS_KEY, "version")) == 1
+    document = published(plone_redis)
+    assert document["channels"]["telegram"]["rate"] == 5.0
+    assert document["channels"]["signal"]["rate"] == 0.5
+    assert document["channels"]["threema"]["api_secret"] == "s3cret"
+
+
+def test_other_registry_records_do_not_publish(site, plone_redis):
+    api.portal.set_registry_record("plone.site_title", "Musterstadt")
+    transaction.commit()
+    assert published(plone_redis) is None
+
+
+def test_worker_cache_sees_each_publication(site, plone_redis):
+    cache = SettingsCache(plone_redis, environ={})
+    publish_now(site)
+    assert cache.current()["templates"]["news"].startswith("{title}")
+    api.portal.set_registry_record("collective.messenger.template_news", "{title}: {url}")
+    transaction.commit()
+    assert cache.current()["templates"]["news"] == "{title}: {url}"
+    assert cache.version == 2
+
+
+def test_reinstall_publishes_defaults(site, plone_redis):
+    setup = api.portal.get_tool("portal_setup")
+    setup.runAllImportStepsFromProfile("profile-collective.messenger:default")
+    transaction.commit()
+    document = published(plone_redis)
+    assert [t["title"] for t in document["topics"]][:2] == ["Baustellen & Verkehr", "Veranstaltungen"]

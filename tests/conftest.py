@@ -59,16 +59,19 @@ ROLES_BY_USER = {
 }
 
 
-@pytest.fixture
-def site(functional, plone_redis):
-    """The functional test site with one user per role (name = role, lower case), committed."""
+def add_users(portal):
     import transaction
 
-    portal = functional["portal"]
     for name, roles in ROLES_BY_USER.items():
         portal.acl_users.userFolderAddUser(name, PASSWORD, roles, [])
     transaction.commit()
-    return portal
+
+
+@pytest.fixture
+def site(functional, plone_redis):
+    """The functional test site with one user per role (name = role, lower case), committed."""
+    add_users(functional["portal"])
+    return functional["portal"]
 
 
 SCREENSHOTS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "test-results")
@@ -110,10 +113,5 @@ def page(chromium):
 @pytest.fixture
 def live_site(acceptance, plone_redis):
     """The acceptance site, served over HTTP, with one user per role; returns its URL."""
-    import transaction
-
-    portal = acceptance["portal"]
-    for name, roles in ROLES_BY_USER.items():
-        portal.acl_users.userFolderAddUser(name, PASSWORD, roles, [])
-    transaction.commit()
+    add_users(acceptance["portal"])
     return f"http://{acceptance['host']}:{acceptance['port']}/plone"

@@ -50,6 +50,18 @@ def _secret(title, description=""):
     )
 
 
+def _template(title, default):
+    return schema.Text(
+        title=title,
+        description=_(
+            "template_help",
+            default="Placeholders: {title}, {teaser}, {url}, {start}, {end}, {location}.",
+        ),
+        default=default,
+        constraint=validation.check_template,
+    )
+
+
 class IMessengerSettings(model.Schema):
     """Channels, topics, message templates and privacy settings of the messenger service."""
 
@@ -208,32 +220,12 @@ class IMessengerSettings(model.Schema):
         label=_("Message templates"),
         fields=["template_news", "template_event", "template_construction_notice"],
     )
-    template_news = schema.Text(
-        title=_("News"),
-        description=_(
-            "template_help",
-            default="Placeholders: {title}, {teaser}, {url}, {start}, {end}, {location}.",
-        ),
-        default="{title}\n\n{teaser}\n\n{url}",
-        constraint=validation.check_template,
+    template_news = _template(_("News"), "{title}\n\n{teaser}\n\n{url}")
+    template_event = _template(
+        _("Events"), "{title}\n{start} - {end}, {location}\n\n{teaser}\n\n{url}"
     )
-    template_event = schema.Text(
-        title=_("Events"),
-        description=_(
-            "template_help",
-            default="Placeholders: {title}, {teaser}, {url}, {start}, {end}, {location}.",
-        ),
-        default="{title}\n{start} - {end}, {location}\n\n{teaser}\n\n{url}",
-        constraint=validation.check_template,
-    )
-    template_construction_notice = schema.Text(
-        title=_("Construction notices"),
-        description=_(
-            "template_help",
-            default="Placeholders: {title}, {teaser}, {url}, {start}, {end}, {location}.",
-        ),
-        default="{title}\n{location}\n{start} - {end}\n\n{teaser}\n\n{url}",
-        constraint=validation.check_template,
+    template_construction_notice = _template(
+        _("Construction notices"), "{title}\n{location}\n{start} - {end}\n\n{teaser}\n\n{url}"
     )
 
     model.fieldset(

@@ -45,11 +45,20 @@ def worker_status(redis_url):
     ).stdout
 
 
+def registered_workers(status_output):
+    """Names in the worker table of ``messenger-worker status``."""
+    lines = status_output.splitlines()
+    for index, line in enumerate(lines):
+        if line.split()[:1] == ["worker"]:
+            return [row.split()[0] for row in lines[index + 2:] if row.strip()]
+    return []
+
+
 def wait_for_worker(redis_url, timeout=30):
     deadline = time.monotonic() + timeout
     while True:
         output = worker_status(redis_url)
-        if "No workers are running." not in output and "messenger" in output.split("worker", 1)[-1]:
+        if registered_workers(output):
             return output
         assert time.monotonic() < deadline, f"no worker registered:\n{output}"
         time.sleep(0.5)

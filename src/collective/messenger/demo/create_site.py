@@ -33,8 +33,24 @@ def create_site(app):
     return True
 
 
+def publish_settings(app):
+    """Give the worker the site's settings, also when Redis was emptied since last time."""
+    import redis
+    from zope.component.hooks import site as site_context
+
+    from collective.messenger.settings.publish import publish_now
+
+    site = app[SITE_ID]
+    with site_context(site):
+        try:
+            return publish_now(site)
+        except redis.RedisError as error:
+            print(f"Could not publish the messenger settings to Redis: {error}", flush=True)
+
+
 if __name__ == "__main__":
     created = create_site(app)  # noqa: F821 (bound by zconsole)
+    publish_settings(app)  # noqa: F821
     # Closing writes the FileStorage index, so Zope need not rebuild it on start.
     app._p_jar.db().close()  # noqa: F821
     print(f"Site {SITE_ID} {'created' if created else 'exists'}.", flush=True)

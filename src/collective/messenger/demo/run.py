@@ -16,7 +16,11 @@ import time
 import urllib.error
 import urllib.request
 
+import redis
+
 from collective.messenger.demo import create_site
+from messenger_worker.connection import connect
+from messenger_worker.connection import display_url
 
 DEFAULT_HTTP_PORT = 8080
 DEFAULT_REDIS_PORT = 6379
@@ -35,7 +39,7 @@ def _bin(name):
     return os.path.join(os.path.dirname(sys.executable), name)
 
 
-def check_port_free(port, option):
+def check_port_free(port, option, hint=""):
     with socket.socket() as sock:
         # As the servers do, so a port in TIME_WAIT from a previous run counts as free.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -44,8 +48,12 @@ def check_port_free(port, option):
         except OSError:
             raise DemoError(
                 f"Port {port} is already in use. Stop what uses it, or choose another "
-                f"port with {option} PORT."
+                f"port with {option} PORT{hint}."
             ) from None
+
+
+def _describe_exit(code):
+    return f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
 
 
 def _tail(path, lines=20):
@@ -170,9 +178,6 @@ def _start_redis(stack, port):
 
 
 def _wait_for_redis(stack, timeout=30):
-    from messenger_worker.connection import connect
-    from messenger_worker.connection import display_url
-
     client = connect(stack.redis_url, timeout=1)
     deadline = time.monotonic() + timeout
     while True:
@@ -181,7 +186,7 @@ def _wait_for_redis(stack, timeout=30):
             # Also waits while Redis is still loading its append-only file.
             client.ping()
             return
-        except Exception as error:
+        except redis.RedisError as error:
             if time.monotonic() > deadline:
                 raise DemoError(
                     f"Redis at {display_url(stack.redis_url)} does not answer: {error}"
@@ -223,7 +228,7 @@ def _raise_if_dead(stack):
     if dead is not None:
         name, code = dead
         raise DemoError(
-            f"{name} exited with code {code} while starting; the end of "
+            f"{name} {_describe_exit(code)} while starting; the end of "
             f"{stack.log_path(name)}:\n{_tail(stack.log_path(name))}"
         )
 
@@ -259,7 +264,11 @@ def start_stack(var_dir="var", http_port=DEFAULT_HTTP_PORT, redis_port=DEFAULT_R
     """
     check_port_free(http_port, "--http-port")
     if redis_url is None:
-        check_port_free(redis_port, "--redis-port")
+        # Often a system redis-server (Debian starts one on 6379): it can be used instead.
+        check_port_free(
+            redis_port, "--redis-port",
+            f", or use that Redis: {REDIS_URL_VARIABLE}=redis://127.0.0.1:{redis_port}/0",
+        )
     var_dir = os.path.abspath(var_dir)
     stack = Stack(var_dir, http_port, redis_url or f"redis://127.0.0.1:{redis_port}/0")
     os.makedirs(stack.log_dir, exist_ok=True)
@@ -278,17 +287,23 @@ def start_stack(var_dir="var", http_port=DEFAULT_HTTP_PORT, redis_port=DEFAULT_R
     return stack
 
 
-class _Stop(Exception):
-    """SIGTERM, handled like Ctrl-C."""
+class _Stop(BaseException):
+    """SIGINT (Ctrl-C) or SIGTERM; a BaseException, like KeyboardInterrupt, so no
+    "except Exception" on the way swallows it."""
 
 
 def _raise_stop(signum, frame):
+    # Only once: a second Ctrl-C must not cut the shutdown short and leave children running.
+    _ignore_signals()
     raise _Stop()
 
 
-def _banner(stack):
-    from messenger_worker.connection import display_url
+def _ignore_signals():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
+
+def _banner(stack):
     return "\n".join([
         "",
         "Messenger demo is ready.",
@@ -320,6 +335,9 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    # SIGINT too: a shell starts background jobs with it ignored, and then Python would not
+    # turn it into KeyboardInterrupt.
+    signal.signal(signal.SIGINT, _raise_stop)
     signal.signal(signal.SIGTERM, _raise_stop)
     stack = None
     try:
@@ -331,20 +349,19 @@ def main(argv=None):
             dead = stack.dead_child()
             if dead is not None:
                 name, code = dead
-                print(f"\n{name} exited unexpectedly with code {code}; stopping the demo. "
+                print(f"\n{name} {_describe_exit(code)} unexpectedly; stopping the demo. "
                       f"See {stack.log_path(name)}.", file=sys.stderr, flush=True)
                 return 1
             time.sleep(0.5)
-    except (KeyboardInterrupt, _Stop):
+    except _Stop:
+        # start_stack() has stopped what it started if the signal came during start-up.
         print("\nStopping ...", flush=True)
         return 0
     except DemoError as error:
         print(f"messenger-demo: {error}", file=sys.stderr, flush=True)
         return 1
     finally:
-        # A second Ctrl-C must not cut the shutdown short and leave children running.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        _ignore_signals()
         if stack is not None:
             stack.stop()
             print("Stopped.", flush=True)

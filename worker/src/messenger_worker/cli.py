@@ -4,13 +4,17 @@ import argparse
 import logging
 import sys
 
-from rq import Worker
+import requests
+from rq.serializers import JSONSerializer
 from rq.worker_pool import WorkerPool
 
 from messenger_worker import connection as redis_connection
 from messenger_worker import health
 from messenger_worker import keys
 from messenger_worker import settings
+from messenger_worker.channels import channel_class
+from messenger_worker.pauses import ChannelPauses
+from messenger_worker.worker import MessengerWorker
 
 log = logging.getLogger("messenger_worker")
 
@@ -28,10 +32,16 @@ def run(args):
     else:
         log.info("Settings version %s loaded.", cache.version)
     if args.processes > 1:
-        pool = WorkerPool(list(keys.QUEUES), connection=conn, num_workers=args.processes)
+        pool = WorkerPool(
+            list(keys.QUEUES),
+            connection=conn,
+            num_workers=args.processes,
+            worker_class=MessengerWorker,
+            serializer=JSONSerializer,
+        )
         pool.start(burst=args.burst, logging_level=args.log_level)
         return 0
-    worker = Worker(list(keys.QUEUES), connection=conn)
+    worker = MessengerWorker(list(keys.QUEUES), connection=conn)
     worker.work(burst=args.burst, with_scheduler=True, logging_level=args.log_level)
     return 0
 
@@ -73,7 +83,31 @@ def status(args):
         )
     else:
         print("No workers are running.")
+    paused = ChannelPauses(redis_connection.connect(url, timeout=2)).all()
+    print()
+    if paused:
+        print(_table([[c, p["reason"]] for c, p in paused.items()], ["paused channel", "reason"]))
+    else:
+        print("No channel is paused.")
     return 0
+
+
+def test_channel(args):
+    """Check one channel's credentials against its platform, with the published settings."""
+    conn = redis_connection.connect(args.redis_url)
+    document = settings.SettingsCache(conn).current()
+    if document is None:
+        print("No settings published yet: save the Messenger control panel first.")
+        return 2
+    channel_settings = document.get("channels", {}).get(args.channel, {})
+    missing = settings.missing_fields(document, args.channel)
+    if missing:
+        print(f"{args.channel}: settings missing: {', '.join(missing)}")
+        return 1
+    with requests.Session() as session:
+        result = channel_class(args.channel)(channel_settings, session).check()
+    print(f"{args.channel}: {'OK' if result.ok else 'FAILED'}: {result.detail}")
+    return 0 if result.ok else 1
 
 
 def _positive_int(text):
@@ -102,7 +136,19 @@ def build_parser():
     run_parser.set_defaults(handler=run)
     status_parser = commands.add_parser("status", help="queues, workers and settings")
     status_parser.set_defaults(handler=status)
+    check_parser = commands.add_parser(
+        "test-channel", help="check a channel's credentials against its platform"
+    )
+    check_parser.add_argument("channel", choices=settings.CHANNELS)
+    check_parser.set_defaults(handler=test_channel)
+    _add_sandbox_command(commands)
     return parser
+
+
+def _add_sandbox_command(commands):
+    from messenger_worker.sandbox.command import add_sandbox_command
+
+    add_sandbox_command(commands)
 
 
 def main(argv=None):

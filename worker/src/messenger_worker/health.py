@@ -6,6 +6,7 @@ from rq import Worker
 
 from messenger_worker import keys
 from messenger_worker import settings
+from messenger_worker.pauses import ChannelPauses
 
 
 def collect(connection):
@@ -48,4 +49,5 @@ def collect(connection):
         "workers": workers,
         "settings_version": version,
         "settings_digest": fingerprint,
+        "paused": ChannelPauses(connection).all(),
     }

@@ -1,0 +1,80 @@
+"""Putting a post on the queues: the snapshot, the counters and one job per recipient batch.
+
+Plone calls this after its transaction committed (it imports only this module and the
+payload types, and names the job function by its dotted name). Job ids are deterministic,
+so enqueueing the same post again (draining an outbox after Redis was down, say) replaces
+the jobs instead of adding a second copy; the marks in ``ledger`` keep anything already sent
+from being sent again.
+"""
+
+import math
+
+from rq import Queue
+from rq import Retry
+from rq.serializers import JSONSerializer
+
+from messenger_worker import keys
+from messenger_worker.ledger import POST_TTL_SECONDS
+from messenger_worker.ledger import post_key
+from messenger_worker.ledger import stats_key
+
+DELIVER_BATCH = "messenger_worker.jobs.deliver_batch"
+DEFAULT_BATCH_SIZE = 500
+# Job-level failures (Redis gone mid-batch, a worker killed): RQ runs the job again.
+JOB_RETRY = Retry(max=5, interval=[10, 30, 60, 120, 300])
+FAILED_JOB_TTL = 7 * 24 * 3600
+
+
+def job_timeout(recipients, rate):
+    """Seconds a batch may take: three times its share of the rate, plus slack.
+
+    Other batches share the rate bucket, so a batch may wait; a job that times out is run
+    again by RQ and skips everyone already sent.
+    """
+    return int(math.ceil(recipients / max(rate, 0.01) * 3)) + 300
+
+
+def queue_for(post, connection):
+    name = keys.QUEUE_HIGH if post.urgent else keys.QUEUE_DEFAULT
+    return Queue(name, connection=connection, serializer=JSONSerializer)
+
+
+def batch_job_id(post_id, channel, number):
+    return f"msg:{post_id}:{channel}:{number}"
+
+
+def enqueue_post(connection, post, recipients, rates, batch_size=DEFAULT_BATCH_SIZE):
+    """Write ``post`` and enqueue its recipients in batches; returns the number of jobs.
+
+    ``recipients`` is an iterable of ``payload.Recipient``; ``rates`` maps channel to
+    messages per second (from the settings) for the job timeouts.
+    """
+    by_channel = {}
+    for recipient in recipients:
+        by_channel.setdefault(recipient.channel, []).append(recipient)
+    queue = queue_for(post, connection)
+    jobs = []
+    for channel, group in by_channel.items():
+        for number, start in enumerate(range(0, len(group), batch_size)):
+            batch = group[start:start + batch_size]
+            jobs.append(
+                Queue.prepare_data(
+                    DELIVER_BATCH,
+                    args=(post.id, channel, [r.to_list() for r in batch], 0),
+                    job_id=batch_job_id(post.id, channel, number),
+                    timeout=job_timeout(len(batch), rates.get(channel, 1.0)),
+                    retry=JOB_RETRY,
+                    result_ttl=3600,
+                    failure_ttl=FAILED_JOB_TTL,
+                    description=f"{post.title[:60]} ({channel} {number + 1})",
+                )
+            )
+    with connection.pipeline() as pipe:
+        pipe.set(post_key(post.id), post.to_json(), ex=POST_TTL_SECONDS)
+        for channel, group in by_channel.items():
+            # Set, not added: enqueueing the same post twice must not double the count.
+            pipe.hset(stats_key(post.id), f"{channel}:queued", len(group))
+        pipe.expire(stats_key(post.id), POST_TTL_SECONDS)
+        queue.enqueue_many(jobs, pipeline=pipe)
+        pipe.execute()
+    return len(jobs)

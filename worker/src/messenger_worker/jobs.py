@@ -1,0 +1,203 @@
+"""RQ jobs run by the workers. Enqueued by dotted name (see ``fanout``), arguments in JSON."""
+
+import logging
+import random
+import threading
+import time
+import uuid
+from datetime import timedelta
+
+import requests
+from rq import Queue
+from rq import get_current_job
+from rq.serializers import JSONSerializer
+
+from messenger_worker import settings as settings_contract
+from messenger_worker.channels import base
+from messenger_worker.channels import channel_class
+from messenger_worker.fanout import DELIVER_BATCH
+from messenger_worker.fanout import JOB_RETRY
+from messenger_worker.ledger import Ledger
+from messenger_worker.ledger import post_key
+from messenger_worker.pauses import ChannelPauses
+from messenger_worker.payload import Post
+from messenger_worker.payload import Recipient
+from messenger_worker.ratelimit import MAX_SLEEP_SECONDS
+from messenger_worker.ratelimit import RateBucket
+
+log = logging.getLogger("messenger_worker.jobs")
+
+DEFAULT_ATTEMPTS = 5
+BACKOFF_BASE_SECONDS = 5
+BACKOFF_MAX_SECONDS = 600
+# A paused channel's batches come back this often to see whether the pause is over.
+PAUSE_RECHECK_SECONDS = 60
+
+_stop = threading.Event()
+
+
+def request_stop(signum=None, frame=None):
+    """Signal handler in the work horse: finish the current recipient, requeue the rest."""
+    _stop.set()
+
+
+def backoff(attempt, rand=random.random):
+    """Seconds before attempt ``attempt`` (1, 2, ...): exponential, with full jitter."""
+    ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** attempt)
+    return ceiling / 2 + rand() * ceiling / 2
+
+
+def deliver_batch(post_id, channel, recipients, attempt=0):
+    """Send post ``post_id`` to ``recipients`` ([subscriber_id, channel, address, language])."""
+    job = get_current_job()
+    batch = BatchDelivery(job.connection, job, post_id, channel, attempt)
+    return batch.run([Recipient.from_list(values) for values in recipients])
+
+
+class BatchDelivery:
+    def __init__(self, connection, job, post_id, channel, attempt):
+        self.connection = connection
+        self.job = job
+        self.post_id = post_id
+        self.channel = channel
+        self.attempt = attempt
+        # Unique per run of the job, so a rerun can tell its own claims from a dead run's.
+        self.execution = f"{job.id}@{uuid.uuid4().hex[:8]}"
+        self.ledger = Ledger(connection, post_id, channel)
+        self.pauses = ChannelPauses(connection)
+        self.summary = {kind: 0 for kind in base.KINDS}
+        self.summary["skipped"] = 0
+
+    # -- scheduling follow-up jobs ---------------------------------------------------------
+
+    def _queue(self):
+        return Queue(self.job.origin, connection=self.connection, serializer=JSONSerializer)
+
+    def _follow_up(self, recipients, attempt, suffix, delay=0):
+        if not recipients:
+            return
+        args = (self.post_id, self.channel, [r.to_list() for r in recipients], attempt)
+        options = dict(
+            job_id=f"{self.job.id}/{suffix}",
+            job_timeout=self.job.timeout,
+            retry=JOB_RETRY,
+            result_ttl=3600,
+            failure_ttl=self.job.failure_ttl,
+            description=self.job.description,
+        )
+        queue = self._queue()
+        if delay > 0:
+            queue.enqueue_in(timedelta(seconds=delay), DELIVER_BATCH, *args, **options)
+        else:
+            queue.enqueue(DELIVER_BATCH, *args, **options)
+
+    # -- the send loop ---------------------------------------------------------------------
+
+    def run(self, recipients):
+        cache = settings_contract.SettingsCache(self.connection)
+        document = cache.current()
+        if document is None:
+            raise RuntimeError(
+                "No messenger settings in Redis. Save the Messenger control panel or press "
+                "'Publish settings to workers'."
+            )
+        channel_settings = document.get("channels", {}).get(self.channel, {})
+        if not channel_settings.get("enabled"):
+            return self._fail_all(
+                recipients, f"The {self.channel} channel is switched off in the control panel."
+            )
+        missing = settings_contract.missing_fields(document, self.channel)
+        if missing:
+            self.pauses.pause(
+                self.channel, f"Settings missing: {', '.join(missing)}.", cache.version
+            )
+        pause = self.pauses.current(self.channel, cache.version)
+        if pause:
+            log.info("%s is paused (%s); batch %s waits.", self.channel, pause["reason"], self.job.id)
+            self._follow_up(recipients, self.attempt, f"p{int(time.time())}", PAUSE_RECHECK_SECONDS)
+            self.summary["paused"] = len(recipients)
+            return self.summary
+
+        raw = self.connection.get(post_key(self.post_id))
+        if raw is None:
+            raise RuntimeError(f"The snapshot of post {self.post_id} is not in Redis (expired?).")
+        post = Post.from_json(raw)
+        with requests.Session() as session:
+            channel = channel_class(self.channel)(channel_settings, session)
+            bucket = RateBucket(self.connection, self.channel, channel.account(),
+                                channel_settings.get("rate") or 1.0)
+            attempts = int(document.get("attempts") or DEFAULT_ATTEMPTS)
+            self._send_all(post, channel, bucket, recipients, attempts, cache.version)
+        return self.summary
+
+    def _fail_all(self, recipients, reason):
+        with self.connection.pipeline(transaction=False) as pipe:
+            for recipient in recipients:
+                self.ledger.failed(pipe, recipient, reason)
+            pipe.execute()
+        self.summary[base.FAILED] = len(recipients)
+        return self.summary
+
+    def _send_all(self, post, channel, bucket, recipients, attempts, settings_version):
+        retries = {}  # delay in whole seconds -> recipients
+        rest_delay, rest_suffix = 0, "s"  # where the unsent rest goes if the loop stops early
+        index = 0
+        claim = self.ledger.claim(recipients[0], self.execution, bucket) if recipients else None
+        while index < len(recipients):
+            recipient = recipients[index]
+            state, detail = claim[0].decode(), claim[1].decode()
+            if state == "wait":
+                if _stop.is_set():
+                    self.ledger.release(recipient, self.execution)
+                    break
+                time.sleep(min(int(detail) / 1_000_000, MAX_SLEEP_SECONDS))
+                claim = self.ledger.claim(recipient, self.execution, bucket)
+                continue
+            with self.connection.pipeline(transaction=False) as pipe:
+                if state == "done":
+                    self.summary["skipped"] += 1
+                else:
+                    outcome = channel.send(post, recipient)
+                    if outcome.kind == base.PAUSE:
+                        log.warning("Pausing %s: %s", self.channel, outcome.reason)
+                        self.pauses.pause(self.channel, outcome.reason, settings_version)
+                        self.ledger.release(recipient, self.execution)
+                        rest_delay, rest_suffix = PAUSE_RECHECK_SECONDS, "p"
+                        break
+                    self._book(pipe, recipient, outcome, bucket, retries, attempts)
+                index += 1
+                more = index < len(recipients) and not _stop.is_set()
+                if more:
+                    # Booking this recipient and claiming the next: one round trip together.
+                    self.ledger.claim(recipients[index], self.execution, bucket, pipeline=pipe)
+                results = pipe.execute()
+                if not more:
+                    break
+                claim = results[-1]
+        self._follow_up(recipients[index:], self.attempt, f"{rest_suffix}{index}", rest_delay)
+        for delay, group in sorted(retries.items()):
+            self._follow_up(group, self.attempt + 1, f"r{self.attempt + 1}.{delay}", delay)
+
+    def _book(self, pipe, recipient, outcome, bucket, retries, attempts):
+        self.summary[outcome.kind] += 1
+        if outcome.kind == base.SENT:
+            self.ledger.sent(pipe, recipient, outcome.message_id)
+            if outcome.new_address:
+                self.ledger.moved(pipe, recipient, outcome.new_address)
+        elif outcome.kind == base.GONE:
+            self.ledger.gone(pipe, recipient, outcome.reason)
+        elif outcome.kind == base.FAILED:
+            self.ledger.failed(pipe, recipient, outcome.reason)
+        elif outcome.kind == base.RETRY:
+            if outcome.pause_bucket and outcome.retry_after:
+                bucket.pause(outcome.retry_after)
+            if self.attempt + 1 >= attempts:
+                self.ledger.failed(
+                    pipe, recipient, f"Gave up after {attempts} attempts: {outcome.reason}"
+                )
+            else:
+                delay = outcome.retry_after
+                if delay is None:
+                    delay = backoff(self.attempt + 1)
+                self.ledger.retrying(pipe, recipient, self.attempt + 1)
+                retries.setdefault(max(1, int(round(delay))), []).append(recipient)

@@ -1,0 +1,168 @@
+"""Per post bookkeeping in Redis: who was sent what, counters, gone and moved recipients.
+
+Each (post, channel, subscriber) has one mark in the hash ``messenger:post:<id>:marks``:
+
+    c:<execution>   claimed by a job execution that may be sending right now
+    r:<attempt>     waiting for a retry
+    s:<message id>  sent            g:  gone            f:  failed
+
+A recipient is claimed before it is sent and marked after. A worker killed in between
+leaves a claim; the next execution takes it over and sends again, so every recipient is
+sent at least once and a killed worker causes at most one duplicate. A final mark is never
+sent again. Marks change only through the two scripts below, which also move the counters,
+so counting is exact even when a job runs twice.
+"""
+
+import json
+import time
+
+from messenger_worker.ratelimit import GCRA_LUA_FUNCTION
+
+# How long per post data stays in Redis: the editors' status view reads it.
+POST_TTL_SECONDS = 30 * 24 * 3600
+
+COUNTERS = ("queued", "sent", "retrying", "gone", "failed", "resent")
+
+GONE_KEY = "messenger:gone"
+MOVED_KEY = "messenger:moved"
+
+
+def post_key(post_id):
+    return f"messenger:post:{post_id}"
+
+
+def marks_key(post_id):
+    return f"messenger:post:{post_id}:marks"
+
+
+def stats_key(post_id):
+    return f"messenger:post:{post_id}:stats"
+
+
+def errors_key(post_id):
+    return f"messenger:post:{post_id}:errors"
+
+
+# KEYS: marks, stats, rate bucket, rate pause
+# ARGV: field, claim mark, channel, interval_us, tolerance_us
+# Returns {"done", mark} | {"wait", microseconds} | {"go", previous mark or ""}
+CLAIM_SCRIPT = GCRA_LUA_FUNCTION + """
+local mark = redis.call('HGET', KEYS[1], ARGV[1])
+local prefix = mark and string.sub(mark, 1, 2) or ''
+if prefix == 's:' or prefix == 'g:' or prefix == 'f:' then
+  return {'done', mark}
+end
+if mark ~= ARGV[2] then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  if prefix == 'r:' then
+    redis.call('HINCRBY', KEYS[2], ARGV[3] .. ':retrying', -1)
+  elseif prefix == 'c:' then
+    redis.call('HINCRBY', KEYS[2], ARGV[3] .. ':resent', 1)
+  end
+end
+local wait = take_token(KEYS[3], KEYS[4], ARGV[4], ARGV[5])
+if wait > 0 then
+  return {'wait', tostring(wait)}
+end
+return {'go', mark or ''}
+"""
+
+# KEYS: marks, stats
+# ARGV: field, new mark, channel, counter, now
+# Moves a claimed recipient to its outcome; a second call for the same outcome changes nothing.
+RECORD_SCRIPT = """
+local mark = redis.call('HGET', KEYS[1], ARGV[1])
+if mark then
+  local prefix = string.sub(mark, 1, 2)
+  if prefix == 'r:' then
+    redis.call('HINCRBY', KEYS[2], ARGV[3] .. ':retrying', -1)
+  elseif prefix ~= 'c:' then
+    return 0
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HINCRBY', KEYS[2], ARGV[3] .. ':' .. ARGV[4], 1)
+if ARGV[4] == 'sent' then
+  redis.call('HSETNX', KEYS[2], ARGV[3] .. ':first_sent', ARGV[5])
+  redis.call('HSET', KEYS[2], ARGV[3] .. ':last_sent', ARGV[5])
+end
+return 1
+"""
+
+
+# KEYS: marks; ARGV: field, claim mark. Gives a claim back (the recipient was not sent).
+RELEASE_SCRIPT = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 0
+"""
+
+
+class Ledger:
+    """The marks and counters of one post on one channel."""
+
+    def __init__(self, connection, post_id, channel):
+        self.connection = connection
+        self.post_id = post_id
+        self.channel = channel
+        self.keys = (marks_key(post_id), stats_key(post_id))
+        self._claim = connection.register_script(CLAIM_SCRIPT)
+        self._record = connection.register_script(RECORD_SCRIPT)
+        self._release = connection.register_script(RELEASE_SCRIPT)
+
+    def field(self, recipient):
+        return f"{self.channel}:{recipient.subscriber_id}"
+
+    def claim(self, recipient, execution, bucket, pipeline=None):
+        """Claim ``recipient`` and take a rate token (see CLAIM_SCRIPT for the answer)."""
+        return self._claim(
+            keys=[*self.keys, *bucket.keys],
+            args=[self.field(recipient), f"c:{execution}", self.channel,
+                  bucket.interval_us, bucket.tolerance_us],
+            client=pipeline or self.connection,
+        )
+
+    def release(self, recipient, execution):
+        self._release(keys=[self.keys[0]], args=[self.field(recipient), f"c:{execution}"])
+
+    def record(self, pipeline, recipient, mark, counter):
+        self._record(
+            keys=list(self.keys),
+            args=[self.field(recipient), mark, self.channel, counter, f"{time.time():.3f}"],
+            client=pipeline,
+        )
+
+    def sent(self, pipeline, recipient, message_id):
+        self.record(pipeline, recipient, f"s:{message_id}", "sent")
+
+    def retrying(self, pipeline, recipient, attempt):
+        self.record(pipeline, recipient, f"r:{attempt}", "retrying")
+
+    def gone(self, pipeline, recipient, reason):
+        self.record(pipeline, recipient, "g:", "gone")
+        pipeline.hset(GONE_KEY, self.field(recipient), json.dumps(
+            {"reason": reason, "post": self.post_id, "at": round(time.time(), 3)}
+        ))
+
+    def failed(self, pipeline, recipient, reason):
+        self.record(pipeline, recipient, "f:", "failed")
+        pipeline.hset(errors_key(self.post_id), self.field(recipient), reason)
+        pipeline.hset(stats_key(self.post_id), f"{self.channel}:last_error", reason)
+
+    def moved(self, pipeline, recipient, new_address):
+        pipeline.hset(MOVED_KEY, self.field(recipient), new_address)
+
+
+def read_stats(connection, post_id):
+    """{channel: {counter: value}} for a post, as the status views show it."""
+    stats = {}
+    for field, value in connection.hgetall(stats_key(post_id)).items():
+        channel, _sep, name = field.decode().partition(":")
+        value = value.decode()
+        if name in COUNTERS:
+            value = int(value)
+        elif name in ("first_sent", "last_sent"):
+            value = float(value)
+        stats.setdefault(channel, {})[name] = value
+    return stats

@@ -115,3 +115,89 @@ def live_site(acceptance, plone_redis):
     """The acceptance site, served over HTTP, with one user per role; returns its URL."""
     add_users(acceptance["portal"])
     return f"http://{acceptance['host']}:{acceptance['port']}/plone"
+
+
+class WorkerProcess:
+    """``messenger-worker run`` as an operator starts it, in its own process group."""
+
+    def __init__(self, redis_url, *options, env=None):
+        import subprocess
+        import sys
+
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "messenger_worker.cli", "--redis-url", redis_url, "run",
+             *options],
+            env=dict(os.environ, **(env or {})),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self.output = ""
+
+    def signal_group(self, signum):
+        try:
+            os.killpg(self.process.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    def stop(self, signum=None, timeout=60):
+        """Send ``signum`` (SIGTERM) to the worker alone and wait; returns its exit code."""
+        import signal
+
+        if self.process.poll() is None:
+            self.process.send_signal(signum or signal.SIGTERM)
+        self.output += self.process.communicate(timeout=timeout)[0]
+        return self.process.returncode
+
+    def kill(self):
+        """SIGKILL to the worker and its work horse: a machine that dies."""
+        import signal
+
+        self.signal_group(signal.SIGKILL)
+        self.output += self.process.communicate(timeout=30)[0]
+
+
+@pytest.fixture
+def start_worker(redis_server):
+    workers = []
+
+    def start(*options, env=None):
+        worker = WorkerProcess(redis_server.url, *options, env=env)
+        workers.append(worker)
+        return worker
+
+    yield start
+    import signal
+
+    for worker in workers:
+        worker.signal_group(signal.SIGKILL)
+        if worker.process.poll() is None:
+            worker.process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def sandbox_process():
+    from messenger_worker.sandbox.process import SandboxProcess
+
+    with SandboxProcess() as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def sandbox(sandbox_process):
+    sandbox_process.reset()
+    return sandbox_process
+
+
+def wait_until(predicate, timeout=30.0, interval=0.05, message="condition"):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"Timed out after {timeout} s waiting for {message}")
+        time.sleep(interval)

@@ -1,12 +1,15 @@
 """RQ jobs run by the workers. Enqueued by dotted name (see ``fanout``), arguments in JSON."""
 
+import hashlib
 import logging
+import math
 import random
 import threading
 import time
 import uuid
 from datetime import timedelta
 
+import redis
 import requests
 from rq import Queue
 from rq import get_current_job
@@ -30,6 +33,8 @@ log = logging.getLogger("messenger_worker.jobs")
 DEFAULT_ATTEMPTS = 5
 BACKOFF_BASE_SECONDS = 5
 BACKOFF_MAX_SECONDS = 600
+# A batch waits this long for Redis to come back before it gives up (and RQ retries it).
+REDIS_OUTAGE_SECONDS = 60
 # A paused channel's batches come back this often to see whether the pause is over.
 PAUSE_RECHECK_SECONDS = 60
 
@@ -41,9 +46,9 @@ def request_stop(signum=None, frame=None):
     _stop.set()
 
 
-def backoff(attempt, rand=random.random):
-    """Seconds before attempt ``attempt`` (1, 2, ...): exponential, with full jitter."""
-    ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** attempt)
+def backoff(attempt, base=BACKOFF_BASE_SECONDS, rand=random.random):
+    """Seconds before attempt ``attempt`` (1, 2, ...): exponential, with jitter."""
+    ceiling = min(BACKOFF_MAX_SECONDS, base * 2 ** attempt)
     return ceiling / 2 + rand() * ceiling / 2
 
 
@@ -65,6 +70,8 @@ class BatchDelivery:
         self.execution = f"{job.id}@{uuid.uuid4().hex[:8]}"
         self.ledger = Ledger(connection, post_id, channel)
         self.pauses = ChannelPauses(connection)
+        self.backoff_base = BACKOFF_BASE_SECONDS
+        self.pause_recheck = PAUSE_RECHECK_SECONDS
         self.summary = {kind: 0 for kind in base.KINDS}
         self.summary["skipped"] = 0
 
@@ -77,8 +84,11 @@ class BatchDelivery:
         if not recipients:
             return
         args = (self.post_id, self.channel, [r.to_list() for r in recipients], attempt)
+        # Ids stay short however often a batch is paused or split: the original id, what
+        # happened, and which recipients.
+        who = hashlib.sha1(" ".join(r.subscriber_id for r in recipients).encode()).hexdigest()
         options = dict(
-            job_id=f"{self.job.id}/{suffix}",
+            job_id=f"{self.job.id.split('/')[0]}/{suffix}-{who[:10]}-{time.time_ns() // 1_000_000}",
             job_timeout=self.job.timeout,
             retry=JOB_RETRY,
             result_ttl=3600,
@@ -102,6 +112,9 @@ class BatchDelivery:
                 "'Publish settings to workers'."
             )
         channel_settings = document.get("channels", {}).get(self.channel, {})
+        # Operators (and tests) may tune these in the settings document; Plone omits them.
+        self.backoff_base = float(document.get("backoff_base_seconds", BACKOFF_BASE_SECONDS))
+        self.pause_recheck = float(document.get("pause_recheck_seconds", PAUSE_RECHECK_SECONDS))
         if not channel_settings.get("enabled"):
             return self._fail_all(
                 recipients, f"The {self.channel} channel is switched off in the control panel."
@@ -114,7 +127,7 @@ class BatchDelivery:
         pause = self.pauses.current(self.channel, cache.version)
         if pause:
             log.info("%s is paused (%s); batch %s waits.", self.channel, pause["reason"], self.job.id)
-            self._follow_up(recipients, self.attempt, f"p{int(time.time())}", PAUSE_RECHECK_SECONDS)
+            self._follow_up(recipients, self.attempt, "paused", self.pause_recheck)
             self.summary["paused"] = len(recipients)
             return self.summary
 
@@ -140,46 +153,68 @@ class BatchDelivery:
 
     def _send_all(self, post, channel, bucket, recipients, attempts, settings_version):
         retries = {}  # delay in whole seconds -> recipients
-        rest_delay, rest_suffix = 0, "s"  # where the unsent rest goes if the loop stops early
+        rest_delay, rest_suffix = 0, "rest"  # where the unsent rest goes if the loop stops early
         index = 0
-        claim = self.ledger.claim(recipients[0], self.execution, bucket) if recipients else None
+        claim = None
+        if recipients:
+            claim = _through_outage(lambda: self.ledger.claim(recipients[0], self.execution, bucket))
         while index < len(recipients):
             recipient = recipients[index]
             state, detail = claim[0].decode(), claim[1].decode()
             if state == "wait":
                 if _stop.is_set():
-                    self.ledger.release(recipient, self.execution)
+                    _through_outage(lambda: self.ledger.release(recipient, self.execution))
                     break
                 time.sleep(min(int(detail) / 1_000_000, MAX_SLEEP_SECONDS))
-                claim = self.ledger.claim(recipient, self.execution, bucket)
+                claim = _through_outage(lambda: self.ledger.claim(recipient, self.execution, bucket))
                 continue
-            with self.connection.pipeline(transaction=False) as pipe:
-                if state == "done":
-                    self.summary["skipped"] += 1
-                else:
-                    outcome = channel.send(post, recipient)
-                    if outcome.kind == base.PAUSE:
-                        log.warning("Pausing %s: %s", self.channel, outcome.reason)
-                        self.pauses.pause(self.channel, outcome.reason, settings_version)
-                        self.ledger.release(recipient, self.execution)
-                        rest_delay, rest_suffix = PAUSE_RECHECK_SECONDS, "p"
-                        break
-                    self._book(pipe, recipient, outcome, bucket, retries, attempts)
-                index += 1
-                more = index < len(recipients) and not _stop.is_set()
-                if more:
-                    # Booking this recipient and claiming the next: one round trip together.
-                    self.ledger.claim(recipients[index], self.execution, bucket, pipeline=pipe)
-                results = pipe.execute()
-                if not more:
+            outcome = None
+            if state == "done":
+                self.summary["skipped"] += 1
+            else:
+                outcome = channel.send(post, recipient)
+                if outcome.kind == base.PAUSE:
+                    log.warning("Pausing %s: %s", self.channel, outcome.reason)
+                    self.pauses.pause(self.channel, outcome.reason, settings_version)
+                    _through_outage(lambda: self.ledger.release(recipient, self.execution))
+                    rest_delay, rest_suffix = self.pause_recheck, "paused"
                     break
-                claim = results[-1]
-        self._follow_up(recipients[index:], self.attempt, f"{rest_suffix}{index}", rest_delay)
+                self._count(outcome, bucket, retries, attempts, recipient)
+            index += 1
+            following = recipients[index] if index < len(recipients) and not _stop.is_set() else None
+            claim = _through_outage(
+                lambda: self._book_and_claim(recipient, outcome, following, bucket, attempts)
+            )
+            if following is None:
+                break
+        self._follow_up(recipients[index:], self.attempt, rest_suffix, rest_delay)
         for delay, group in sorted(retries.items()):
-            self._follow_up(group, self.attempt + 1, f"r{self.attempt + 1}.{delay}", delay)
+            self._follow_up(group, self.attempt + 1, f"retry{self.attempt + 1}", delay)
 
-    def _book(self, pipe, recipient, outcome, bucket, retries, attempts):
+    def _count(self, outcome, bucket, retries, attempts, recipient):
+        """Tally ``outcome`` in this run and plan its retry; Redis is written in _book_and_claim."""
         self.summary[outcome.kind] += 1
+        if outcome.kind == base.RETRY:
+            if outcome.pause_bucket and outcome.retry_after:
+                bucket.pause(outcome.retry_after)
+            if self.attempt + 1 < attempts:
+                delay = outcome.retry_after
+                if delay is None:
+                    delay = backoff(self.attempt + 1, self.backoff_base)
+                # The scheduler works in whole seconds; grouping by them keeps retry jobs few.
+                retries.setdefault(max(1, math.ceil(delay)), []).append(recipient)
+
+    def _book_and_claim(self, recipient, outcome, following, bucket, attempts):
+        """Record ``outcome`` and claim ``following``: one round trip, safe to repeat."""
+        with self.connection.pipeline(transaction=False) as pipe:
+            if outcome is not None:
+                self._book(pipe, recipient, outcome, attempts)
+            if following is not None:
+                self.ledger.claim(following, self.execution, bucket, pipeline=pipe)
+            results = pipe.execute()
+        return results[-1] if following is not None else None
+
+    def _book(self, pipe, recipient, outcome, attempts):
         if outcome.kind == base.SENT:
             self.ledger.sent(pipe, recipient, outcome.message_id)
             if outcome.new_address:
@@ -189,15 +224,22 @@ class BatchDelivery:
         elif outcome.kind == base.FAILED:
             self.ledger.failed(pipe, recipient, outcome.reason)
         elif outcome.kind == base.RETRY:
-            if outcome.pause_bucket and outcome.retry_after:
-                bucket.pause(outcome.retry_after)
             if self.attempt + 1 >= attempts:
                 self.ledger.failed(
                     pipe, recipient, f"Gave up after {attempts} attempts: {outcome.reason}"
                 )
             else:
-                delay = outcome.retry_after
-                if delay is None:
-                    delay = backoff(self.attempt + 1)
                 self.ledger.retrying(pipe, recipient, self.attempt + 1)
-                retries.setdefault(max(1, int(round(delay))), []).append(recipient)
+
+
+def _through_outage(operation, patience=REDIS_OUTAGE_SECONDS):
+    """Run a Redis ``operation``, waiting out a short outage (a restart, a failover)."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return operation()
+        except (redis.ConnectionError, redis.TimeoutError) as error:
+            if time.monotonic() > deadline:
+                raise
+            log.warning("Redis unreachable (%s); retrying.", error)
+            time.sleep(0.5)

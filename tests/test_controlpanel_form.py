@@ -182,3 +182,13 @@ def test_editor_cannot_open_panel(functional, site):
     browser.raiseHttpErrors = False
     browser.open(site.absolute_url() + "/@@messenger-controlpanel")
     assert "form.widgets.telegram_bot_token" not in browser.contents
+
+
+def test_paused_channel_shown_with_reason(browser, plone_redis):
+    from messenger_worker.pauses import ChannelPauses
+
+    ChannelPauses(plone_redis).pause("threema", "Threema says there are no credits left.")
+    browser.reload()
+    paused = browser.contents.split('id="messenger-paused"')[1].split("</div>")[0]
+    assert "threema" in paused
+    assert "no credits left" in paused

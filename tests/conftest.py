@@ -117,6 +117,26 @@ def live_site(acceptance, plone_redis):
     return f"http://{acceptance['host']}:{acceptance['port']}/plone"
 
 
+def descendants(pid):
+    """Pids of all processes below ``pid``, read from /proc."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
 class WorkerProcess:
     """``messenger-worker run`` as an operator starts it, in its own process group."""
 
@@ -136,10 +156,13 @@ class WorkerProcess:
         self.output = ""
 
     def signal_group(self, signum):
-        try:
-            os.killpg(self.process.pid, signum)
-        except ProcessLookupError:
-            pass
+        """Signal the worker and every descendant: RQ puts its work horse in a session of
+        its own, so the process group alone would miss it."""
+        for pid in [self.process.pid, *descendants(self.process.pid)]:
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
 
     def stop(self, signum=None, timeout=60):
         """Send ``signum`` (SIGTERM) to the worker alone and wait; returns its exit code."""

@@ -8,6 +8,7 @@ from being sent again.
 """
 
 import math
+import re
 
 from rq import Queue
 from rq import Retry
@@ -39,8 +40,18 @@ def queue_for(post, connection):
     return Queue(name, connection=connection, serializer=JSONSerializer)
 
 
+def job_id_part(text):
+    # RQ allows letters, digits, "_" and "-" in job ids; "-" separates the parts.
+    return re.sub(r"[^A-Za-z0-9_]", "_", str(text))
+
+
 def batch_job_id(post_id, channel, number):
-    return f"msg:{post_id}:{channel}:{number}"
+    return f"msg-{job_id_part(post_id)}-{channel}-{number}"
+
+
+def root_job_id(job_id):
+    """The id of the batch a follow-up job came from."""
+    return "-".join(job_id.split("-")[:4])
 
 
 def enqueue_post(connection, post, recipients, rates, batch_size=DEFAULT_BATCH_SIZE):

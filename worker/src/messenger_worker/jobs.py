@@ -20,6 +20,7 @@ from messenger_worker.channels import base
 from messenger_worker.channels import channel_class
 from messenger_worker.fanout import DELIVER_BATCH
 from messenger_worker.fanout import JOB_RETRY
+from messenger_worker.fanout import root_job_id
 from messenger_worker.ledger import Ledger
 from messenger_worker.ledger import post_key
 from messenger_worker.pauses import ChannelPauses
@@ -88,7 +89,7 @@ class BatchDelivery:
         # happened, and which recipients.
         who = hashlib.sha1(" ".join(r.subscriber_id for r in recipients).encode()).hexdigest()
         options = dict(
-            job_id=f"{self.job.id.split('/')[0]}/{suffix}-{who[:10]}-{time.time_ns() // 1_000_000}",
+            job_id=f"{root_job_id(self.job.id)}-{suffix}-{who[:10]}-{time.time_ns() // 1_000_000}",
             job_timeout=self.job.timeout,
             retry=JOB_RETRY,
             result_ttl=3600,

@@ -157,7 +157,7 @@ class WhatsAppChannel(Channel):
         if answer.status == 200 and data.get("messages"):
             return Outcome.sent(data["messages"][0].get("id"))
         error = data.get("error") if isinstance(data.get("error"), dict) else {}
-        code = error.get("code")
+        code = _as_int(error.get("code"))
         detail = short((error.get("error_data") or {}).get("details") or error.get("message")
                        or answer.text or f"HTTP {answer.status}")
         if code in RATE_LIMITS:
@@ -176,7 +176,7 @@ class WhatsAppChannel(Channel):
         if code == 132012 and "header" in detail.lower():
             return Outcome.failed("The WhatsApp template's header does not fit this post (one has an "
                                   f"image, the other not): {detail}. Use a template that matches.")
-        if code in PAUSE or (200 <= (code or 0) <= 299):
+        if code in PAUSE or (code is not None and 200 <= code <= 299):
             why = PAUSE.get(code, "the app lacks a permission for WhatsApp messages")
             return Outcome.pause(f"Sending paused: {why} ({code}: {detail}).")
         if code in TRANSIENT or answer.server_error:
@@ -201,6 +201,13 @@ class WhatsAppChannel(Channel):
             quality = data.get("quality_rating") or "unknown"
             return CheckResult(True, f"Phone number {number} ({name}), quality rating {quality}.")
         return CheckResult(False, self.classify(answer).reason)
+
+
+def _as_int(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 CHANNEL = WhatsAppChannel

@@ -20,7 +20,11 @@ FORBIDDEN = ("zope", "Zope2", "Products", "plone", "ZODB", "collective")
 
 
 def test_worker_imports_no_zope_or_plone():
-    modules = [m.name for m in pkgutil.walk_packages(messenger_worker.__path__, "messenger_worker.")]
+    modules = [
+        m.name
+        for m in pkgutil.walk_packages(messenger_worker.__path__, "messenger_worker.")
+        if not m.name.endswith(".__main__")  # importing it runs the program, by design
+    ]
     assert "messenger_worker.cli" in modules
     script = (
         "import importlib, json, sys\n"

@@ -107,30 +107,39 @@ class Ledger:
         self.post_id = post_id
         self.channel = channel
         self.keys = (marks_key(post_id), stats_key(post_id))
-        self._claim = connection.register_script(CLAIM_SCRIPT)
-        self._record = connection.register_script(RECORD_SCRIPT)
-        self._release = connection.register_script(RELEASE_SCRIPT)
+        self.load_scripts()
+
+    def load_scripts(self):
+        """Load the scripts into Redis (again after a restart emptied its script cache).
+
+        Calling them by SHA directly, instead of through redis-py's Script objects, spares
+        a pipeline the SCRIPT EXISTS round trip redis-py adds before every execute.
+        """
+        load = self.connection.script_load
+        self._claim_sha = load(CLAIM_SCRIPT)
+        self._record_sha = load(RECORD_SCRIPT)
+        self._release_sha = load(RELEASE_SCRIPT)
 
     def field(self, recipient):
         return f"{self.channel}:{recipient.subscriber_id}"
 
     def claim(self, recipient, execution, bucket, pipeline=None):
         """Claim ``recipient`` and take a rate token (see CLAIM_SCRIPT for the answer)."""
-        return self._claim(
-            keys=[*self.keys, *bucket.keys],
-            args=[self.field(recipient), f"c:{execution}", self.channel,
-                  bucket.interval_us, bucket.tolerance_us],
-            client=pipeline or self.connection,
+        return (pipeline or self.connection).evalsha(
+            self._claim_sha, 4, *self.keys, *bucket.keys,
+            self.field(recipient), f"c:{execution}", self.channel,
+            bucket.interval_us, bucket.tolerance_us,
         )
 
     def release(self, recipient, execution):
-        self._release(keys=[self.keys[0]], args=[self.field(recipient), f"c:{execution}"])
+        self.connection.evalsha(
+            self._release_sha, 1, self.keys[0], self.field(recipient), f"c:{execution}"
+        )
 
     def record(self, pipeline, recipient, mark, counter):
-        self._record(
-            keys=list(self.keys),
-            args=[self.field(recipient), mark, self.channel, counter, f"{time.time():.3f}"],
-            client=pipeline,
+        pipeline.evalsha(
+            self._record_sha, 2, *self.keys,
+            self.field(recipient), mark, self.channel, counter, f"{time.time():.3f}",
         )
 
     def sent(self, pipeline, recipient, message_id):

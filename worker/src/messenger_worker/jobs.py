@@ -211,6 +211,10 @@ class BatchDelivery:
 
     def _book_and_claim(self, recipient, outcome, following, bucket, attempts):
         """Record ``outcome`` and claim ``following``: one round trip, safe to repeat."""
+        if outcome is not None and outcome.kind == base.SENT and not outcome.new_address and following:
+            return self.ledger.sent_and_claim(
+                recipient, outcome.message_id, following, self.execution, bucket
+            )
         with self.connection.pipeline(transaction=False) as pipe:
             if outcome is not None:
                 self._book(pipe, recipient, outcome, attempts)

@@ -43,52 +43,71 @@ def errors_key(post_id):
     return f"messenger:post:{post_id}:errors"
 
 
+# claim(marks, stats, bucket, pause, field, claim mark, channel, interval_us, tolerance_us)
+# -> {"done", mark} | {"wait", microseconds} | {"go", previous mark or ""}
+CLAIM_LUA_FUNCTION = """
+local function claim(marks, stats, bucket, pause, field, claim_mark, channel, interval, tolerance)
+  local mark = redis.call('HGET', marks, field)
+  local prefix = mark and string.sub(mark, 1, 2) or ''
+  if prefix == 's:' or prefix == 'g:' or prefix == 'f:' then
+    return {'done', mark}
+  end
+  if mark ~= claim_mark then
+    redis.call('HSET', marks, field, claim_mark)
+    if prefix == 'r:' then
+      redis.call('HINCRBY', stats, channel .. ':retrying', -1)
+    elseif prefix == 'c:' then
+      redis.call('HINCRBY', stats, channel .. ':resent', 1)
+    end
+  end
+  local wait = take_token(bucket, pause, interval, tolerance)
+  if wait > 0 then
+    return {'wait', tostring(wait)}
+  end
+  return {'go', mark or ''}
+end
+"""
+
+# record(marks, stats, field, new mark, channel, counter, now): moves a claimed (or retry
+# pending) recipient to its outcome; a second call for the same outcome changes nothing.
+RECORD_LUA_FUNCTION = """
+local function record(marks, stats, field, new_mark, channel, counter, now)
+  local mark = redis.call('HGET', marks, field)
+  if mark then
+    local prefix = string.sub(mark, 1, 2)
+    if prefix == 'r:' then
+      redis.call('HINCRBY', stats, channel .. ':retrying', -1)
+    elseif prefix ~= 'c:' then
+      return 0
+    end
+  end
+  redis.call('HSET', marks, field, new_mark)
+  redis.call('HINCRBY', stats, channel .. ':' .. counter, 1)
+  if counter == 'sent' then
+    redis.call('HSETNX', stats, channel .. ':first_sent', now)
+    redis.call('HSET', stats, channel .. ':last_sent', now)
+  end
+  return 1
+end
+"""
+
+# KEYS: marks, stats, rate bucket, rate pause; ARGV: field, claim mark, channel, interval, tolerance
+CLAIM_SCRIPT = GCRA_LUA_FUNCTION + CLAIM_LUA_FUNCTION + """
+return claim(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+"""
+
+# KEYS: marks, stats; ARGV: field, new mark, channel, counter, now
+RECORD_SCRIPT = RECORD_LUA_FUNCTION + """
+return record(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+"""
+
+# Book one recipient and claim the next in one call: the hot path, one round trip a message.
 # KEYS: marks, stats, rate bucket, rate pause
-# ARGV: field, claim mark, channel, interval_us, tolerance_us
-# Returns {"done", mark} | {"wait", microseconds} | {"go", previous mark or ""}
-CLAIM_SCRIPT = GCRA_LUA_FUNCTION + """
-local mark = redis.call('HGET', KEYS[1], ARGV[1])
-local prefix = mark and string.sub(mark, 1, 2) or ''
-if prefix == 's:' or prefix == 'g:' or prefix == 'f:' then
-  return {'done', mark}
-end
-if mark ~= ARGV[2] then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-  if prefix == 'r:' then
-    redis.call('HINCRBY', KEYS[2], ARGV[3] .. ':retrying', -1)
-  elseif prefix == 'c:' then
-    redis.call('HINCRBY', KEYS[2], ARGV[3] .. ':resent', 1)
-  end
-end
-local wait = take_token(KEYS[3], KEYS[4], ARGV[4], ARGV[5])
-if wait > 0 then
-  return {'wait', tostring(wait)}
-end
-return {'go', mark or ''}
+# ARGV: field, new mark, channel, counter, now, next field, claim mark, interval, tolerance
+BOOK_AND_CLAIM_SCRIPT = GCRA_LUA_FUNCTION + CLAIM_LUA_FUNCTION + RECORD_LUA_FUNCTION + """
+record(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+return claim(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[6], ARGV[7], ARGV[3], ARGV[8], ARGV[9])
 """
-
-# KEYS: marks, stats
-# ARGV: field, new mark, channel, counter, now
-# Moves a claimed recipient to its outcome; a second call for the same outcome changes nothing.
-RECORD_SCRIPT = """
-local mark = redis.call('HGET', KEYS[1], ARGV[1])
-if mark then
-  local prefix = string.sub(mark, 1, 2)
-  if prefix == 'r:' then
-    redis.call('HINCRBY', KEYS[2], ARGV[3] .. ':retrying', -1)
-  elseif prefix ~= 'c:' then
-    return 0
-  end
-end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('HINCRBY', KEYS[2], ARGV[3] .. ':' .. ARGV[4], 1)
-if ARGV[4] == 'sent' then
-  redis.call('HSETNX', KEYS[2], ARGV[3] .. ':first_sent', ARGV[5])
-  redis.call('HSET', KEYS[2], ARGV[3] .. ':last_sent', ARGV[5])
-end
-return 1
-"""
-
 
 # KEYS: marks; ARGV: field, claim mark. Gives a claim back (the recipient was not sent).
 RELEASE_SCRIPT = """
@@ -119,6 +138,7 @@ class Ledger:
         self._claim_sha = load(CLAIM_SCRIPT)
         self._record_sha = load(RECORD_SCRIPT)
         self._release_sha = load(RELEASE_SCRIPT)
+        self._book_and_claim_sha = load(BOOK_AND_CLAIM_SCRIPT)
 
     def field(self, recipient):
         return f"{self.channel}:{recipient.subscriber_id}"
@@ -134,6 +154,14 @@ class Ledger:
     def release(self, recipient, execution):
         self.connection.evalsha(
             self._release_sha, 1, self.keys[0], self.field(recipient), f"c:{execution}"
+        )
+
+    def sent_and_claim(self, recipient, message_id, following, execution, bucket):
+        """Book ``recipient`` as sent and claim ``following``: one round trip."""
+        return self.connection.evalsha(
+            self._book_and_claim_sha, 4, *self.keys, *bucket.keys,
+            self.field(recipient), f"s:{message_id}", self.channel, "sent", f"{time.time():.3f}",
+            self.field(following), f"c:{execution}", bucket.interval_us, bucket.tolerance_us,
         )
 
     def record(self, pipeline, recipient, mark, counter):

@@ -5,6 +5,7 @@ message per second (Signal) would keep the worker for minutes, so the stop reque
 on to the job, which finishes the recipient at hand and puts the rest back on the queue.
 """
 
+import importlib
 import os
 import signal
 
@@ -12,6 +13,11 @@ from rq import Worker
 from rq.serializers import JSONSerializer
 
 from messenger_worker import jobs
+from messenger_worker.channels import CHANNEL_MODULES
+
+# Imported once here instead of in every forked work horse.
+for _module in CHANNEL_MODULES.values():
+    importlib.import_module(_module)
 
 
 class MessengerWorker(Worker):

@@ -53,6 +53,10 @@ class TelegramChannel(Channel):
     name = "telegram"
     platform = "Telegram"
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._rendered = {}
+
     def account(self):
         # The bot id is the token's part before the colon; it is not secret.
         return (self.settings.get("bot_token") or "").split(":", 1)[0]
@@ -75,6 +79,13 @@ class TelegramChannel(Channel):
 
     def requests_for(self, post, chat_id):
         """(method, payload) to try in order: the photo first when there is one, then text."""
+        # Rendered once per post and channel instance: every recipient gets the same text.
+        key = (post.id, post.language)
+        if key not in self._rendered:
+            self._rendered = {key: self._requests_for(post)}
+        return [(method, dict(payload, chat_id=chat_id)) for method, payload in self._rendered[key]]
+
+    def _requests_for(self, post, chat_id=None):
         keyboard = {"inline_keyboard": [[{"text": render.read_more_label(post.language), "url": post.url}]]}
         text = {"chat_id": chat_id, "text": self.render(post), "parse_mode": "HTML", "reply_markup": keyboard}
         if not post.image_url:

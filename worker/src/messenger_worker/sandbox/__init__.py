@@ -8,7 +8,7 @@ and signed webhooks; ``/_sandbox/`` configures it, shows what arrived and plays 
     from messenger_worker.sandbox.process import SandboxProcess
     from messenger_worker.sandbox.worker_settings import channel_settings
 
-See worker/SANDBOX.md. Nothing here imports Zope or Plone.
+See the "Sandbox" section of worker/README.md. Nothing here imports Zope or Plone.
 """
 
 from messenger_worker.sandbox.worker_settings import channel_settings  # noqa: F401

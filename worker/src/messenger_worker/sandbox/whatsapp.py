@@ -7,7 +7,7 @@ Errors have Graph's shape ``{"error": {"message", "type", "code", "error_data": 
 
 The real Cloud API reports some refusals (131026, 131047, 131050) later, in a "failed"
 status webhook; the sandbox answers them at once so a worker can classify them in one
-step (see SANDBOX.md).
+step (see the "Sandbox" section of worker/README.md).
 """
 
 import json

@@ -9,6 +9,9 @@ from pytest_plone import fixtures_factory  # noqa: E402
 from collective.messenger.testing import ACCEPTANCE_TESTING  # noqa: E402
 from collective.messenger.testing import FUNCTIONAL_TESTING  # noqa: E402
 from collective.messenger.testing import INTEGRATION_TESTING  # noqa: E402
+from messenger_worker.sandbox.pytest_fixtures import sandbox  # noqa: E402,F401
+from messenger_worker.sandbox.pytest_fixtures import sandbox_process  # noqa: E402,F401
+from messenger_worker.sandbox.pytest_fixtures import webhook_receiver  # noqa: E402,F401
 from messenger_worker.testing import RedisServer  # noqa: E402
 
 pytest_plugins = ["pytest_plone"]
@@ -197,20 +200,6 @@ def start_worker(redis_server):
         worker.signal_group(signal.SIGKILL)
         if worker.process.poll() is None:
             worker.process.wait(timeout=30)
-
-
-@pytest.fixture(scope="session")
-def sandbox_process():
-    from messenger_worker.sandbox.process import SandboxProcess
-
-    with SandboxProcess() as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def sandbox(sandbox_process):
-    sandbox_process.reset()
-    return sandbox_process
 
 
 def wait_until(predicate, timeout=30.0, interval=0.05, message="condition"):

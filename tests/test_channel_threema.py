@@ -7,8 +7,6 @@ from messenger_worker import render
 from messenger_worker.channels import channel_class
 from messenger_worker.payload import Post
 from messenger_worker.payload import Recipient
-from messenger_worker.sandbox.pytest_fixtures import sandbox  # noqa: F401
-from messenger_worker.sandbox.pytest_fixtures import sandbox_process  # noqa: F401
 
 NUMBER = "+4915112345678"
 

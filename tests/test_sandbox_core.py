@@ -9,9 +9,6 @@ import requests
 
 from messenger_worker.sandbox import config as sandbox_config
 from messenger_worker.sandbox.command import add_sandbox_command
-from messenger_worker.sandbox.pytest_fixtures import sandbox  # noqa: F401
-from messenger_worker.sandbox.pytest_fixtures import sandbox_process  # noqa: F401
-from messenger_worker.sandbox.pytest_fixtures import webhook_receiver  # noqa: F401
 from messenger_worker.sandbox.worker_settings import settings_document
 
 SEND = "/telegram/bot123456:SANDBOX-TOKEN/sendMessage"

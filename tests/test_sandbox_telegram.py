@@ -6,9 +6,6 @@ import time
 import pytest
 import requests
 
-from messenger_worker.sandbox.pytest_fixtures import sandbox  # noqa: F401
-from messenger_worker.sandbox.pytest_fixtures import sandbox_process  # noqa: F401
-from messenger_worker.sandbox.pytest_fixtures import webhook_receiver  # noqa: F401
 
 TOKEN = "123456:SANDBOX-TOKEN"
 

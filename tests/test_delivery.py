@@ -92,7 +92,8 @@ def test_gone_recipients_are_reported(redis_client, sandbox, start_worker):
 
 def test_server_errors_are_retried_until_sent(redis_client, sandbox, start_worker):
     sandbox.configure(threema={"error_rate": 0.3})
-    publish(redis_client, sandbox, rates={"threema": 1000})
+    # 20 attempts: the chance that a recipient meets 20 injected errors in a row is 3e-11.
+    publish(redis_client, sandbox, rates={"threema": 1000}, attempts=20)
     people = [Recipient(f"t-{n}", "threema", f"ECHO{n:04d}") for n in range(40)]
     enqueue(redis_client, make_post(), people)
     start_worker()

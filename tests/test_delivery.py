@@ -136,7 +136,8 @@ def test_rejected_token_pauses_channel_until_settings_change(redis_client, sandb
 def test_platform_rate_limit_pauses_the_bucket_and_retries(redis_client, sandbox, start_worker):
     # The platform allows fewer messages than the settings claim: 429 with retry_after.
     sandbox.configure(telegram={"rate_limit": 50, "burst": 5})
-    publish(redis_client, sandbox, rates={"telegram": 500})
+    # Misconfigured on purpose, so a recipient may meet several 429s: enough attempts for all.
+    publish(redis_client, sandbox, rates={"telegram": 500}, attempts=20)
     enqueue(redis_client, make_post(), recipients("telegram", 60))
     start_worker()
     wait_until(lambda: done(redis_client, "p1", "telegram", 60), timeout=60, message="delivery")

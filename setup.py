@@ -48,6 +48,7 @@ setup(
             "pytest",
             "pytest-plone",
             "pytest-timeout",
+            "hypothesis",
             "playwright",
         ],
     },

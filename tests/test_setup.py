@@ -95,3 +95,20 @@ class TestUninstall:
 
     def test_subscriber_data_kept(self):
         assert IAnnotations(self.portal)["collective.messenger.subscribers"] == {"keep": "me"}
+
+
+def test_subscriber_store_created_at_install_for_the_topics(portal):
+    from collective.messenger.subscribers.access import get_store
+
+    store = get_store(portal, create=False)
+    assert store is not None
+    assert store.counts() is not None
+
+
+def test_new_topic_is_prepared_when_saved(portal):
+    from collective.messenger.subscribers.access import get_store
+
+    lines = list(api.portal.get_registry_record("collective.messenger.topics"))
+    api.portal.set_registry_record("collective.messenger.topics", lines + ["freibad | Freibad"])
+    store = get_store(portal, create=False)
+    assert "freibad" in store._topics  # its member set exists before anyone signs up

@@ -6,6 +6,7 @@ from zope.interface import implementer
 
 from collective.messenger.settings.publish import publish_after_commit
 from collective.messenger.settings.secrets import SecretStore
+from collective.messenger.subscribers.access import get_store
 
 BEHAVIOR_PREFIX = "collective.messenger."
 
@@ -19,6 +20,8 @@ class HiddenProfiles:
 def post_install(context):
     # Running workers get the installed defaults without anyone having to press Save.
     publish_after_commit()
+    # Created now, not by the first burst of signups, which would all conflict on it.
+    get_store(api.portal.get())
 
 
 def remove_behaviors():

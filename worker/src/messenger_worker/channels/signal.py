@@ -112,9 +112,24 @@ class SignalChannel(Channel):
             payload["base64_attachments"] = [attachment]
         return payload
 
+    def text_message(self, text, number):
+        """The /v2/send payload of a plain-text reply: shown literally, cut to the inline limit."""
+        return {
+            "number": self.settings.get("sender_number") or "",
+            "recipients": [number],
+            "message": render.cut_words(text or "", TEXT_LIMIT_BYTES, render.utf8_size),
+            "text_mode": "normal",
+        }
+
     def send(self, post, recipient):
-        answer = call(self.session, "POST", self._url("/v2/send"), self.timeout, self.platform,
-                      json=self.message(post, recipient.address))
+        return self._send(self.message(post, recipient.address))
+
+    def send_text(self, recipient, text):
+        """A plain-text reply (welcome, goodbye, ...); classified like ``send``."""
+        return self._send(self.text_message(text, recipient.address))
+
+    def _send(self, payload):
+        answer = call(self.session, "POST", self._url("/v2/send"), self.timeout, self.platform, json=payload)
         if not isinstance(answer, Answer):
             return answer
         return self.classify(answer)

@@ -97,18 +97,35 @@ class TelegramChannel(Channel):
     # Sending -----------------------------------------------------------------------------
 
     def send(self, post, recipient):
-        outcome, moved_to = self._send_to(post, recipient.address)
+        return self._send_following(lambda chat_id: self.requests_for(post, chat_id), recipient.address)
+
+    def text_message(self, text, chat_id):
+        """The sendMessage payload of a plain-text reply: escaped, cut, without link preview."""
+        plain = render.cut_words(text or "", TEXT_LIMIT, render.utf16_size)
+        return {"chat_id": chat_id, "text": escape(plain), "parse_mode": "HTML",
+                "link_preview_options": {"is_disabled": True}}
+
+    def send_text(self, recipient, text):
+        """A plain-text reply (welcome, goodbye, ...); classified like ``send``."""
+        return self._send_following(lambda chat_id: [("sendMessage", self.text_message(text, chat_id))],
+                                    recipient.address)
+
+    def _send_following(self, requests_for, address):
+        """Send ``requests_for(chat id)``, following Telegram once to a chat's new id."""
+        outcome, moved_to = self._send_to(requests_for(address), address)
         if moved_to is None:
             return outcome
         # The group became a supergroup: send there, and tell the job to keep the new id.
-        outcome, moved_again = self._send_to(post, moved_to)
+        outcome, moved_again = self._send_to(requests_for(moved_to), moved_to)
         if moved_again is not None:
             return Outcome.failed("Telegram moved this chat twice in a row; not following further.")
         return replace(outcome, new_address=moved_to)
 
-    def _send_to(self, post, chat_id):
-        """(Outcome, None), or (None, new chat id) when Telegram says the chat moved."""
-        attempts = self.requests_for(post, chat_id)
+    def _send_to(self, attempts, chat_id):
+        """(Outcome, None), or (None, new chat id) when Telegram says the chat moved.
+
+        ``attempts`` are the (method, payload) pairs to try in order (see ``requests_for``).
+        """
         while True:
             method, payload = attempts[0]
             answer = self._call(method, payload)

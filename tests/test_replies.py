@@ -105,6 +105,21 @@ def test_enqueue_puts_one_json_job_on_the_low_queue(redis_client):
     assert job.retries_left == fanout.JOB_RETRY.max
 
 
+def test_a_reply_whose_job_failed_for_good_is_enqueued_afresh(redis_client):
+    from rq.job import JobStatus
+
+    recipient = person("telegram")
+    job_id = replies.enqueue_reply(redis_client, "welcome-sub-1", recipient, WELCOME)
+    queue = Queue(keys.QUEUE_LOW, connection=redis_client, serializer=JSONSerializer)
+    job = queue.fetch_job(job_id)
+    queue.remove(job)
+    job.set_status(JobStatus.FAILED)
+    assert queue.job_ids == []
+    assert replies.enqueue_reply(redis_client, "welcome-sub-1", recipient, WELCOME) == job_id
+    assert queue.job_ids == [job_id]
+    assert queue.fetch_job(job_id).get_status() == JobStatus.QUEUED
+
+
 def test_enqueue_refuses_unknown_channels(redis_client):
     with pytest.raises(ValueError):
         replies.enqueue_reply(redis_client, "welcome-x", Recipient("x", "fax", "123"), "Hallo")
@@ -366,3 +381,24 @@ def test_replies_share_the_rate_bucket_with_posts(redis_client, sandbox, start_w
     post_times = [m["time"] for m in sent if int(m["recipient"]) < 2000]
     reply_times = [m["time"] for m in sent if int(m["recipient"]) >= 2000]
     assert any(min(post_times) < t < max(post_times) for t in reply_times)
+
+
+@pytest.mark.timeout(300)
+def test_worker_killed_mid_send_sends_at_most_once_more(redis_client, sandbox, start_worker):
+    # The platform takes its time to answer: the worker is killed after the message went out
+    # and before it could book it.
+    sandbox.configure(telegram={"latency_ms": 3000})
+    publish(redis_client, sandbox)
+    replies.enqueue_reply(redis_client, "welcome-sub-1", person("telegram"), WELCOME)
+    victim = start_worker()
+    wait_until(lambda: sandbox.messages(channel="telegram"), message="first send")
+    victim.kill()
+    assert state(redis_client, "welcome-sub-1")[0] == "claimed"
+    sandbox.configure(telegram={"latency_ms": 0})
+    start_worker()
+    # RQ notices the abandoned job (about 90 s), the claim's lease runs out, the reply goes again.
+    wait_until(lambda: settled(redis_client, "welcome-sub-1"), timeout=240, message="recovery")
+    assert state(redis_client, "welcome-sub-1")[0] == "sent"
+    assert len(sandbox.messages(channel="telegram")) == 2
+    counts = reply_stats(redis_client, "telegram")
+    assert (counts["sent"], counts["resent"]) == (1, 1)

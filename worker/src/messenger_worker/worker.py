@@ -13,6 +13,7 @@ from rq import Worker
 from rq.serializers import JSONSerializer
 
 from messenger_worker import jobs
+from messenger_worker import replies  # noqa: F401  (imported once, not per work horse)
 from messenger_worker.channels import CHANNEL_MODULES
 
 # Imported once here instead of in every forked work horse.

@@ -10,6 +10,8 @@ unreadable image does not stop the message: it goes out as text.
 Signal rate-limits new senders hard and for long (hours), so a rate limit waits at least a
 minute for every worker. signal-cli-rest-api reports it as HTTP 429 with challenge tokens
 (json-rpc mode) or as HTTP 400 "[413] Rate limit exceeded" (normal/native mode).
+
+Replies (``send_text``) go out as plain text (``text_mode: normal``), cut to 2000 bytes.
 """
 
 import base64

@@ -3,6 +3,7 @@
 Text goes out with parse_mode HTML: everything is escaped, only the title is wrapped in <b>.
 Telegram counts its limits (4096 for a message, 1024 for a photo caption) on the text after
 parsing, so posts are shortened on the plain text: the teaser gives way first, the link stays.
+Replies (``send_text``) are plain text: escaped, cut to 4096, sent without a link preview.
 """
 
 import html

@@ -200,6 +200,30 @@ def start_worker(redis_server):
         worker.signal_group(signal.SIGKILL)
         if worker.process.poll() is None:
             worker.process.wait(timeout=30)
+    if workers:
+        _wait_for_dead_workers_to_unblock(redis_server.client())
+
+
+def _wait_for_dead_workers_to_unblock(client):
+    """Wait until Redis has dropped the blocking dequeue of the workers just killed.
+
+    For a few milliseconds Redis may still list such a connection as blocked on the queues;
+    a job pushed then is handed to the dead connection and sits in RQ's intermediate queue
+    until RQ's maintenance moves it back, far longer than a test waits.
+    """
+    import time
+
+    deadline = time.monotonic() + 5
+    while True:
+        blocked = [c for c in client.client_list() if c.get("cmd") in ("blpop", "blmove", "brpoplpush")]
+        if not blocked:
+            break
+        if time.monotonic() > deadline:
+            for connection in blocked:
+                client.client_kill_filter(_id=connection["id"])
+            break
+        time.sleep(0.005)
+    client.close()
 
 
 def wait_until(predicate, timeout=30.0, interval=0.05, message="condition"):

@@ -34,28 +34,6 @@ ADDRESSES = {
 }
 
 
-@pytest.fixture(autouse=True)
-def previous_workers_gone(redis_server):
-    """Wait until Redis has dropped the blocked BLPOP of the previous test's killed worker.
-
-    For a few milliseconds after a worker is killed Redis may still list its connection as
-    blocked on the queues; a job pushed in that window is handed to the dead connection and
-    lost. (The ``start_worker`` fixture could wait for this itself when it kills workers.)
-    """
-    client = redis_server.client()
-    deadline = time.monotonic() + 5
-    while True:
-        blocked = [c for c in client.client_list() if c.get("cmd") in ("blpop", "blmove", "brpoplpush")]
-        if not blocked:
-            break
-        if time.monotonic() > deadline:
-            for c in blocked:
-                client.client_kill_filter(_id=c["id"])
-            break
-        time.sleep(0.005)
-    client.close()
-
-
 def publish(redis_client, sandbox, rates=None, **extra):
     document = dict(sandbox.settings_document(), **FAST, **extra)
     for channel, rate in (rates or {}).items():

@@ -107,12 +107,7 @@ class BatchDelivery:
 
     def run(self, recipients):
         cache = settings_contract.SettingsCache(self.connection)
-        document = cache.current()
-        if document is None:
-            raise RuntimeError(
-                "No messenger settings in Redis. Save the Messenger control panel or press "
-                "'Publish settings to workers'."
-            )
+        document = cache.require()
         channel_settings = document.get("channels", {}).get(self.channel, {})
         # Operators (and tests) may tune these in the settings document; Plone omits them.
         self.backoff_base = float(document.get("backoff_base_seconds", BACKOFF_BASE_SECONDS))

@@ -348,12 +348,7 @@ class ReplyDelivery:
         if is_final(mark):
             return self._result("skipped", mark)
         cache = settings_contract.SettingsCache(self.connection)
-        document = cache.current()
-        if document is None:
-            raise RuntimeError(
-                "No messenger settings in Redis. Save the Messenger control panel or press "
-                "'Publish settings to workers'."
-            )
+        document = cache.require()
         self.backoff_base = float(document.get("backoff_base_seconds", jobs.BACKOFF_BASE_SECONDS))
         self.pause_recheck = float(document.get("pause_recheck_seconds", jobs.PAUSE_RECHECK_SECONDS))
         attempts = int(document.get("attempts") or jobs.DEFAULT_ATTEMPTS)

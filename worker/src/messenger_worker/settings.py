@@ -82,6 +82,10 @@ def published_state(connection):
     return int(version or 0), fingerprint.decode("ascii") if fingerprint else None
 
 
+class SettingsMissing(RuntimeError):
+    """No settings were ever published to this Redis."""
+
+
 class SettingsCache:
     """The current settings for one worker process, reloaded when their version changes."""
 
@@ -101,6 +105,16 @@ class SettingsCache:
                 apply_environment_secrets(json.loads(raw), self.environ) if raw else None
             )
         return self.document
+
+    def require(self):
+        """The settings document; raises SettingsMissing, saying what to do, if there is none."""
+        document = self.current()
+        if document is None:
+            raise SettingsMissing(
+                "No messenger settings in Redis. Save the Messenger control panel or press "
+                "'Publish settings to workers'."
+            )
+        return document
 
 
 # What a channel needs before it can send; a worker pauses an enabled channel that lacks any.

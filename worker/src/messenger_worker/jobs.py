@@ -3,21 +3,23 @@
 import hashlib
 import logging
 import math
-import os
-import random
-import threading
 import time
 import uuid
 from datetime import timedelta
 
-import redis
-import requests
 from rq import Queue
 from rq import get_current_job
 from rq.serializers import JSONSerializer
 
 from messenger_worker import settings as settings_contract
 from messenger_worker.channels import base
+from messenger_worker.delivery import BACKOFF_BASE_SECONDS
+from messenger_worker.delivery import PAUSE_RECHECK_SECONDS
+from messenger_worker.delivery import backoff
+from messenger_worker.delivery import session_for
+from messenger_worker.delivery import stop_requested
+from messenger_worker.delivery import through_outage
+from messenger_worker.delivery import tuning
 from messenger_worker.channels import channel_class
 from messenger_worker.fanout import DELIVER_BATCH
 from messenger_worker.fanout import JOB_RETRY
@@ -31,28 +33,6 @@ from messenger_worker.ratelimit import MAX_SLEEP_SECONDS
 from messenger_worker.ratelimit import RateBucket
 
 log = logging.getLogger("messenger_worker.jobs")
-
-DEFAULT_ATTEMPTS = 5
-BACKOFF_BASE_SECONDS = 5
-BACKOFF_MAX_SECONDS = 600
-# A batch waits this long for Redis to come back before it gives up (and RQ retries it).
-REDIS_OUTAGE_SECONDS = 60
-# A paused channel's batches come back this often to see whether the pause is over.
-PAUSE_RECHECK_SECONDS = 60
-
-_stop = threading.Event()
-
-
-def request_stop(signum=None, frame=None):
-    """Signal handler in the work horse: finish the current recipient, requeue the rest."""
-    _stop.set()
-
-
-def backoff(attempt, base=BACKOFF_BASE_SECONDS, rand=random.random):
-    """Seconds before attempt ``attempt`` (1, 2, ...): exponential, with jitter."""
-    ceiling = min(BACKOFF_MAX_SECONDS, base * 2 ** attempt)
-    return ceiling / 2 + rand() * ceiling / 2
-
 
 def deliver_batch(post_id, channel, recipients, attempt=0):
     """Send post ``post_id`` to ``recipients`` ([subscriber_id, channel, address, language])."""
@@ -109,9 +89,7 @@ class BatchDelivery:
         cache = settings_contract.SettingsCache(self.connection)
         document = cache.require()
         channel_settings = document.get("channels", {}).get(self.channel, {})
-        # Operators (and tests) may tune these in the settings document; Plone omits them.
-        self.backoff_base = float(document.get("backoff_base_seconds", BACKOFF_BASE_SECONDS))
-        self.pause_recheck = float(document.get("pause_recheck_seconds", PAUSE_RECHECK_SECONDS))
+        self.backoff_base, self.pause_recheck, attempts = tuning(document)
         if not channel_settings.get("enabled"):
             return self._fail_all(
                 recipients, f"The {self.channel} channel is switched off in the control panel."
@@ -132,11 +110,10 @@ class BatchDelivery:
         if raw is None:
             raise RuntimeError(f"The snapshot of post {self.post_id} is not in Redis (expired?).")
         post = Post.from_json(raw)
-        with _session_for(channel_settings.get("api_url") or "") as session:
+        with session_for(channel_settings.get("api_url") or "") as session:
             channel = channel_class(self.channel)(channel_settings, session)
             bucket = RateBucket(self.connection, self.channel, channel.account(),
                                 channel_settings.get("rate") or 1.0)
-            attempts = int(document.get("attempts") or DEFAULT_ATTEMPTS)
             self._send_all(post, channel, bucket, recipients, attempts, cache.version)
         return self.summary
 
@@ -159,7 +136,7 @@ class BatchDelivery:
             recipient = recipients[index]
             state, detail = claim[0].decode(), claim[1].decode()
             if state == "wait":
-                if _stop.is_set():
+                if stop_requested.is_set():
                     self._redis(lambda: self.ledger.release(recipient, self.execution))
                     break
                 time.sleep(min(int(detail) / 1_000_000, MAX_SLEEP_SECONDS))
@@ -178,7 +155,7 @@ class BatchDelivery:
                     break
                 self._count(outcome, bucket, retries, attempts, recipient)
             index += 1
-            following = recipients[index] if index < len(recipients) and not _stop.is_set() else None
+            following = recipients[index] if index < len(recipients) and not stop_requested.is_set() else None
             claim = self._redis(
                 lambda: self._book_and_claim(recipient, outcome, following, bucket, attempts)
             )
@@ -189,7 +166,7 @@ class BatchDelivery:
             self._follow_up(group, self.attempt + 1, f"retry{self.attempt + 1}", delay)
 
     def _redis(self, operation):
-        return _through_outage(operation, reload_scripts=self.ledger.load_scripts)
+        return through_outage(operation, reload_scripts=self.ledger.load_scripts)
 
     def _count(self, outcome, bucket, retries, attempts, recipient):
         """Tally ``outcome`` in this run and plan its retry; Redis is written in _book_and_claim."""
@@ -236,32 +213,3 @@ class BatchDelivery:
                 self.ledger.retrying(pipe, recipient, self.attempt + 1)
 
 
-def _session_for(api_url):
-    """A keep-alive session that reads proxy and CA settings from the environment once.
-
-    By default requests scans the whole environment for proxies on every request, which
-    costs about a third of a millisecond here: a fifth of the time a message takes.
-    """
-    session = requests.Session()
-    session.proxies.update(requests.utils.get_environ_proxies(api_url))
-    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-    session.trust_env = False
-    return session
-
-
-def _through_outage(operation, patience=REDIS_OUTAGE_SECONDS, reload_scripts=None):
-    """Run a Redis ``operation``, waiting out a short outage (a restart, a failover)."""
-    deadline = time.monotonic() + patience
-    while True:
-        try:
-            return operation()
-        except redis.exceptions.NoScriptError:
-            # Redis restarted and forgot our scripts; the operation is safe to repeat.
-            if reload_scripts is None:
-                raise
-            _through_outage(reload_scripts, patience)
-        except (redis.ConnectionError, redis.TimeoutError) as error:
-            if time.monotonic() > deadline:
-                raise
-            log.warning("Redis unreachable (%s); retrying.", error)
-            time.sleep(0.5)

@@ -39,7 +39,7 @@ from rq.exceptions import DuplicateJobError
 from rq.job import JobStatus
 from rq.serializers import JSONSerializer
 
-from messenger_worker import jobs
+from messenger_worker import delivery
 from messenger_worker import keys
 from messenger_worker import settings as settings_contract
 from messenger_worker.channels import CHANNEL_MODULES
@@ -314,14 +314,14 @@ class ReplyDelivery:
         self.execution = f"{job.id}@{uuid.uuid4().hex[:8]}"
         self.marks = ReplyMarks(connection, reply_id, recipient)
         self.pauses = ChannelPauses(connection)
-        self.backoff_base = jobs.BACKOFF_BASE_SECONDS
-        self.pause_recheck = jobs.PAUSE_RECHECK_SECONDS
+        self.backoff_base = delivery.BACKOFF_BASE_SECONDS
+        self.pause_recheck = delivery.PAUSE_RECHECK_SECONDS
 
     def _result(self, outcome, detail=""):
         return {"reply": self.reply_id, "channel": self.channel, "outcome": outcome, "detail": detail}
 
     def _redis(self, operation):
-        return jobs._through_outage(operation)
+        return delivery.through_outage(operation)
 
     # -- scheduling follow-up jobs ---------------------------------------------------------
 
@@ -349,9 +349,7 @@ class ReplyDelivery:
             return self._result("skipped", mark)
         cache = settings_contract.SettingsCache(self.connection)
         document = cache.require()
-        self.backoff_base = float(document.get("backoff_base_seconds", jobs.BACKOFF_BASE_SECONDS))
-        self.pause_recheck = float(document.get("pause_recheck_seconds", jobs.PAUSE_RECHECK_SECONDS))
-        attempts = int(document.get("attempts") or jobs.DEFAULT_ATTEMPTS)
+        self.backoff_base, self.pause_recheck, attempts = delivery.tuning(document)
 
         if self.channel not in CHANNEL_MODULES:
             return self._fail_unsent(f"Unknown channel {self.channel!r}.")
@@ -369,7 +367,7 @@ class ReplyDelivery:
             self._follow_up(self.attempt, "paused", self.pause_recheck)
             return self._result("paused", pause["reason"])
 
-        with jobs._session_for(channel_settings.get("api_url") or "") as session:
+        with delivery.session_for(channel_settings.get("api_url") or "") as session:
             channel = channel_class(self.channel)(channel_settings, session)
             bucket = RateBucket(self.connection, self.channel, channel.account(),
                                 channel_settings.get("rate") or 1.0)
@@ -399,7 +397,7 @@ class ReplyDelivery:
             wait = self._redis(bucket.try_acquire)
             if wait <= 0:
                 return 0
-            if wait > INLINE_WAIT_SECONDS or jobs._stop.is_set():
+            if wait > INLINE_WAIT_SECONDS or delivery.stop_requested.is_set():
                 return wait
             time.sleep(min(wait, MAX_SLEEP_SECONDS))
 
@@ -440,7 +438,7 @@ class ReplyDelivery:
                 return self._result(base.FAILED, reason)
             delay = outcome.retry_after
             if delay is None:
-                delay = jobs.backoff(self.attempt + 1, self.backoff_base)
+                delay = delivery.backoff(self.attempt + 1, self.backoff_base)
             # Booked before the follow-up is enqueued: a worker killed in between leaves the
             # mark at "retry pending" and RQ runs this job again, which sends it.
             self._redis(lambda: self.marks.retrying(execution, self.attempt + 1))

@@ -12,7 +12,8 @@ import signal
 from rq import Worker
 from rq.serializers import JSONSerializer
 
-from messenger_worker import jobs
+from messenger_worker import delivery
+from messenger_worker import jobs  # noqa: F401  (imported once, not per work horse)
 from messenger_worker import replies  # noqa: F401  (imported once, not per work horse)
 from messenger_worker.channels import CHANNEL_MODULES
 
@@ -44,5 +45,5 @@ class MessengerWorker(Worker):
         super().setup_work_horse_signals()
         # SIGUSR1 from the worker above; SIGTERM when a service manager signals the whole
         # process group. Either way: stop after the current recipient, do not die mid-send.
-        signal.signal(signal.SIGUSR1, jobs.request_stop)
-        signal.signal(signal.SIGTERM, jobs.request_stop)
+        signal.signal(signal.SIGUSR1, delivery.request_stop)
+        signal.signal(signal.SIGTERM, delivery.request_stop)

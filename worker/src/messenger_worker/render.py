@@ -129,6 +129,13 @@ def fill(template, values, literal=_same, value=None):
     return _tidy_blank_lines(lines)
 
 
+
+def fill_marked_up(template, values, escape, bold):
+    """``fill`` for a markup: everything escaped with ``escape``, the title wrapped by ``bold``."""
+    def value(name, text):
+        return bold(escape(text)) if name == "title" else escape(text)
+    return fill(template, values, literal=escape, value=value)
+
 def _tidy_blank_lines(lines):
     tidy = []
     for line in lines:

@@ -44,9 +44,7 @@ def escape(text):
 
 
 def styled_text(template, values):
-    def value(name, text):
-        return f"**{escape(text)}**" if name == "title" else escape(text)
-    return render.fill(template, values, literal=escape, value=value)
+    return render.fill_marked_up(template, values, escape, lambda title: f"**{title}**")
 
 
 class SignalChannel(Channel):

@@ -45,9 +45,7 @@ def escape(text):
 
 def html_text(template, values):
     """Telegram HTML for ``values`` filled into ``template``: escaped, title bold."""
-    def value(name, text):
-        return f"<b>{escape(text)}</b>" if name == "title" else escape(text)
-    return render.fill(template, values, literal=escape, value=value)
+    return render.fill_marked_up(template, values, escape, lambda title: f"<b>{title}</b>")
 
 
 class TelegramChannel(Channel):

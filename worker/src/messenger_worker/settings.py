@@ -24,7 +24,7 @@ CHANNELS = ("telegram", "whatsapp", "signal", "threema")
 SECRET_FIELDS = {
     "telegram": ("bot_token", "webhook_secret"),
     "whatsapp": ("access_token", "app_secret", "verify_token"),
-    "signal": (),
+    "signal": ("webhook_secret",),
     "threema": ("api_secret",),
 }
 

@@ -157,7 +157,13 @@ class IMessengerSettings(model.Schema):
     model.fieldset(
         "signal",
         label=CHANNEL_TITLES["signal"],
-        fields=["signal_enabled", "signal_sender_number", "signal_rate", "signal_api_url"],
+        fields=[
+            "signal_enabled",
+            "signal_sender_number",
+            "signal_webhook_secret",
+            "signal_rate",
+            "signal_api_url",
+        ],
     )
     signal_enabled = schema.Bool(title=_("Offer Signal"), default=False, required=False)
     signal_sender_number = schema.TextLine(
@@ -165,6 +171,13 @@ class IMessengerSettings(model.Schema):
         description=_("The number registered in signal-cli-rest-api, in international format."),
         required=False,
         constraint=validation.check_phone_number,
+    )
+    signal_webhook_secret = _secret(
+        _("Receive secret"),
+        _(
+            "Part of the address signal-cli-rest-api posts incoming messages to: "
+            "<site>/@messenger-webhook/signal/<secret>. Use at least 32 random characters."
+        ),
     )
     signal_rate = _rate(1.0)
     signal_api_url = schema.URI(

@@ -85,9 +85,9 @@ def assert_all_gone(stack):
 
 @pytest.mark.timeout(600)
 def test_demo_serves_site_and_controlpanel_with_a_worker(var_dir):
-    stack = start_stack(var_dir, http_port=free_port(), redis_port=free_port())
+    stack = start_stack(var_dir, http_port=free_port(), redis_port=free_port(), sandbox_port=free_port())
     try:
-        assert set(stack.processes) == {"redis", "zope", "worker"}
+        assert set(stack.processes) == {"redis", "sandbox", "zope", "worker"}
         assert get(stack.site_url)[0] == 200
 
         status, body = get(stack.controlpanel_url, auth=True)
@@ -106,7 +106,7 @@ def test_demo_serves_site_and_controlpanel_with_a_worker(var_dir):
 @pytest.mark.timeout(600)
 def test_demo_second_start_reuses_site_and_notices_a_dead_child(var_dir):
     # Other ports than before: the port in zope.ini is rewritten on every start.
-    stack = start_stack(var_dir, http_port=free_port(), redis_port=free_port())
+    stack = start_stack(var_dir, http_port=free_port(), redis_port=free_port(), sandbox_port=free_port())
     try:
         assert get(stack.site_url)[0] == 200
         with open(stack.log_path("create-site")) as log:

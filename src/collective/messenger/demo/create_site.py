@@ -33,6 +33,24 @@ def create_site(app):
     return True
 
 
+def use_sandbox(app):
+    """Point the channels at the demo's sandbox (its port may differ from the last run)."""
+    import os
+
+    import transaction
+    from zope.component.hooks import site as site_context
+
+    from collective.messenger.settings.sandbox import use_sandbox as point_at_sandbox
+
+    url = os.environ.get("MESSENGER_DEMO_SANDBOX_URL")
+    if not url:
+        return
+    site = app[SITE_ID]
+    with site_context(site):
+        point_at_sandbox(url, site=site)
+    transaction.commit()
+
+
 def publish_settings(app):
     """Give the worker the site's settings, also when Redis was emptied since last time."""
     import redis
@@ -50,6 +68,7 @@ def publish_settings(app):
 
 if __name__ == "__main__":
     created = create_site(app)  # noqa: F821 (bound by zconsole)
+    use_sandbox(app)  # noqa: F821
     publish_settings(app)  # noqa: F821
     # Closing writes the FileStorage index, so Zope need not rebuild it on start.
     app._p_jar.db().close()  # noqa: F821

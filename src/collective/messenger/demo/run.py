@@ -1,10 +1,12 @@
-"""``messenger-demo``: Redis, Zope with the "Musterstadt" site and a delivery worker.
+"""``messenger-demo``: Redis, Zope with the "Musterstadt" site, a delivery worker and the
+messenger sandbox, whose simulated phones stand in for the citizens' messengers.
 
 ``start_stack()`` starts everything and returns a ``Stack`` to ``stop()``; ``main()`` adds the
 console around it (arguments, banner, Ctrl-C). Importing this module starts nothing.
 """
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -24,6 +26,8 @@ from messenger_worker.connection import display_url
 
 DEFAULT_HTTP_PORT = 8080
 DEFAULT_REDIS_PORT = 6379
+DEFAULT_SANDBOX_PORT = 8099
+SANDBOX_URL_VARIABLE = "MESSENGER_DEMO_SANDBOX_URL"
 REDIS_URL_VARIABLE = "MESSENGER_REDIS_URL"
 ADMIN = ("admin", "admin")
 READY_TIMEOUT = 120
@@ -67,20 +71,36 @@ def _tail(path, lines=20):
 class Stack:
     """The running demo: child processes by name, their logs and URLs."""
 
-    def __init__(self, var_dir, http_port, redis_url):
+    def __init__(self, var_dir, http_port, redis_url, sandbox_port=DEFAULT_SANDBOX_PORT):
         self.var_dir = var_dir
         self.http_port = http_port
         self.redis_url = redis_url
+        self.sandbox_port = sandbox_port
         self.log_dir = os.path.join(var_dir, "log")
         self.processes = {}  # name -> Popen, in start order
         self.env = dict(os.environ)
         self.env[REDIS_URL_VARIABLE] = redis_url
         # Zope compiles the .po catalogs (German) to .mo at start-up.
         self.env["zope_i18n_compile_mo_files"] = "true"
+        # The site setup script points the channels at the sandbox.
+        self.env[SANDBOX_URL_VARIABLE] = self.sandbox_url
 
     @property
     def site_url(self):
         return f"http://localhost:{self.http_port}/{create_site.SITE_ID}"
+
+    @property
+    def sandbox_url(self):
+        return f"http://127.0.0.1:{self.sandbox_port}"
+
+    @property
+    def phones_url(self):
+        return f"{self.sandbox_url}/_sandbox/"
+
+    @property
+    def webhook_base(self):
+        # Zope listens on 127.0.0.1; the sandbox posts the citizens' messages there.
+        return f"http://127.0.0.1:{self.http_port}/{create_site.SITE_ID}/@messenger-webhook"
 
     @property
     def controlpanel_url(self):
@@ -194,6 +214,25 @@ def _wait_for_redis(stack, timeout=30):
         time.sleep(0.1)
 
 
+def _start_sandbox(stack):
+    """The sandbox, posting simulated citizens' messages to the site's webhooks."""
+    from collective.messenger.settings.sandbox import SANDBOX_SIGNAL_WEBHOOK_SECRET
+
+    config = {
+        "telegram": {"webhook_url": f"{stack.webhook_base}/telegram"},
+        "whatsapp": {"webhook_url": f"{stack.webhook_base}/whatsapp"},
+        "signal": {"webhook_url": f"{stack.webhook_base}/signal/{SANDBOX_SIGNAL_WEBHOOK_SECRET}"},
+    }
+    path = os.path.join(stack.var_dir, "sandbox.json")
+    with open(path, "w", encoding="utf-8") as file:
+        json.dump(config, file, indent=2)
+    stack.start(
+        "sandbox",
+        [sys.executable, "-m", "messenger_worker.sandbox", "--host", "127.0.0.1",
+         "--port", str(stack.sandbox_port), "--config", path, "--log-level", "WARNING"],
+    )
+
+
 def _prepare_instance(stack):
     """A Zope instance with the admin user, made once, and the site in it."""
     instance = os.path.join(stack.var_dir, "instance")
@@ -257,12 +296,13 @@ def _wait_for_site(stack, timeout=READY_TIMEOUT):
 
 
 def start_stack(var_dir="var", http_port=DEFAULT_HTTP_PORT, redis_port=DEFAULT_REDIS_PORT,
-                redis_url=None, ready_timeout=READY_TIMEOUT):
-    """Start Redis (unless ``redis_url`` is given), Zope and a worker; wait for the site.
+                redis_url=None, ready_timeout=READY_TIMEOUT, sandbox_port=DEFAULT_SANDBOX_PORT):
+    """Start Redis (unless ``redis_url`` is given), the sandbox, Zope and a worker; wait for the site.
 
     Returns the running ``Stack``; on any failure whatever was started is stopped again.
     """
     check_port_free(http_port, "--http-port")
+    check_port_free(sandbox_port, "--sandbox-port")
     if redis_url is None:
         # Often a system redis-server (Debian starts one on 6379): it can be used instead.
         check_port_free(
@@ -270,13 +310,14 @@ def start_stack(var_dir="var", http_port=DEFAULT_HTTP_PORT, redis_port=DEFAULT_R
             f", or use that Redis: {REDIS_URL_VARIABLE}=redis://127.0.0.1:{redis_port}/0",
         )
     var_dir = os.path.abspath(var_dir)
-    stack = Stack(var_dir, http_port, redis_url or f"redis://127.0.0.1:{redis_port}/0")
+    stack = Stack(var_dir, http_port, redis_url or f"redis://127.0.0.1:{redis_port}/0", sandbox_port)
     os.makedirs(stack.log_dir, exist_ok=True)
     try:
         if redis_url is None:
             _start_redis(stack, redis_port)
         # Before the site: installing the add-on publishes its settings to Redis.
         _wait_for_redis(stack)
+        _start_sandbox(stack)
         zope_ini = _prepare_instance(stack)
         stack.start("worker", [_bin("messenger-worker"), "run"])
         stack.start("zope", [_bin("runwsgi"), zope_ini])
@@ -310,6 +351,8 @@ def _banner(stack):
         f"  Site:           {stack.site_url}",
         f"  Control panel:  {stack.controlpanel_url}",
         f"  Login:          {ADMIN[0]} / {ADMIN[1]}",
+        f"  Signup page:    {stack.site_url}/@@messenger-signup",
+        f"  Sandbox phones: {stack.phones_url}",
         f"  Redis:          {display_url(stack.redis_url)}",
         f"  Logs:           {stack.log_dir}/",
         "Press Ctrl-C to stop.",
@@ -330,6 +373,8 @@ def build_parser():
     parser.add_argument("--redis-port", type=int, default=DEFAULT_REDIS_PORT,
                         help=f"port of the demo's own redis-server (default {DEFAULT_REDIS_PORT}; "
                         f"not used when {REDIS_URL_VARIABLE} is set)")
+    parser.add_argument("--sandbox-port", type=int, default=DEFAULT_SANDBOX_PORT,
+                        help=f"port of the messenger sandbox and its phone pages (default {DEFAULT_SANDBOX_PORT})")
     return parser
 
 
@@ -343,7 +388,7 @@ def main(argv=None):
     try:
         print("Starting the Messenger demo (the first run also creates the site) ...", flush=True)
         stack = start_stack(args.var, args.http_port, args.redis_port,
-                            redis_url=os.environ.get(REDIS_URL_VARIABLE))
+                            redis_url=os.environ.get(REDIS_URL_VARIABLE), sandbox_port=args.sandbox_port)
         print(_banner(stack), flush=True)
         while True:
             dead = stack.dead_child()

@@ -458,6 +458,19 @@ class TestExpiry:
         assert store.counts()["states"]["pending"] == 0
 
 
+    def test_pending_lists_pending_records_only(self, store):
+        first = signup(store, now=NOW)
+        second = signup(store, "signal", address="+491701234567", now=NOW)
+        confirmed(store, 1001)
+        assert {s.id for s in store.pending()} == {first.id, second.id}
+
+    def test_back_dated_event_before_the_prepared_month_is_counted(self, store):
+        store.expire_pending(now=NOW + timedelta(days=10))  # prepares a month from day 10
+        old = signup(store, now=NOW)
+        store.delete(old, now=NOW)
+        assert store.daily()[NOW.date().isoformat()]["deleted"] == 1
+
+
 class TestCodes:
     @pytest.fixture
     def pending(self, store):

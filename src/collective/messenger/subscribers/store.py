@@ -134,6 +134,13 @@ class SubscriberStore(Persistent):
                     append((sid, channel, address, language))
         return snapshot
 
+    def pending(self):
+        """Every pending record (few: they expire after a day), e.g. for an admin's lookup."""
+        for subscriber_id, _expires in self._confirm_tokens.values():
+            subscriber = self.get(subscriber_id)
+            if subscriber is not None:
+                yield subscriber
+
     def counts(self):
         """Subscribers per state, channel and topic (numbers only, never addresses).
 
@@ -516,6 +523,8 @@ class SubscriberStore(Persistent):
         key = (now.date().isoformat(), event)
         if key not in self._daily:
             self._prepare_days(now.date())
+            if key not in self._daily:  # a back-dated day before the prepared month
+                self._daily[key] = Length()
         self._daily[key].change(amount)
 
     def _prepare_days(self, today):

@@ -25,7 +25,7 @@ def test_installed(installer):
 
 def test_profile_version(portal):
     setup = api.portal.get_tool("portal_setup")
-    assert setup.getLastVersionForProfile(f"{PACKAGE}:default") == ("1000",)
+    assert setup.getLastVersionForProfile(f"{PACKAGE}:default") == ("1001",)
 
 
 def test_browser_layer(portal):
@@ -93,6 +93,15 @@ class TestUninstall:
     def test_secrets_removed(self):
         assert SecretStore(self.portal).stored("telegram_bot_token") is None
 
+    def test_signup_portlet_type_removed(self):
+        from plone.portlets.interfaces import IPortletType
+        from zope.component import queryUtility
+
+        assert queryUtility(IPortletType, name="collective.messenger.SignupPortlet") is None
+
+    def test_subscribers_link_removed(self):
+        assert "messenger-subscribers" not in api.portal.get_tool("portal_actions").user.objectIds()
+
     def test_subscriber_data_kept(self):
         assert IAnnotations(self.portal)["collective.messenger.subscribers"] == {"keep": "me"}
 
@@ -112,3 +121,23 @@ def test_new_topic_is_prepared_when_saved(portal):
     api.portal.set_registry_record("collective.messenger.topics", lines + ["freibad | Freibad"])
     store = get_store(portal, create=False)
     assert "freibad" in store._topics  # its member set exists before anyone signs up
+
+
+def test_upgrade_from_1000_adds_portlet_and_subscribers_link(portal):
+    from plone.portlets.interfaces import IPortletType
+    from zope.component import queryUtility
+
+    setup = api.portal.get_tool("portal_setup")
+    # A site as version 1000 left it: no signup portlet type, no user action.
+    from zope.component import getSiteManager
+
+    getSiteManager(portal).unregisterUtility(provided=IPortletType, name="collective.messenger.SignupPortlet")
+    api.portal.get_tool("portal_actions").user.manage_delObjects(["messenger-subscribers"])
+    setup.setLastVersionForProfile(f"{PACKAGE}:default", "1000")
+    assert queryUtility(IPortletType, name="collective.messenger.SignupPortlet") is None
+
+    setup.upgradeProfile(f"{PACKAGE}:default")
+
+    assert setup.getLastVersionForProfile(f"{PACKAGE}:default") == ("1001",)
+    assert queryUtility(IPortletType, name="collective.messenger.SignupPortlet") is not None
+    assert "messenger-subscribers" in api.portal.get_tool("portal_actions").user.objectIds()

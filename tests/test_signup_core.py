@@ -177,5 +177,6 @@ def test_not_commands(text):
 
 def test_masked_addresses_hide_the_middle():
     assert phones.mask_address("signal", "+4915112345678") == "+49 1511 ••• 78"
+    assert phones.mask_address("whatsapp", "4915112345678") == "+49 1511 ••• 78"
     assert phones.mask_address("telegram", "4711") == ""
     assert phones.mask_address("threema", "ECHOECHO") == "EC••••HO"

@@ -51,6 +51,30 @@ def use_sandbox(app):
     transaction.commit()
 
 
+PORTLET_ID = "messenger-signup"
+PORTLET_HEADER = "Nachrichten aufs Handy"
+
+
+def assign_signup_portlet(app):
+    """The signup portlet in the right column of the whole site (once; an admin may remove it)."""
+    import transaction
+    from plone.portlets.interfaces import IPortletAssignmentMapping
+    from plone.portlets.interfaces import IPortletManager
+    from zope.component import getMultiAdapter
+    from zope.component import getUtility
+    from zope.component.hooks import site as site_context
+
+    from collective.messenger.browser.portlet import Assignment
+
+    site = app[SITE_ID]
+    with site_context(site):
+        manager = getUtility(IPortletManager, name="plone.rightcolumn", context=site)
+        mapping = getMultiAdapter((site, manager), IPortletAssignmentMapping)
+        if PORTLET_ID not in mapping:
+            mapping[PORTLET_ID] = Assignment(header=PORTLET_HEADER)
+    transaction.commit()
+
+
 def publish_settings(app):
     """Give the worker the site's settings, also when Redis was emptied since last time."""
     import redis
@@ -68,6 +92,8 @@ def publish_settings(app):
 
 if __name__ == "__main__":
     created = create_site(app)  # noqa: F821 (bound by zconsole)
+    if created:
+        assign_signup_portlet(app)  # noqa: F821
     use_sandbox(app)  # noqa: F821
     publish_settings(app)  # noqa: F821
     # Closing writes the FileStorage index, so Zope need not rebuild it on start.

@@ -50,6 +50,8 @@ def mask_address(channel, address):
     """
     if not address or channel == "telegram":
         return ""
+    if channel == "whatsapp" and address.isdigit():
+        address = "+" + address  # a wa_id is the number without "+"
     if address.startswith("+"):
         try:
             number = phonenumbers.parse(address, None)

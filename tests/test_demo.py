@@ -5,6 +5,7 @@ No Plone test layers here; the stack runs on free ports in a temporary directory
 
 import base64
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -13,9 +14,11 @@ import urllib.error
 import urllib.request
 
 import pytest
+import requests
 
 from collective.messenger.demo.run import DemoError
 from collective.messenger.demo.run import start_stack
+from messenger_worker.sandbox.process import SandboxProcess
 from messenger_worker.testing import free_port
 
 ADMIN_AUTH = "Basic " + base64.b64encode(b"admin:admin").decode()
@@ -98,6 +101,62 @@ def test_demo_serves_site_and_controlpanel_with_a_worker(var_dir):
         assert stack.processes["worker"].poll() is None
         output = wait_for_worker(stack.redis_url)
         assert "Settings: version" in output  # published when the add-on was installed
+    finally:
+        stack.stop()
+    assert_all_gone(stack)
+
+
+def wait_for_messages(sandbox, address, count, timeout=30):
+    deadline = time.monotonic() + timeout
+    while True:
+        messages = sandbox.messages(channel="telegram", recipient=address)
+        if len(messages) >= count:
+            return messages
+        assert time.monotonic() < deadline, f"{len(messages)} of {count} messages arrived: {messages}"
+        time.sleep(0.2)
+
+
+def subscriber_count(stack, state):
+    """From the admin view's CSV: all topics, Telegram, ``state``."""
+    response = requests.get(f"{stack.site_url}/@@messenger-subscribers/counts.csv",
+                            headers={"Authorization": ADMIN_AUTH}, timeout=30)
+    assert response.status_code == 200
+    rows = [line.split(",") for line in response.content.decode("utf-8-sig").splitlines()[1:]]
+    channel_rows = [row for row in rows if not row[1]]
+    telegram = [row for row in channel_rows if row[2] == "Telegram"]
+    return {row[3]: int(row[4]) for row in telegram}[state]
+
+
+@pytest.mark.timeout(600)
+def test_demo_newcomer_subscribes_with_telegram_and_leaves(var_dir):
+    """The issue's walk-through: portlet, Start on the sandbox phone, welcome, /stop, counted."""
+    stack = start_stack(var_dir, http_port=free_port(), redis_port=free_port(), sandbox_port=free_port())
+    try:
+        front_page = requests.get(stack.site_url, timeout=30).text
+        assert "Nachrichten aufs Handy" in front_page  # the signup portlet
+        assert 'value="telegram"' in front_page
+
+        answer = requests.post(f"{stack.site_url}/@@messenger-signup", timeout=30, data={
+            "step": "signup", "path": "portlet", "topics": ["baustellen-verkehr", "warnungen"],
+            "channel": "telegram", "consent": "on", "website": "", "request_key": "demo-1"})
+        assert answer.status_code == 200, answer.text[:2000]
+        link = re.search(r'href="(https://t\.me/musterstadt_bot\?start=[A-Za-z0-9_-]+)"', answer.text).group(1)
+
+        sandbox = SandboxProcess(port=stack.sandbox_port)
+        address = "4242"
+        tapped = requests.post(f"{stack.phones_url}phone/telegram/{address}/start", data={"link": link},
+                               timeout=30, allow_redirects=False)
+        assert tapped.status_code in (302, 303)
+        [welcome] = wait_for_messages(sandbox, address, 1)
+        assert "/stop" in welcome["text"] and "@@messenger-manage/" in welcome["text"]
+        assert subscriber_count(stack, "Aktiv") == 1
+
+        result = sandbox.citizen("telegram", address, text="/stop")
+        assert result["webhook"]["status"] == 200
+        goodbye = wait_for_messages(sandbox, address, 2)[-1]
+        assert "@@messenger-signup" in goodbye["text"]
+        assert subscriber_count(stack, "Aktiv") == 0
+        assert subscriber_count(stack, "Abgemeldet") == 1
     finally:
         stack.stop()
     assert_all_gone(stack)

@@ -142,6 +142,18 @@ def test_three_codes_a_day_per_number(portal):
     with pytest.raises(RateLimited) as caught:
         flow.resend_code(step.token, portal.REQUEST)
     assert "3 codes" in translate(caught.value.message)
+    portal.REQUEST.environ["REMOTE_ADDR"] = "192.0.2.12"
+    with pytest.raises(RateLimited):
+        flow.start_signup(signup(channel="signal", phone="+49 151 12345678"), "page", portal.REQUEST)
+    assert get_store().counts()["states"]["pending"] == 1  # the refused signup left nothing
+
+
+def test_replayed_signup_does_not_use_up_a_code(portal):
+    data = signup(channel="signal", phone="+49 151 12345678")
+    for attempt in range(5):
+        flow.start_signup(data, "page", portal.REQUEST, request_key="same-form")
+    assert get_store().counts()["states"]["pending"] == 1
+    flow.start_signup(data, "page", portal.REQUEST)  # a second code today, still allowed
 
 
 def test_start_and_stop_commands(portal, plone_redis):

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+import transaction
 from plone import api
 from zope.globalrequest import getRequest
 from zope.i18n import translate
@@ -73,12 +74,13 @@ class CodeResult:
     message: object  # for the citizen
 
 
-def request_language(request=None):
+def request_language():
+    """The language this request negotiated (the site's default for a webhook call)."""
     language = api.portal.get_current_language() or "de"
     return language.split("-")[0].split("_")[0].lower()
 
 
-def parse_signup(data, request=None):
+def parse_signup(data):
     """The submitted values checked against what the site offers: a dict for ``add_pending``.
 
     Raises ``SignupInvalid`` with every problem at once, so a form can mark all fields.
@@ -119,7 +121,7 @@ def parse_signup(data, request=None):
     if data.get("consent") not in TRUE_VALUES:
         errors["consent"] = _("error_consent_missing", default="Please agree to the privacy notice to subscribe.")
 
-    language = data.get("language") or request_language(request)
+    language = data.get("language") or request_language()
     if not isinstance(language, str) or not LANGUAGE.match(language):
         errors["language"] = _("error_language", default="Please choose a language such as de or en.")
 
@@ -133,11 +135,10 @@ def start_signup(data, path, request, request_key=None):
 
     Raises ``SignupInvalid`` or ``ratelimit.RateLimited``; nothing is stored then.
     """
-    values = parse_signup(data, request)
+    values = parse_signup(data)
     ratelimit.limit_signups(ratelimit.client_ip(request))
-    if values["address"] is not None:
-        ratelimit.limit_codes(values["address"])
     store = get_store()
+    before_signup = transaction.savepoint()
     subscriber = store.add_pending(
         values["channel"],
         values["topics"],
@@ -147,7 +148,13 @@ def start_signup(data, path, request, request_key=None):
         request_key=request_key or None,
     )
     if values["address"] is not None and subscriber.code is None:
-        # A repeated request (same request_key) finds the code already sent.
+        # Only a code that is really sent counts against the number's daily limit: a
+        # repeated request (same request_key) finds its code already sent.
+        try:
+            ratelimit.limit_codes(values["address"])
+        except ratelimit.RateLimited:
+            before_signup.rollback()
+            raise
         replies.queue_code(subscriber, store.issue_code(subscriber))
     return next_step(subscriber)
 

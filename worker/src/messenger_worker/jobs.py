@@ -12,6 +12,7 @@ from rq import get_current_job
 from rq.serializers import JSONSerializer
 
 from messenger_worker import settings as settings_contract
+from messenger_worker import statuses
 from messenger_worker.channels import base
 from messenger_worker.delivery import BACKOFF_BASE_SECONDS
 from messenger_worker.delivery import PAUSE_RECHECK_SECONDS
@@ -184,9 +185,17 @@ class BatchDelivery:
     def _book_and_claim(self, recipient, outcome, following, bucket, attempts):
         """Record ``outcome`` and claim ``following``: one round trip, safe to repeat."""
         if outcome is not None and outcome.kind == base.SENT and not outcome.new_address and following:
-            return self.ledger.sent_and_claim(
-                recipient, outcome.message_id, following, self.execution, bucket
-            )
+            if not statuses.tracks(self.channel):
+                return self.ledger.sent_and_claim(
+                    recipient, outcome.message_id, following, self.execution, bucket
+                )
+            # Still one round trip: the message id for receipts rides along with the booking.
+            with self.connection.pipeline(transaction=False) as pipe:
+                statuses.remember(pipe, outcome.message_id, self.post_id, recipient.subscriber_id)
+                self.ledger.sent_and_claim(
+                    recipient, outcome.message_id, following, self.execution, bucket, pipeline=pipe
+                )
+                return pipe.execute()[-1]
         with self.connection.pipeline(transaction=False) as pipe:
             if outcome is not None:
                 self._book(pipe, recipient, outcome, attempts)
@@ -198,6 +207,8 @@ class BatchDelivery:
     def _book(self, pipe, recipient, outcome, attempts):
         if outcome.kind == base.SENT:
             self.ledger.sent(pipe, recipient, outcome.message_id)
+            if statuses.tracks(self.channel):
+                statuses.remember(pipe, outcome.message_id, self.post_id, recipient.subscriber_id)
             if outcome.new_address:
                 self.ledger.moved(pipe, recipient, outcome.new_address)
         elif outcome.kind == base.GONE:

@@ -22,6 +22,8 @@ from messenger_worker.ratelimit import GCRA_LUA_FUNCTION
 POST_TTL_SECONDS = 30 * 24 * 3600
 
 COUNTERS = ("queued", "sent", "retrying", "gone", "failed", "resent")
+# Counted from WhatsApp delivery receipts by Plone's webhook (see ``statuses``).
+RECEIPT_COUNTERS = ("delivered", "read", "failed_after_send")
 
 GONE_KEY = "messenger:gone"
 MOVED_KEY = "messenger:moved"
@@ -156,9 +158,9 @@ class Ledger:
             self._release_sha, 1, self.keys[0], self.field(recipient), f"c:{execution}"
         )
 
-    def sent_and_claim(self, recipient, message_id, following, execution, bucket):
+    def sent_and_claim(self, recipient, message_id, following, execution, bucket, pipeline=None):
         """Book ``recipient`` as sent and claim ``following``: one round trip."""
-        return self.connection.evalsha(
+        return (pipeline or self.connection).evalsha(
             self._book_and_claim_sha, 4, *self.keys, *bucket.keys,
             self.field(recipient), f"s:{message_id}", self.channel, "sent", f"{time.time():.3f}",
             self.field(following), f"c:{execution}", bucket.interval_us, bucket.tolerance_us,
@@ -197,7 +199,7 @@ def read_stats(connection, post_id):
     for field, value in connection.hgetall(stats_key(post_id)).items():
         channel, _sep, name = field.decode().partition(":")
         value = value.decode()
-        if name in COUNTERS:
+        if name in COUNTERS or name in RECEIPT_COUNTERS:
             value = int(value)
         elif name in ("first_sent", "last_sent"):
             value = float(value)

@@ -13,27 +13,6 @@ from collective.messenger.services.rest_errors import RestError
 
 MAX_BODY_BYTES = 1024 * 1024
 JSON_TYPES = ("application/json",)
-API_NAMESPACE = "++api++"
-# Services whose bodies only they read (see ``hide_body_from_login``).
-OWN_BODY_SERVICES = ("@messenger-subscriptions",)
-
-
-def hide_body_from_login(site, event):
-    """Subscriber (site root, before traversal): an empty ``BODY`` for plone.restapi's JWT plugin.
-
-    That plugin parses every "application/json" POST body while authenticating, looking for
-    a login: all of it, in memory, before any service runs, and with a 500 for a deeply
-    nested array. Nobody logs in through these services, and they read the raw body
-    themselves (``BODYFILE``), within the limit.
-    """
-    request = event.request
-    upcoming = list(reversed(request.get("TraversalRequestNameStack") or ()))
-    if upcoming[:1] == [API_NAMESPACE]:
-        upcoming = upcoming[1:]
-    if upcoming[:1] and upcoming[0] in OWN_BODY_SERVICES:
-        request.other["BODY"] = b""
-
-
 def _reject_constant(name):
     # NaN and Infinity are not JSON; Python's parser accepts them unless told otherwise.
     raise ValueError(f"{name} is not JSON")

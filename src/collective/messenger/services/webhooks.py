@@ -13,8 +13,8 @@ is answered 200 even when there was nothing to do: the platforms repeat what the
 undelivered.
 
 The platforms do not send ``Accept: application/json``, which plone.rest needs to find a
-service; ``mark_webhook_request`` marks requests for this service as API requests, as the
-``++api++`` prefix does (``<site>/++api++/@messenger-webhook/...`` works as well).
+service; ``traversal.prepare_own_body_request`` marks requests for this service as API
+requests, as the ``++api++`` prefix does (``<site>/++api++/@messenger-webhook/...`` works as well).
 """
 
 import json
@@ -22,8 +22,6 @@ import logging
 
 import transaction
 from plone.protect.interfaces import IDisableCSRFProtection
-from plone.rest.events import mark_as_api_request
-from plone.rest.interfaces import IAPIRequest
 from plone.restapi.services import Service
 from zope.i18n import translate
 from zope.interface import alsoProvides
@@ -44,8 +42,6 @@ from collective.messenger.webhooks.verification import valid_whatsapp_signature
 
 log = logging.getLogger("collective.messenger")
 
-SERVICE_NAME = "@messenger-webhook"
-API_NAMESPACE = "++api++"
 JSON = "application/json"
 PLATFORMS = ("telegram", "whatsapp", "signal")
 # Path segments after the platform: Signal's secret.
@@ -59,25 +55,6 @@ FORBIDDEN = _(
 WRONG_METHOD = _("webhook_wrong_method", default="This webhook does not accept this HTTP method.")
 ERROR_TYPES = {400: "BadRequest", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed",
                413: "PayloadTooLarge"}
-
-
-def mark_webhook_request(site, event):
-    """Subscriber (site root, before traversal): prepare requests for the webhooks.
-
-    They are API requests whatever their Accept header. And they never carry Plone login
-    credentials, so plone.restapi's JWT plugin, which parses every JSON POST body while
-    authenticating (all of it, in memory, and with a 500 on absurdly nested JSON), gets an
-    empty ``BODY``; the service reads the raw body itself, within its limit.
-    """
-    request = event.request
-    upcoming = list(reversed(request.get("TraversalRequestNameStack") or ()))
-    if upcoming[:1] == [API_NAMESPACE]:
-        upcoming = upcoming[1:]
-    if upcoming[:1] != [SERVICE_NAME]:
-        return
-    if not IAPIRequest.providedBy(request):
-        mark_as_api_request(request, JSON)
-    request.other["BODY"] = b""
 
 
 @implementer(IPublishTraverse)

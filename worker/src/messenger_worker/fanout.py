@@ -9,9 +9,12 @@ from being sent again.
 
 import math
 import re
+from datetime import datetime
+from datetime import timezone
 
 from rq import Queue
 from rq import Retry
+from rq.registry import ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 
 from messenger_worker import keys
@@ -54,11 +57,13 @@ def root_job_id(job_id):
     return "-".join(job_id.split("-")[:4])
 
 
-def enqueue_post(connection, post, recipients, rates, batch_size=DEFAULT_BATCH_SIZE):
+def enqueue_post(connection, post, recipients, rates, batch_size=DEFAULT_BATCH_SIZE, at=None):
     """Write ``post`` and enqueue its recipients in batches; returns the number of jobs.
 
     ``recipients`` is an iterable of ``payload.Recipient``; ``rates`` maps channel to
-    messages per second (from the settings) for the job timeouts.
+    messages per second (from the settings) for the job timeouts. ``at`` (an aware
+    datetime) schedules the batches for that moment instead (the worker's RQ scheduler
+    moves them to the queue then); ``cancel_post`` takes scheduled batches back.
     """
     by_channel = {}
     for recipient in recipients:
@@ -68,24 +73,61 @@ def enqueue_post(connection, post, recipients, rates, batch_size=DEFAULT_BATCH_S
     for channel, group in by_channel.items():
         for number, start in enumerate(range(0, len(group), batch_size)):
             batch = group[start:start + batch_size]
-            jobs.append(
-                Queue.prepare_data(
-                    DELIVER_BATCH,
-                    args=(post.id, channel, [r.to_list() for r in batch], 0),
-                    job_id=batch_job_id(post.id, channel, number),
-                    timeout=job_timeout(len(batch), rates.get(channel, 1.0)),
-                    retry=JOB_RETRY,
-                    result_ttl=3600,
-                    failure_ttl=FAILED_JOB_TTL,
-                    description=f"{post.title[:60]} ({channel} {number + 1})",
-                )
-            )
+            jobs.append(dict(
+                args=(post.id, channel, [r.to_list() for r in batch], 0),
+                job_id=batch_job_id(post.id, channel, number),
+                timeout=job_timeout(len(batch), rates.get(channel, 1.0)),
+                retry=JOB_RETRY,
+                result_ttl=3600,
+                failure_ttl=FAILED_JOB_TTL,
+                description=f"{post.title[:60]} ({channel} {number + 1})",
+            ))
+    # A scheduled post must outlive its wait by the usual lifetime.
+    delay = max(0, int((at - datetime.now(timezone.utc)).total_seconds())) if at is not None else 0
     with connection.pipeline() as pipe:
-        pipe.set(post_key(post.id), post.to_json(), ex=POST_TTL_SECONDS)
+        pipe.set(post_key(post.id), post.to_json(), ex=POST_TTL_SECONDS + delay)
         for channel, group in by_channel.items():
             # Set, not added: enqueueing the same post twice must not double the count.
             pipe.hset(stats_key(post.id), f"{channel}:queued", len(group))
-        pipe.expire(stats_key(post.id), POST_TTL_SECONDS)
-        queue.enqueue_many(jobs, pipeline=pipe)
+        pipe.expire(stats_key(post.id), POST_TTL_SECONDS + delay)
+        if at is None:
+            queue.enqueue_many([Queue.prepare_data(DELIVER_BATCH, **job) for job in jobs], pipeline=pipe)
+        else:
+            for job in jobs:
+                queue.schedule_job(queue.create_job(DELIVER_BATCH, **job), at, pipeline=pipe)
         pipe.execute()
     return len(jobs)
+
+
+def post_job_prefix(post_id):
+    return f"msg-{job_id_part(post_id)}-"
+
+
+def cancel_post(connection, post_id):
+    """Take back a scheduled post: its batches that have not started and its snapshot.
+
+    Returns the number of batches removed. Batches the scheduler already moved to a queue
+    (the post's time has come) are left alone: the post is going out.
+    """
+    prefix = post_job_prefix(post_id)
+    removed = 0
+    for name in keys.QUEUES:
+        registry = ScheduledJobRegistry(name, connection=connection, serializer=JSONSerializer)
+        for job_id in registry.get_job_ids():
+            if job_id.startswith(prefix):
+                registry.remove(job_id, delete_job=True)
+                removed += 1
+    if removed:
+        connection.delete(post_key(post_id), stats_key(post_id))
+    return removed
+
+
+def scheduled_batches(connection, post_id):
+    """How many batches of the post wait for their time."""
+    prefix = post_job_prefix(post_id)
+    return sum(
+        1
+        for name in keys.QUEUES
+        for job_id in ScheduledJobRegistry(name, connection=connection, serializer=JSONSerializer).get_job_ids()
+        if job_id.startswith(prefix)
+    )

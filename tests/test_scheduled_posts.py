@@ -1,0 +1,53 @@
+"""Posts scheduled for later (an item's effective date): RQ's scheduler in the worker releases them."""
+
+import time
+from datetime import datetime
+from datetime import timedelta
+from datetime import timezone
+
+from conftest import wait_until
+from messenger_worker import fanout
+from test_delivery import done
+from test_delivery import make_post
+from test_delivery import publish
+from test_delivery import recipients
+from test_delivery import stats
+
+
+def test_scheduled_post_goes_out_at_its_time(redis_client, sandbox, start_worker):
+    publish(redis_client, sandbox, rates={"telegram": 1000})
+    due = datetime.now(timezone.utc) + timedelta(seconds=3)
+    fanout.enqueue_post(redis_client, make_post("later"), recipients("telegram", 20), {"telegram": 1000}, at=due)
+    assert fanout.scheduled_batches(redis_client, "later") == 1
+    assert redis_client.ttl("messenger:post:later") > 30 * 24 * 3600 - 60
+    start_worker()
+    time.sleep(1)
+    assert sandbox.messages(channel="telegram") == []  # not before its time
+    wait_until(lambda: done(redis_client, "later", "telegram", 20), timeout=30, message="scheduled delivery")
+    assert datetime.now(timezone.utc) >= due
+    assert stats(redis_client, "later", "telegram")["sent"] == 20
+    assert fanout.scheduled_batches(redis_client, "later") == 0
+
+
+def test_cancelled_post_never_goes_out(redis_client, sandbox, start_worker):
+    publish(redis_client, sandbox, rates={"telegram": 1000})
+    due = datetime.now(timezone.utc) + timedelta(seconds=2)
+    people = recipients("telegram", 1200)
+    assert fanout.enqueue_post(redis_client, make_post("retracted"), people, {"telegram": 1000}, at=due) == 3
+    assert fanout.cancel_post(redis_client, "retracted") == 3
+    assert fanout.scheduled_batches(redis_client, "retracted") == 0
+    assert not redis_client.exists("messenger:post:retracted")
+    start_worker()
+    time.sleep(4)
+    assert sandbox.messages(channel="telegram") == []
+    assert fanout.cancel_post(redis_client, "retracted") == 0  # nothing left, nothing to do
+
+
+def test_rescheduling_replaces_the_batches(redis_client, sandbox):
+    publish(redis_client, sandbox)
+    first = datetime.now(timezone.utc) + timedelta(hours=1)
+    fanout.enqueue_post(redis_client, make_post("moved"), recipients("telegram", 1200), {"telegram": 30}, at=first)
+    fanout.cancel_post(redis_client, "moved")
+    later = first + timedelta(days=1)
+    fanout.enqueue_post(redis_client, make_post("moved"), recipients("telegram", 10), {"telegram": 30}, at=later)
+    assert fanout.scheduled_batches(redis_client, "moved") == 1

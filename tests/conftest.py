@@ -77,6 +77,18 @@ def site(functional, plone_redis):
     return functional["portal"]
 
 
+def browser_for(site, user=None):
+    """A test browser on the site's app; ``user`` logs in with basic auth. Errors are pages."""
+    from plone.testing.zope import Browser
+
+    browser = Browser(site.aq_parent)
+    browser.handleErrors = False
+    browser.raiseHttpErrors = False
+    if user:
+        browser.addHeader("Authorization", f"Basic {user}:{PASSWORD}")
+    return browser
+
+
 SCREENSHOTS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "test-results")
 
 CHROMIUM = "/usr/bin/chromium"

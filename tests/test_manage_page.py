@@ -5,22 +5,12 @@ from urllib.parse import urlencode
 
 import pytest
 import transaction
-from plone.testing.zope import Browser
 
 from collective.messenger.subscribers import Consent
 from collective.messenger.subscribers import get_store
-from conftest import PASSWORD
+from conftest import browser_for
 
 NUMBER = "+4915123456789"
-
-
-def browser_for(site, user=None):
-    browser = Browser(site.aq_parent)
-    browser.handleErrors = False
-    browser.raiseHttpErrors = False
-    if user:
-        browser.addHeader("Authorization", f"Basic {user}:{PASSWORD}")
-    return browser
 
 
 def subscribe(site, channel="signal", address=NUMBER, topics=("warnungen",)):

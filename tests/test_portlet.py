@@ -6,25 +6,15 @@ from urllib.parse import urlencode
 import transaction
 from plone.portlets.interfaces import IPortletAssignmentMapping
 from plone.portlets.interfaces import IPortletManager
-from plone.testing.zope import Browser
 from zope.component import getMultiAdapter
 from zope.component import getUtility
 
 from collective.messenger.browser.portlet import Assignment
 from collective.messenger.subscribers import get_store
-from conftest import PASSWORD
+from conftest import browser_for
 from test_signup_page import enable_channels
 
 ADDVIEW = "collective.messenger.SignupPortlet"
-
-
-def browser_for(site, user=None):
-    browser = Browser(site.aq_parent)
-    browser.handleErrors = False
-    browser.raiseHttpErrors = False
-    if user:
-        browser.addHeader("Authorization", f"Basic {user}:{PASSWORD}")
-    return browser
 
 
 def right_column(context):

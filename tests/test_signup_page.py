@@ -4,7 +4,6 @@ import re
 from urllib.parse import urlencode
 
 import pytest
-import requests
 import transaction
 from plone.testing.zope import Browser
 

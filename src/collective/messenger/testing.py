@@ -47,6 +47,8 @@ class MessengerLayer(PloneSandboxLayer):
 
     def setUpPloneSite(self, portal):
         applyProfile(portal, "collective.messenger:default")
+        # As on a real site (plone.app.testing's site has no workflow): items are published.
+        portal.portal_workflow.setDefaultChain("simple_publication_workflow")
 
 
 FIXTURE = MessengerLayer()

@@ -241,6 +241,19 @@ class IMessengerSettings(model.Schema):
         _("Construction notices"), "{title}\n{location}\n{start} - {end}\n\n{teaser}\n\n{url}"
     )
 
+    model.fieldset("publishing", label=_("Publishing"), fields=["public_states"])
+    public_states = schema.List(
+        title=_("Public workflow states"),
+        description=_(
+            "An item goes out to its subscribers the first time it enters one of these "
+            "workflow states (one state id per line)."
+        ),
+        value_type=schema.TextLine(),
+        default=["published"],
+        required=True,
+        min_length=1,
+    )
+
     model.fieldset(
         "privacy", label=_("Privacy"), fields=["privacy_text", "privacy_url", "phone_region"]
     )

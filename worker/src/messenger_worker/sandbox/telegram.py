@@ -201,7 +201,7 @@ def _formatted(raw, parse_mode):
         except telegram_html.ParseError as problem:
             raise bad_request(f"can't parse entities: {problem}") from None
     if mode and mode not in ("markdown", "markdownv2"):
-        raise bad_request(f"unsupported parse_mode")
+        raise bad_request("unsupported parse_mode")
     return raw, [], telegram_html.parse_plain(raw)
 
 

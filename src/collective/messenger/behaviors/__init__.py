@@ -1,0 +1,1 @@
+"""Behaviors that make content sendable to citizens' messengers."""

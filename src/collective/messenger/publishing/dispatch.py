@@ -1,0 +1,189 @@
+"""Handing posts to Redis: after commit for a publication, and later for anything left waiting.
+
+``after_commit`` registers the hand-over of an entry with the recipients snapshotted in the
+request; it runs only if the transaction committed, so a failed or retried request sends
+nothing. If Redis is unreachable then, the entry stays "waiting" in the outbox, the editor
+is told, and ``drain`` (the next publication, the "Send waiting posts now" button,
+``POST @messenger-dispatch`` from cron) hands it over later. Job ids are deterministic and
+the worker's per-recipient marks are final, so a post handed over twice is sent once.
+"""
+
+import logging
+from datetime import timedelta
+
+import redis
+import transaction
+from persistent.mapping import PersistentMapping
+from zope.globalrequest import getRequest
+from zope.i18n import translate
+
+from collective.messenger import _
+from collective.messenger.publishing.gone import absorb_gone
+from collective.messenger.publishing.outbox import CANCELLED
+from collective.messenger.publishing.outbox import QUEUED
+from collective.messenger.publishing.outbox import SCHEDULED
+from collective.messenger.publishing.outbox import SKIPPED
+from collective.messenger.publishing.outbox import WAITING
+from collective.messenger.publishing.outbox import get_outbox
+from collective.messenger.publishing.snapshot import count_by_channel
+from collective.messenger.publishing.snapshot import recipients_for
+from collective.messenger.redis_client import get_redis
+from collective.messenger.settings.access import registry_proxy
+from collective.messenger.subscribers.clock import utcnow
+from messenger_worker.connection import display_url
+from messenger_worker.fanout import cancel_post
+from messenger_worker.fanout import enqueue_post
+from messenger_worker.fanout import scheduled_batches
+from messenger_worker.ledger import post_key
+from messenger_worker.ledger import stats_key
+from messenger_worker.payload import Post
+from messenger_worker.settings import CHANNELS
+
+log = logging.getLogger("collective.messenger")
+
+# A post that could not be handed over for this long is news no more: it is skipped, not sent late.
+STALE_AFTER = timedelta(days=3)
+
+
+def channel_rates():
+    proxy = registry_proxy()
+    return {channel: getattr(proxy, f"{channel}_rate", 1.0) or 1.0 for channel in CHANNELS}
+
+
+def send(connection, entry_post, recipients, due):
+    """Put the post on the queues now, or schedule it for ``due``; idempotent."""
+    post = Post.from_dict(dict(entry_post))
+    at = due if due > utcnow() + timedelta(seconds=1) else None
+    # A moved post: batches scheduled for the old time go, the new ones come.
+    cancel_post(connection, post.id)
+    enqueue_post(connection, post, recipients, channel_rates(), at=at)
+
+
+def in_redis(connection, entry):
+    """Whether Redis has the entry's post (queued, sending, sent or scheduled)."""
+    return bool(connection.exists(post_key(entry.post_id), stats_key(entry.post_id)))
+
+
+def live_state(entry, connection=None):
+    """The entry's state as Redis knows it: a "waiting" entry may have been handed over already."""
+    if entry.state != WAITING:
+        return entry.state
+    try:
+        connection = connection or get_redis()
+        if in_redis(connection, entry):
+            return SCHEDULED if scheduled_batches(connection, entry.post_id) else QUEUED
+    except redis.RedisError:
+        pass
+    return WAITING
+
+
+# -- after commit ----------------------------------------------------------------------------
+
+
+def after_commit(entry, recipients, notify=True):
+    """Hand ``entry`` over once this transaction committed (cancel it if it is cancelled)."""
+    operation = (entry.state, entry.post_id, dict(entry.post), list(recipients), entry.due)
+    transaction.get().addAfterCommitHook(_run_after_commit, args=(operation, notify))
+
+
+def _run_after_commit(succeeded, operation, notify):
+    if not succeeded:
+        return
+    state, post_id, post, recipients, due = operation
+    try:
+        connection = get_redis()
+        if state == CANCELLED:
+            cancel_post(connection, post_id)
+        else:
+            send(connection, post, recipients, due)
+    except redis.RedisError as error:
+        log.warning(
+            "Post %s waits in the outbox: Redis at %s is unreachable (%s). It is handed over by "
+            "the next publication, the 'Send waiting posts now' button or POST @messenger-dispatch.",
+            post_id, display_url(), error,
+        )
+        if notify and state != CANCELLED:
+            _tell_editor(_(
+                "status_post_waiting",
+                default="The delivery queue is not reachable right now. The messenger post is "
+                "kept and will be sent as soon as the queue is reachable.",
+            ), "warning")
+        return
+    if notify and state != CANCELLED:
+        _tell_editor(_sent_message(len(recipients), due), "info")
+
+
+def _sent_message(count, due):
+    if due > utcnow() + timedelta(seconds=1):
+        return _(
+            "status_post_scheduled",
+            default="Messenger: scheduled for ${when} (UTC) to ${count} subscribers.",
+            mapping={"when": due.strftime("%Y-%m-%d %H:%M"), "count": count},
+        )
+    return _(
+        "status_post_sending",
+        default="Messenger: sending to ${count} subscribers.",
+        mapping={"count": count},
+    )
+
+
+def _tell_editor(message, kind):
+    request = getRequest()
+    if request is None:
+        return
+    try:
+        from Products.statusmessages.interfaces import IStatusMessage
+
+        IStatusMessage(request).add(translate(message, context=request), type=kind)
+    except (TypeError, AttributeError):
+        pass  # no response to carry it (a script)
+
+
+def queue_reachable():
+    try:
+        return bool(get_redis().ping())
+    except redis.RedisError:
+        return False
+
+
+# -- draining ---------------------------------------------------------------------------------
+
+
+def drain(site=None, connection=None):
+    """Bring Redis in line with the outbox: hand over waiting posts, take back cancelled ones.
+
+    Runs in a request (a publication, the button, ``@messenger-dispatch``); its changes to
+    the outbox commit with it. Returns ``{"dispatched", "cancelled", "skipped", "waiting"}``.
+    """
+    box = get_outbox(site)
+    result = {"dispatched": 0, "cancelled": 0, "skipped": 0, "waiting": 0}
+    try:
+        connection = connection or get_redis()
+        connection.ping()
+    except redis.RedisError:
+        result["waiting"] = len(box.waiting())
+        return result
+    absorb_gone(connection)
+    now = utcnow()
+    for entry in box.unsynced():
+        if entry.state == CANCELLED:
+            cancel_post(connection, entry.post_id)
+            box.mark_synced(entry)
+            result["cancelled"] += 1
+        elif entry.state in (WAITING, SCHEDULED):
+            if in_redis(connection, entry):
+                box.set_state(entry, SCHEDULED if entry.due > now else QUEUED, synced=True)
+            elif entry.due < now - STALE_AFTER:
+                box.set_state(entry, SKIPPED, reason="stale", synced=True)
+                log.warning("Post %s waited more than %s for the queue; skipped.", entry.post_id, STALE_AFTER)
+                result["skipped"] += 1
+            else:
+                recipients = recipients_for(tuple(entry.post.get("topics") or ()))
+                entry.recipients = PersistentMapping(count_by_channel(recipients))
+                send(connection, entry.post, recipients, entry.due)
+                box.set_state(entry, SCHEDULED if entry.due > now else QUEUED, synced=True)
+                result["dispatched"] += 1
+        else:
+            box.mark_synced(entry)
+    result["waiting"] = len(box.waiting())
+    return result

@@ -1,0 +1,135 @@
+"""Every post ever made, in the site's annotations: the record that makes "never lose a post" true.
+
+An entry is written in the same transaction as the workflow change that causes it, so it
+exists exactly when the publication was committed. Handing it to Redis happens after
+commit (``dispatch``); an entry whose hand-over is not confirmed yet is "waiting", and
+every drain tries again until Redis has it.
+
+Post ids are ``<item UID>-<n>`` with n counting the item's posts: a request that Zope
+retries after a ConflictError computes the same id again, and two concurrent sends of one
+item write the same key, so one of them conflicts and its retry takes the next number.
+"""
+
+from BTrees.OOBTree import OOBTree
+from BTrees.OOBTree import OOTreeSet
+from persistent import Persistent
+from persistent.mapping import PersistentMapping
+from plone import api
+from zope.annotation.interfaces import IAnnotations
+
+from collective.messenger.subscribers.clock import utcnow
+
+ANNOTATION_KEY = "collective.messenger.outbox"
+
+INITIAL = "initial"  # the first publication
+UPDATE = "update"  # "Send update": marked as an update
+AGAIN = "again"  # "Send again": the same post once more
+KINDS = (INITIAL, UPDATE, AGAIN)
+
+WAITING = "waiting"  # not yet handed to Redis
+QUEUED = "queued"  # in Redis, going out now
+SCHEDULED = "scheduled"  # in Redis, released at ``due``
+CANCELLED = "cancelled"  # retracted before its time; taken back from Redis
+SKIPPED = "skipped"  # never sent: ``reason`` says why (expired, no recipients)
+STATES = (WAITING, QUEUED, SCHEDULED, CANCELLED, SKIPPED)
+
+
+class OutboxEntry(Persistent):
+    reason = ""
+    # False while Redis does not reflect the state yet (a hand-over or a cancellation to do).
+    synced = False
+
+    def __init__(self, post_id, content_uid, kind, post, due, created):
+        self.post_id = post_id
+        self.content_uid = content_uid
+        self.kind = kind
+        self.post = PersistentMapping(post)
+        self.due = due
+        self.created = created
+        self.state = WAITING
+        self.recipients = PersistentMapping()
+
+    @property
+    def title(self):
+        return self.post.get("title", "")
+
+    @property
+    def url(self):
+        return self.post.get("url", "")
+
+    @property
+    def is_future(self):
+        return self.due > utcnow()
+
+    @property
+    def is_open(self):
+        """Not yet gone out and not given up: can still be handed over, moved or cancelled."""
+        return self.state in (WAITING, SCHEDULED) and (self.state == WAITING or self.is_future)
+
+    def __repr__(self):
+        return f"<OutboxEntry {self.post_id} {self.kind} {self.state}>"
+
+
+class Outbox(Persistent):
+    def __init__(self):
+        self._entries = OOBTree()  # post id -> OutboxEntry
+        self._by_content = OOBTree()  # item UID -> tuple of post ids, oldest first
+        self._by_created = OOTreeSet()  # (created ISO, post id), for "recent posts"
+        self._unsynced = OOTreeSet()  # post ids whose Redis side is still to do
+
+    def get(self, post_id):
+        return self._entries.get(post_id)
+
+    def entries_for(self, uid):
+        return [self._entries[post_id] for post_id in self._by_content.get(uid, ())]
+
+    def recent(self, limit=20):
+        entries = []
+        for _created, post_id in reversed(self._by_created.keys()):
+            entries.append(self._entries[post_id])
+            if len(entries) >= limit:
+                break
+        return entries
+
+    def unsynced(self):
+        return [self._entries[post_id] for post_id in self._unsynced]
+
+    def waiting(self):
+        return [entry for entry in self.unsynced() if entry.state == WAITING]
+
+    def next_post_id(self, uid):
+        return f"{uid}-{len(self._by_content.get(uid, ())) + 1}"
+
+    def add(self, content_uid, kind, post, due, now=None):
+        """A new entry, waiting for its hand-over; ``post`` is a ``Post.to_dict()`` with its id."""
+        now = now or utcnow()
+        entry = OutboxEntry(post["id"], content_uid, kind, post, due, now)
+        self._entries[entry.post_id] = entry
+        self._by_content[content_uid] = self._by_content.get(content_uid, ()) + (entry.post_id,)
+        self._by_created.add((now.isoformat(), entry.post_id))
+        self._unsynced.add(entry.post_id)
+        return entry
+
+    def set_state(self, entry, state, reason="", synced=None):
+        entry.state = state
+        if reason:
+            entry.reason = reason
+        if synced is not None:
+            self.mark_synced(entry, synced)
+
+    def mark_synced(self, entry, synced=True):
+        entry.synced = synced
+        if synced:
+            if entry.post_id in self._unsynced:
+                self._unsynced.remove(entry.post_id)
+        else:
+            self._unsynced.add(entry.post_id)
+
+
+def get_outbox(site=None):
+    site = site if site is not None else api.portal.get()
+    annotations = IAnnotations(site)
+    outbox = annotations.get(ANNOTATION_KEY)
+    if outbox is None:
+        outbox = annotations[ANNOTATION_KEY] = Outbox()
+    return outbox

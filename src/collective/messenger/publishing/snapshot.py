@@ -1,0 +1,131 @@
+"""An item as the worker's ``Post``, and the recipients of its topics."""
+
+from datetime import datetime
+from datetime import timezone
+
+from plone import api
+from plone.uuid.interfaces import IUUID
+from zope.i18n import translate
+
+from collective.messenger import _
+from collective.messenger.settings.access import registry_proxy
+from collective.messenger.subscribers import get_store
+from messenger_worker.payload import Post
+from messenger_worker.payload import Recipient
+
+CONSTRUCTION_NOTICE = "construction_notice"
+KIND_BY_TYPE = {"construction_notice": "construction_notice", "Event": "event"}
+TEASER_LIMIT = 500
+
+
+def kind_for(item):
+    return KIND_BY_TYPE.get(item.portal_type, "news")
+
+
+def topics_of(item):
+    return tuple(sorted(set(getattr(item, "messenger_topics", None) or ())))
+
+
+def wants_sending(item):
+    return bool(getattr(item, "messenger_send", True)) and bool(topics_of(item))
+
+
+def teaser_of(item):
+    teaser = (getattr(item, "messenger_teaser", None) or "").strip()
+    if not teaser:
+        teaser = (item.Description() or "").strip()
+    return teaser[:TEASER_LIMIT]
+
+
+def _iso(value):
+    """An ISO 8601 string for a datetime, a Zope DateTime or a date; None for nothing."""
+    if value is None or value == "":
+        return None
+    if hasattr(value, "asdatetime"):  # Zope's DateTime
+        value = value.asdatetime()
+    return value.isoformat()
+
+
+def language_of(item):
+    language = item.Language() or api.portal.get_default_language() or "de"
+    return language.split("-")[0].lower()
+
+
+def image_url(item):
+    if getattr(item, "image", None):
+        return f"{item.absolute_url()}/@@images/image/large"
+    return None
+
+
+def as_utc(value):
+    """A Zope DateTime or a datetime as an aware UTC datetime (None stays None)."""
+    if value is None:
+        return None
+    if hasattr(value, "asdatetime"):
+        value = value.asdatetime()
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def effective_of(item):
+    return as_utc(getattr(item, "effective_date", None))
+
+
+def expires_of(item):
+    return as_utc(getattr(item, "expiration_date", None))
+
+
+def post_for(item, kind="initial", post_id="preview"):
+    """What the worker gets for ``item``: title, link, teaser, dates, place, image, template."""
+    post_kind = kind_for(item)
+    language = language_of(item)
+    title = item.Title()
+    if kind == "update":
+        title = translate(
+            _("post_update_title", default="Update: ${title}", mapping={"title": title}),
+            target_language=language,
+        )
+    template = getattr(registry_proxy(), f"template_{post_kind}", None) or "{title}\n\n{teaser}\n\n{url}"
+    return Post(
+        id=post_id,
+        content_uid=IUUID(item),
+        kind=post_kind,
+        title=title,
+        url=item.absolute_url(),
+        teaser=teaser_of(item),
+        image_url=image_url(item),
+        start=_iso(getattr(item, "start", None)),
+        end=_iso(getattr(item, "end", None)),
+        location=(getattr(item, "location", None) or "").strip(),
+        topics=topics_of(item),
+        urgent=bool(getattr(item, "messenger_urgent", False)),
+        update=kind == "update",
+        language=language,
+        templates={"default": template},
+    )
+
+
+def recipients_for(topics):
+    """The active subscribers of ``topics`` (each once), as the worker's recipients."""
+    return [
+        Recipient(subscriber_id, channel, address, language)
+        for subscriber_id, channel, address, language in get_store().active_recipients(topics)
+    ]
+
+
+def count_by_channel(recipients):
+    counts = {}
+    for recipient in recipients:
+        counts[recipient.channel] = counts.get(recipient.channel, 0) + 1
+    return counts
+
+
+def recipient_counts(item):
+    """How many active subscribers would get ``item`` now, per channel."""
+    topics = topics_of(item)
+    return count_by_channel(recipients_for(topics)) if topics else {}
+
+
+def now():
+    return datetime.now(timezone.utc)

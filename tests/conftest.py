@@ -158,17 +158,25 @@ class WorkerProcess:
     def __init__(self, redis_url, *options, env=None):
         import subprocess
         import sys
+        import tempfile
 
+        # A file, not a pipe: nobody reads a pipe while the test runs, and a worker that
+        # filled it would block on its next log line.
+        self.log = tempfile.TemporaryFile(mode="w+")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "messenger_worker.cli", "--redis-url", redis_url, "run",
              *options],
             env=dict(os.environ, **(env or {})),
-            stdout=subprocess.PIPE,
+            stdout=self.log,
             stderr=subprocess.STDOUT,
             text=True,
             start_new_session=True,
         )
-        self.output = ""
+
+    @property
+    def output(self):
+        self.log.seek(0)
+        return self.log.read()
 
     def signal_group(self, signum):
         """Signal the worker and every descendant: RQ puts its work horse in a session of
@@ -185,7 +193,7 @@ class WorkerProcess:
 
         if self.process.poll() is None:
             self.process.send_signal(signum or signal.SIGTERM)
-        self.output += self.process.communicate(timeout=timeout)[0]
+        self.process.wait(timeout=timeout)
         return self.process.returncode
 
     def kill(self):
@@ -193,7 +201,7 @@ class WorkerProcess:
         import signal
 
         self.signal_group(signal.SIGKILL)
-        self.output += self.process.communicate(timeout=30)[0]
+        self.process.wait(timeout=30)
 
 
 @pytest.fixture
@@ -249,3 +257,27 @@ def wait_until(predicate, timeout=30.0, interval=0.05, message="condition"):
         if time.monotonic() > deadline:
             raise AssertionError(f"Timed out after {timeout} s waiting for {message}")
         time.sleep(interval)
+
+
+@pytest.fixture
+def plone_worker():
+    """Starts ``messenger-worker run`` on the Redis of the Plone layers (where Plone queues)."""
+    import os
+    import signal
+
+    from messenger_worker.connection import REDIS_URL_VARIABLE
+
+    workers = []
+
+    def start():
+        workers.append(WorkerProcess(os.environ[REDIS_URL_VARIABLE]))
+        return workers[-1]
+
+    yield start
+    for worker in workers:
+        worker.signal_group(signal.SIGKILL)
+        worker.process.wait(timeout=30)
+    if workers:
+        import redis
+
+        _wait_for_dead_workers_to_unblock(redis.Redis.from_url(os.environ[REDIS_URL_VARIABLE]))

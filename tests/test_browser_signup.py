@@ -14,7 +14,6 @@ from conftest import SCREENSHOTS
 from conftest import wait_until
 from test_portlet import right_column
 from test_signup_page import enable_channels
-from test_signup_page import plone_worker  # noqa: F401 (fixture)
 
 from collective.messenger.browser.portlet import Assignment
 from collective.messenger.subscribers import get_store

@@ -229,3 +229,15 @@ def test_redis_restart_mid_post_loses_nothing(sandbox):
         if worker is not None:
             worker.kill()
         server.remove()
+
+
+def test_rate_with_fractional_interval_waits_and_delivers(redis_client, sandbox, start_worker):
+    # 30 messages/s (Telegram's default) is an interval of 33,333.3 µs: the bucket answers
+    # fractional waits, which once broke the job (ValueError) and left batches retrying.
+    publish(redis_client, sandbox, rates={"telegram": 30})
+    people = recipients("telegram", 40)
+    enqueue(redis_client, make_post("fractional"), people, rate=30)
+    start_worker()
+    wait_until(lambda: done(redis_client, "fractional", "telegram", 40), timeout=30, message="delivery at 30/s")
+    counts = stats(redis_client, "fractional", "telegram")
+    assert counts["sent"] == 40 and counts.get("retrying", 0) == 0

@@ -195,32 +195,6 @@ def test_bad_input_never_breaks_the_page(telegram_site):
 # -- Signal: the code goes to the phone; the citizen types it on the site ----------------------
 
 
-@pytest.fixture
-def plone_worker():
-    """Starts ``messenger-worker run`` on the Redis of the Plone layers (where Plone queues)."""
-    import os
-    import signal
-
-    from conftest import WorkerProcess
-    from conftest import _wait_for_dead_workers_to_unblock
-    from messenger_worker.connection import REDIS_URL_VARIABLE
-
-    workers = []
-
-    def start():
-        workers.append(WorkerProcess(os.environ[REDIS_URL_VARIABLE]))
-        return workers[-1]
-
-    yield start
-    for worker in workers:
-        worker.signal_group(signal.SIGKILL)
-        worker.process.wait(timeout=30)
-    if workers:
-        import redis
-
-        _wait_for_dead_workers_to_unblock(redis.Redis.from_url(os.environ[REDIS_URL_VARIABLE]))
-
-
 def code_on_phone(sandbox, number, count=1):
     """The code in the ``count``-th message the sandbox's Signal phone ``number`` received."""
     from conftest import wait_until

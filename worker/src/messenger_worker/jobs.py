@@ -140,7 +140,7 @@ class BatchDelivery:
                 if stop_requested.is_set():
                     self._redis(lambda: self.ledger.release(recipient, self.execution))
                     break
-                time.sleep(min(int(detail) / 1_000_000, MAX_SLEEP_SECONDS))
+                time.sleep(min(float(detail) / 1_000_000, MAX_SLEEP_SECONDS))
                 claim = self._redis(lambda: self.ledger.claim(recipient, self.execution, bucket))
                 continue
             outcome = None

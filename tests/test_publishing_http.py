@@ -1,0 +1,129 @@
+"""Publishing through Zope's publisher: ConflictError retries, Redis down, a real worker and sandbox."""
+
+import os
+
+import pytest
+import requests
+import transaction
+from plone import api
+from plone.app.testing import TEST_USER_ID
+from plone.app.testing import setRoles
+from zope.component import getGlobalSiteManager
+from zope.component.hooks import setSite
+from ZODB.POSException import ConflictError
+from ZPublisher.interfaces import IPubBeforeCommit
+
+from collective.messenger.publishing import dispatch
+from collective.messenger.publishing.outbox import get_outbox
+from collective.messenger.settings.sandbox import use_sandbox
+from collective.messenger.subscribers import Consent
+from collective.messenger.subscribers import get_store
+from conftest import PASSWORD
+from conftest import wait_until
+from messenger_worker.connection import REDIS_URL_VARIABLE
+from messenger_worker.ledger import read_stats
+
+BEHAVIOR = "collective.messenger.push"
+
+
+@pytest.fixture
+def portal(acceptance, live_site):
+    portal = acceptance["portal"]
+    setSite(portal)
+    setRoles(portal, TEST_USER_ID, ["Manager"])
+    fti = portal.portal_types["News Item"]
+    if BEHAVIOR not in fti.behaviors:
+        fti.behaviors += (BEHAVIOR,)
+    transaction.commit()
+    return portal
+
+
+def subscribe(chat_ids, topics=("warnungen",)):
+    store = get_store()
+    for chat in chat_ids:
+        store.activate(store.add_pending("telegram", list(topics), "de", Consent("v1", "page")), address=str(chat))
+    transaction.commit()
+
+
+def news_item(portal, title="Hochwasserwarnung"):
+    item = api.content.create(container=portal, type="News Item", title=title, description="Der Pegel steigt.")
+    item.messenger_topics = ["warnungen"]
+    transaction.commit()
+    return item
+
+
+def transition(live_site, item, name):
+    return requests.post(
+        f"{live_site}/{item.getId()}/@workflow/{name}",
+        headers={"Accept": "application/json", "Content-Type": "application/json"},
+        auth=("manager", PASSWORD), json={}, timeout=30,
+    )
+
+
+def test_conflict_error_retry_of_the_publish_request_makes_one_post(portal, live_site, plone_redis):
+    subscribe([1001, 1002])
+    item = news_item(portal)
+    attempts = []
+
+    def conflict_on_first_attempt(event):
+        if "@workflow/publish" in event.request.get("PATH_INFO", ""):
+            attempts.append(event.request.retry_count)
+            if len(attempts) == 1:
+                raise ConflictError("forced by the test")
+
+    manager = getGlobalSiteManager()
+    manager.registerHandler(conflict_on_first_attempt, (IPubBeforeCommit,))
+    try:
+        response = transition(live_site, item, "publish")
+    finally:
+        manager.unregisterHandler(conflict_on_first_attempt, (IPubBeforeCommit,))
+    assert response.status_code == 200, response.text
+    assert attempts == [0, 1]
+    transaction.begin()  # see what the server committed
+    entries = get_outbox().entries_for(item.UID())
+    assert [e.post_id for e in entries] == [f"{item.UID()}-1"]
+    posts = [k for k in plone_redis.keys("messenger:post:*") if k.count(b":") == 2]
+    assert posts == [f"messenger:post:{item.UID()}-1".encode()]
+    assert read_stats(plone_redis, entries[0].post_id)["telegram"]["queued"] == 2
+
+
+def test_redis_down_nothing_lost_nothing_doubled(portal, live_site, plone_redis, sandbox, plone_worker):
+    use_sandbox(sandbox.url, channels=("telegram",))
+    transaction.commit()
+    subscribe(range(3001, 3021))
+    item = news_item(portal)
+    real_url = os.environ[REDIS_URL_VARIABLE]
+    os.environ[REDIS_URL_VARIABLE] = "redis://127.0.0.1:9/0"  # the server thread reads it too
+    try:
+        response = transition(live_site, item, "publish")
+        assert response.status_code == 200, response.text  # the editor's transition succeeds
+    finally:
+        os.environ[REDIS_URL_VARIABLE] = real_url
+    transaction.begin()
+    assert api.content.get_state(item) == "published"
+    [entry] = get_outbox().entries_for(item.UID())
+    assert dispatch.live_state(entry) == "waiting"
+
+    response = requests.post(f"{live_site}/@messenger-dispatch", headers={"Accept": "application/json"},
+                             auth=("siteadmin", PASSWORD), timeout=30)
+    assert response.status_code == 200, response.text
+    assert response.json()["dispatched"] == 1
+    # A second drain and a second worker change nothing: every citizen gets the post once.
+    assert requests.post(f"{live_site}/@messenger-dispatch", headers={"Accept": "application/json"},
+                         auth=("siteadmin", PASSWORD), timeout=30).json()["dispatched"] == 0
+    plone_worker()
+    plone_worker()
+    def delivered():
+        return read_stats(plone_redis, entry.post_id).get("telegram", {}).get("sent", 0) >= 20
+
+    wait_until(delivered, timeout=60, message="delivery")
+    received = sandbox.messages(channel="telegram")
+    assert sorted(m["recipient"] for m in received) == [str(n) for n in range(3001, 3021)]
+    assert all("Hochwasserwarnung" in m["text"] for m in received)
+
+
+def test_dispatch_needs_manage_messenger(portal, live_site):
+    for user in ("editor", "member"):
+        response = requests.post(f"{live_site}/@messenger-dispatch", headers={"Accept": "application/json"},
+                                 auth=(user, PASSWORD), timeout=30)
+        assert response.status_code == 401, user

@@ -1,0 +1,210 @@
+"""The Messenger box on an item: what publishing will do, each post's figures, the buttons.
+
+Real parts throughout: the functional site, Plone's Redis, the publishing core, the worker's
+job code run in this process (SimpleWorker) against the sandbox over HTTP.
+"""
+
+import pytest
+import transaction
+from rq import Queue
+from rq.serializers import JSONSerializer
+
+from conftest import browser_for
+from messenger_worker import keys
+from messenger_worker.testing import free_port
+from status_support import authenticator
+from status_support import news
+from status_support import prepare
+from status_support import publish
+from status_support import run_worker
+from status_support import status_box
+from status_support import subscribe
+from status_support import text_of
+
+
+@pytest.fixture
+def portal(site, sandbox):
+    return prepare(site, sandbox)
+
+
+def open_item(item, user="editor"):
+    browser = browser_for(item, user)
+    browser.handleErrors = True
+    browser.open(item.absolute_url())
+    return browser
+
+
+def box_text(browser):
+    box = status_box(browser.contents)
+    assert box is not None, "no Messenger box on the page"
+    return text_of(box)
+
+
+def post_articles(browser):
+    return status_box(browser.contents).xpath('.//article[@data-post-id]')
+
+
+def channel_row(article, channel):
+    row = article.xpath(f'.//tr[@data-channel="{channel}"]')[0]
+    return {cell.get("data-counter"): int(cell.text_content()) for cell in row.xpath("./td[@data-counter]")}
+
+
+def queued_titles(redis):
+    titles = []
+    for name in keys.QUEUES:
+        for job in Queue(name, connection=redis, serializer=JSONSerializer).jobs:
+            titles.append(job.description)
+    return titles
+
+
+def test_before_publishing_the_box_says_who_will_get_it(portal):
+    subscribe([1001, 1002, 1003])
+    subscribe(["+4915112345671"], channel="signal")
+    subscribe([1009], topics=("veranstaltungen",))  # another topic: not counted
+    item = news(portal)
+    browser = open_item(item)
+    text = box_text(browser)
+    assert "When this item is published, it goes to 4 subscribers of the topics Baustellen" in text
+    box = status_box(browser.contents)
+    counts = {li.get("data-channel"): text_of(li) for li in box.xpath('.//li[@data-channel]')}
+    assert counts == {"signal": "Signal: 1", "telegram": "Telegram: 3"}
+    assert box.xpath('.//a[@id="messenger-preview-link"]/@href') == [f"{item.absolute_url()}/@@messenger-preview"]
+    assert not box.xpath('.//button')  # nothing to send before it is published
+    assert not post_articles(browser)
+
+
+def test_no_topics_nothing_will_be_sent(portal):
+    item = news(portal, topics=())
+    assert "No topics chosen: nothing will be sent." in box_text(open_item(item))
+    off = news(portal, title="Nur auf der Website", send=False)
+    assert "Sending on publish is switched off for this item" in box_text(open_item(off))
+
+
+def test_published_post_shows_figures_and_finishes(portal, plone_redis, sandbox):
+    sandbox.configure(telegram={"blocked": ["1003"]})
+    subscribe([1001, 1002, 1003])
+    subscribe(["+4915112345671"], channel="signal")
+    item = news(portal)
+    publish(item)
+
+    browser = open_item(item)
+    [article] = post_articles(browser)
+    text = text_of(article)
+    assert "First post" in text
+    assert "Sending" in text and "0 of 4 recipients done" in text
+    assert channel_row(article, "telegram") == {"queued": 3, "sent": 0, "retrying": 0, "gone": 0, "failed": 0}
+    assert channel_row(article, "signal")["queued"] == 1
+    bar = article.xpath('.//*[@role="progressbar"]')[0]
+    assert bar.get("aria-valuenow") == "0"
+    assert status_box(browser.contents).get("data-active") == "true"  # the script keeps polling
+
+    run_worker(plone_redis)
+    browser.reload()
+    [article] = post_articles(browser)
+    text = text_of(article)
+    assert "Sent" in text and "4 of 4 recipients done" in text
+    assert channel_row(article, "telegram") == {"queued": 3, "sent": 2, "retrying": 0, "gone": 1, "failed": 0}
+    assert channel_row(article, "signal") == {"queued": 1, "sent": 1, "retrying": 0, "gone": 0, "failed": 0}
+    assert article.xpath('.//*[@role="progressbar"]')[0].get("aria-valuenow") == "100"
+    first, last = article.xpath('.//tr[@data-channel="telegram"]//time/@datetime')
+    assert first.startswith("20") and last >= first
+    assert status_box(browser.contents).get("data-active") == "false"  # nothing left to poll for
+    assert len(sandbox.messages(channel="telegram")) == 2
+
+
+def test_send_update_and_send_again(portal, plone_redis):
+    subscribe([1001])
+    item = news(portal)
+    publish(item)
+    browser = open_item(item)
+    browser.getControl("Send update").click()
+    assert "Update" in box_text(browser)
+    assert any(title.startswith("Update: Vollsperrung") for title in queued_titles(plone_redis))
+
+    browser.getControl("Send again").click()
+    kinds = [text_of(a.xpath(".//h3")[0]).split(" of ")[0] for a in post_articles(browser)]
+    assert kinds == ["Sent again", "Update", "First post"]  # newest first
+    transaction.begin()
+    from collective.messenger.publishing.outbox import get_outbox
+    from plone.uuid.interfaces import IUUID
+
+    assert [e.kind for e in get_outbox().entries_for(IUUID(item))] == ["initial", "update", "again"]
+
+
+def test_send_refused_is_a_status_message(portal):
+    item = news(portal)  # private
+    browser = open_item(item)
+    assert "Send update" not in browser.contents  # no button on a private item ...
+    browser.open(item.absolute_url() + "/edit")  # ... so a token from another form
+    token = authenticator(browser.contents)
+    browser.post(f"{item.absolute_url()}/@@messenger-send", f"_authenticator={token}&action=update")
+    assert browser.url == item.absolute_url()
+    assert "Only published items can be sent." in browser.contents
+
+
+def test_waiting_post_and_send_waiting_now(portal, plone_redis, monkeypatch):
+    subscribe([1001, 1002])
+    item = news(portal)
+    with monkeypatch.context() as patch:
+        patch.setenv("MESSENGER_REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
+        publish(item)
+        browser = open_item(item)
+        text = box_text(browser)
+        assert "Waiting for the delivery queue: will be sent as soon as it is reachable" in text
+        browser.getControl("Send waiting posts now").click()
+        assert "The delivery queue is still not reachable. Posts waiting: 1" in browser.contents
+    assert queued_titles(plone_redis) == []  # nothing reached Redis meanwhile
+    browser.reload()
+    browser.getControl("Send waiting posts now").click()
+    assert "Waiting posts handed to the delivery queue: 1." in browser.contents
+    assert "Waiting for the delivery queue" not in box_text(browser)
+    assert "Send waiting posts now" not in browser.contents
+    assert len(queued_titles(plone_redis)) == 1
+
+
+def test_send_view_refuses_get_bad_action_and_missing_token(portal):
+    item = news(portal)
+    publish(item)
+    browser = open_item(item)
+    token = authenticator(browser.contents)
+    browser.open(f"{item.absolute_url()}/@@messenger-send")
+    assert browser.headers["status"].startswith("405")
+    assert "Use the buttons in the Messenger box" in browser.contents
+    browser.post(f"{item.absolute_url()}/@@messenger-send", f"_authenticator={token}&action=delete")
+    assert browser.headers["status"].startswith("400")
+    assert browser.contents == "Unknown action."
+    browser.post(f"{item.absolute_url()}/@@messenger-send", "action=update")
+    assert browser.headers["status"].startswith("403")
+
+
+@pytest.mark.parametrize("user", [None, "member"])
+def test_no_box_and_no_sending_for_others(portal, plone_redis, user):
+    subscribe([1001])
+    item = news(portal)
+    publish(item)
+    editor = open_item(item)
+    token = authenticator(editor.contents)
+    browser = open_item(item, user)
+    assert "Vollsperrung" in browser.contents  # they see the item ...
+    assert status_box(browser.contents) is None  # ... but not the box
+    before = len(queued_titles(plone_redis))
+    browser.post(f"{item.absolute_url()}/@@messenger-send", f"_authenticator={token}&action=again")
+    assert len(queued_titles(plone_redis)) == before
+    browser.open(f"{item.absolute_url()}/@@messenger-preview")
+    assert 'id="messenger-preview"' not in browser.contents
+
+
+def test_reviewer_sees_status_but_cannot_send(portal):
+    item = news(portal)
+    publish(item)
+    browser = open_item(item, "reviewer")
+    assert "First post" in box_text(browser)
+    assert not status_box(browser.contents).xpath('.//form[@id="messenger-send-form"]')
+
+
+def test_box_only_on_the_items_view(portal):
+    item = news(portal)
+    browser = open_item(item)
+    assert status_box(browser.contents) is not None
+    browser.open(item.absolute_url() + "/edit")
+    assert status_box(browser.contents) is None

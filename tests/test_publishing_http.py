@@ -113,10 +113,8 @@ def test_redis_down_nothing_lost_nothing_doubled(portal, live_site, plone_redis,
                          auth=("siteadmin", PASSWORD), timeout=30).json()["dispatched"] == 0
     plone_worker()
     plone_worker()
-    def delivered():
-        return read_stats(plone_redis, entry.post_id).get("telegram", {}).get("sent", 0) >= 20
-
-    wait_until(delivered, timeout=60, message="delivery")
+    wait_until(lambda: read_stats(plone_redis, entry.post_id).get("telegram", {}).get("sent", 0) >= 20,
+               timeout=60, message="delivery")
     received = sandbox.messages(channel="telegram")
     assert sorted(m["recipient"] for m in received) == [str(n) for n in range(3001, 3021)]
     assert all("Hochwasserwarnung" in m["text"] for m in received)

@@ -25,7 +25,7 @@ def test_installed(installer):
 
 def test_profile_version(portal):
     setup = api.portal.get_tool("portal_setup")
-    assert setup.getLastVersionForProfile(f"{PACKAGE}:default") == ("1001",)
+    assert setup.getLastVersionForProfile(f"{PACKAGE}:default") == ("1002",)
 
 
 def test_browser_layer(portal):
@@ -124,6 +124,7 @@ def test_new_topic_is_prepared_when_saved(portal):
 
 
 def test_upgrade_from_1000_adds_portlet_and_subscribers_link(portal):
+    """Upgrading from the first release runs every step up to the current version."""
     from plone.portlets.interfaces import IPortletType
     from zope.component import queryUtility
 
@@ -138,6 +139,6 @@ def test_upgrade_from_1000_adds_portlet_and_subscribers_link(portal):
 
     setup.upgradeProfile(f"{PACKAGE}:default")
 
-    assert setup.getLastVersionForProfile(f"{PACKAGE}:default") == ("1001",)
+    assert setup.getLastVersionForProfile(f"{PACKAGE}:default") == ("1002",)
     assert queryUtility(IPortletType, name="collective.messenger.SignupPortlet") is not None
     assert "messenger-subscribers" in api.portal.get_tool("portal_actions").user.objectIds()

@@ -75,6 +75,23 @@ def assign_signup_portlet(app):
     transaction.commit()
 
 
+def add_samples(app):
+    """A few published items, then sample subscribers on the sandbox phones."""
+    import transaction
+    from plone import api
+    from zope.component.hooks import site as site_context
+
+    from collective.messenger.demo.content import add_sample_content
+    from collective.messenger.demo.content import add_sample_subscribers
+
+    site = app[SITE_ID]
+    with site_context(site), api.env.adopt_user(username="admin"):
+        add_sample_content(site)
+        transaction.commit()
+        add_sample_subscribers(site)
+        transaction.commit()
+
+
 def publish_settings(app):
     """Give the worker the site's settings, also when Redis was emptied since last time."""
     import redis
@@ -92,9 +109,10 @@ def publish_settings(app):
 
 if __name__ == "__main__":
     created = create_site(app)  # noqa: F821 (bound by zconsole)
+    use_sandbox(app)  # noqa: F821
     if created:
         assign_signup_portlet(app)  # noqa: F821
-    use_sandbox(app)  # noqa: F821
+        add_samples(app)  # noqa: F821
     publish_settings(app)  # noqa: F821
     # Closing writes the FileStorage index, so Zope need not rebuild it on start.
     app._p_jar.db().close()  # noqa: F821

@@ -220,7 +220,9 @@ def _start_sandbox(stack):
 
     config = {
         "telegram": {"webhook_url": f"{stack.webhook_base}/telegram"},
-        "whatsapp": {"webhook_url": f"{stack.webhook_base}/whatsapp"},
+        # The sandbox's template then takes posts without an image, like a text-header template.
+        "whatsapp": {"webhook_url": f"{stack.webhook_base}/whatsapp",
+                     "templates": {"musterstadt_post": {"header": None}}},
         "signal": {"webhook_url": f"{stack.webhook_base}/signal/{SANDBOX_SIGNAL_WEBHOOK_SECRET}"},
     }
     path = os.path.join(stack.var_dir, "sandbox.json")

@@ -44,7 +44,8 @@ def signup_url():
 
 
 def site_title():
-    return api.portal.get().Title() or ""
+    # The site's name from Site Setup; the root's Title() is the front page's heading in Plone 6.
+    return api.portal.get_registry_record("plone.site_title", default="") or api.portal.get().Title() or ""
 
 
 def _how_to_leave(subscriber):

@@ -1,0 +1,137 @@
+"""The README's walk-through, end to end, on the stack ``make run`` starts (free ports here).
+
+A newcomer subscribes through the portlet with Telegram, taps Start on the sandbox phone and
+gets the welcome message; the admin writes and publishes a Construction Notice; it arrives
+on the phone with title, dates, place and link, and the item's status counts it as sent.
+The screenshots go to docs/walkthrough/, where the README shows them.
+"""
+
+import base64
+import os
+import re
+import time
+
+import pytest
+import requests
+
+from collective.messenger.demo.run import ADMIN
+from collective.messenger.demo.run import start_stack
+from messenger_worker.sandbox.process import SandboxProcess
+from messenger_worker.testing import free_port
+
+DOCS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "docs", "walkthrough")
+CHAT = "4242"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    stack = start_stack(tmp_path_factory.mktemp("walkthrough"), http_port=free_port(),
+                        redis_port=free_port(), sandbox_port=free_port())
+    yield stack
+    stack.stop()
+
+
+def shot(page, name):
+    os.makedirs(DOCS, exist_ok=True)
+    page.screenshot(path=os.path.join(DOCS, f"{name}.png"), full_page=True)
+
+
+def phone_texts(sandbox):
+    return [m["text"] for m in sandbox.messages(channel="telegram", recipient=CHAT)]
+
+
+def wait_for_phone(sandbox, predicate, timeout=60, what="message"):
+    deadline = time.monotonic() + timeout
+    while True:
+        texts = phone_texts(sandbox)
+        found = [t for t in texts if predicate(t)]
+        if found:
+            return found[-1]
+        assert time.monotonic() < deadline, f"no {what} on the phone; it shows {texts}"
+        time.sleep(0.3)
+
+
+@pytest.mark.timeout(600)
+def test_newcomer_subscribes_and_receives_a_published_construction_notice(stack, chromium):
+    sandbox = SandboxProcess(port=stack.sandbox_port)
+
+    # 1. A newcomer subscribes through the portlet (German site, German browser).
+    citizen = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="de-DE")
+    page = citizen.new_page()
+    page.set_default_timeout(30000)
+    page.goto(stack.site_url)
+    portlet = page.locator(".portlet-messenger-signup, .portlet").filter(has_text="Nachrichten aufs Handy").first
+    portlet.get_by_label("Baustellen & Verkehr").check()
+    portlet.get_by_label("Telegram").check()
+    portlet.locator("input[name='consent']").check()
+    shot(page, "1-portlet")
+    portlet.get_by_role("button", name="Abonnieren").click()
+    button = page.get_by_role("link", name="Telegram öffnen")
+    link = button.get_attribute("href")
+    assert re.fullmatch(r"https://t\.me/musterstadt_bot\?start=[A-Za-z0-9_-]{1,64}", link)
+    assert page.locator("svg.messenger-qr").count() == 1
+    shot(page, "2-open-telegram")
+
+    # 2. On the sandbox phone, the citizen taps Start; the welcome message arrives.
+    page.goto(f"{stack.phones_url}phone/telegram/{CHAT}")
+    page.get_by_placeholder("t.me-Link oder Token").fill(link)
+    page.get_by_role("button", name="Start").click()
+    welcome = wait_for_phone(sandbox, lambda t: "@@messenger-manage/" in t, what="welcome message")
+    assert "Baustellen & Verkehr" in welcome and "/stop" in welcome
+    page.reload()
+    shot(page, "3-welcome")
+
+    # 3. The admin writes a Construction Notice with the topic and publishes it.
+    # Sent up front: Plone answers a browser without credentials with its login form, not a 401.
+    basic = base64.b64encode(":".join(ADMIN).encode()).decode()
+    admin = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="de-DE",
+                                 extra_http_headers={"Authorization": f"Basic {basic}"})
+    editor = admin.new_page()
+    editor.set_default_timeout(30000)
+    editor.goto(f"{stack.site_url}/++add++construction_notice")
+    editor.fill("#form-widgets-IDublinCore-title", "Vollsperrung der Hauptstraße")
+    editor.fill("#form-widgets-IDublinCore-description", "Die Hauptstraße wird für Belagsarbeiten gesperrt.")
+    editor.fill("#form-widgets-location", "Hauptstraße zwischen Rathaus und Kirche")
+    editor.fill("#form-widgets-start", "2026-12-07T07:00")
+    editor.fill("#form-widgets-end", "2026-12-11T17:00")
+    editor.check("#form-widgets-impact-0")  # full closure
+    editor.locator("#content-core .autotoc-nav a, form .autotoc-nav a").filter(has_text="Messenger").first.click()
+    editor.check("#form-widgets-IMessengerPush-messenger_topics-0")  # Baustellen & Verkehr
+    shot(editor, "4-messenger-tab")
+    editor.click("button[name='form.buttons.save'], input[name='form.buttons.save']")
+    editor.wait_for_url(re.compile(r".*/vollsperrung-der-hauptstrasse(/view)?$"))
+    item_url = editor.url.removesuffix("/view")
+    editor.goto(f"{item_url}/@@messenger-preview")
+    shot(editor, "5-preview")
+    editor.goto(item_url)
+    editor.locator("#plone-contentmenu-workflow > a, #plone-contentmenu-workflow button").first.click()
+    editor.locator("#workflow-transition-publish").click()
+    editor.wait_for_load_state()
+
+    # 4. It arrives on the phone: title, dates, place and link.
+    post = wait_for_phone(sandbox, lambda t: "Vollsperrung der Hauptstraße" in t, what="construction notice")
+    assert "Hauptstraße zwischen Rathaus und Kirche" in post
+    assert "07.12.2026" in post and "11.12.2026" in post
+    assert item_url in post or "vollsperrung-der-hauptstrasse" in post
+    page.reload()
+    shot(page, "6-phone")
+
+    # 5. The item's status counts it as sent (the newcomer and the sample subscribers).
+    deadline = time.monotonic() + 60
+    while True:
+        status = requests.get(f"{item_url}/@messenger-status", auth=ADMIN,
+                              headers={"Accept": "application/json"}, timeout=30).json()
+        [post_status] = status["posts"]
+        if post_status["done"]:
+            break
+        assert time.monotonic() < deadline, status
+        time.sleep(0.5)
+    telegram = post_status["channels"]["telegram"]
+    assert telegram["sent"] == 3 and telegram["failed"] == 0  # 1001, 1003 and the newcomer
+    assert post_status["channels"]["whatsapp"]["sent"] == 1
+    editor.reload()
+    viewlet = editor.locator("#messenger-status, .messenger-status").first
+    assert "3" in viewlet.inner_text()
+    shot(editor, "7-status")
+    citizen.close()
+    admin.close()

@@ -60,21 +60,26 @@ def root_job_id(job_id):
 def enqueue_post(connection, post, recipients, rates, batch_size=DEFAULT_BATCH_SIZE, at=None):
     """Write ``post`` and enqueue its recipients in batches; returns the number of jobs.
 
-    ``recipients`` is an iterable of ``payload.Recipient``; ``rates`` maps channel to
+    ``recipients`` is an iterable of ``payload.Recipient`` or of rows in its list form
+    ``(subscriber_id, channel, address, language)``, which is what the subscriber store
+    gives: Plone passes those through, because making 100,000 objects in a request costs
+    more (mostly garbage collection of the whole Zope heap) than the rest of the hand-over.
+    ``rates`` maps channel to
     messages per second (from the settings) for the job timeouts. ``at`` (an aware
     datetime) schedules the batches for that moment instead (the worker's RQ scheduler
     moves them to the queue then); ``cancel_post`` takes scheduled batches back.
     """
     by_channel = {}
     for recipient in recipients:
-        by_channel.setdefault(recipient.channel, []).append(recipient)
+        row = recipient if isinstance(recipient, (tuple, list)) else recipient.to_list()
+        by_channel.setdefault(row[1], []).append(row)
     queue = queue_for(post, connection)
     jobs = []
     for channel, group in by_channel.items():
         for number, start in enumerate(range(0, len(group), batch_size)):
             batch = group[start:start + batch_size]
             jobs.append(dict(
-                args=(post.id, channel, [r.to_list() for r in batch], 0),
+                args=(post.id, channel, batch, 0),
                 job_id=batch_job_id(post.id, channel, number),
                 timeout=job_timeout(len(batch), rates.get(channel, 1.0)),
                 retry=JOB_RETRY,

@@ -11,7 +11,6 @@ from collective.messenger import _
 from collective.messenger.settings.access import registry_proxy
 from collective.messenger.subscribers import get_store
 from messenger_worker.payload import Post
-from messenger_worker.payload import Recipient
 
 CONSTRUCTION_NOTICE = "construction_notice"
 KIND_BY_TYPE = {"construction_notice": "construction_notice", "Event": "event"}
@@ -107,17 +106,16 @@ def post_for(item, kind="initial", post_id="preview"):
 
 
 def recipients_for(topics):
-    """The active subscribers of ``topics`` (each once), as the worker's recipients."""
-    return [
-        Recipient(subscriber_id, channel, address, language)
-        for subscriber_id, channel, address, language in get_store().active_recipients(topics)
-    ]
+    """The active subscribers of ``topics`` (each once), as rows ``(id, channel, address,
+    language)``: the worker's recipient list form, handed over as they are (no object per
+    recipient: at 100,000 recipients that alone tripled the publish request's time)."""
+    return get_store().active_recipients(topics)
 
 
 def count_by_channel(recipients):
     counts = {}
-    for recipient in recipients:
-        counts[recipient.channel] = counts.get(recipient.channel, 0) + 1
+    for row in recipients:
+        counts[row[1]] = counts.get(row[1], 0) + 1
     return counts
 
 

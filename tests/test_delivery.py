@@ -241,3 +241,21 @@ def test_rate_with_fractional_interval_waits_and_delivers(redis_client, sandbox,
     wait_until(lambda: done(redis_client, "fractional", "telegram", 40), timeout=30, message="delivery at 30/s")
     counts = stats(redis_client, "fractional", "telegram")
     assert counts["sent"] == 40 and counts.get("retrying", 0) == 0
+
+
+def test_handed_over_post_is_split_into_batches_by_the_worker(redis_client, sandbox, start_worker):
+    # Plone's path: one value with every recipient and one job; the worker makes the batches.
+    publish(redis_client, sandbox, rates={"telegram": 1000})
+    rows = [(r.subscriber_id, r.channel, r.address, r.language) for r in recipients("telegram", 1200)]
+    assert fanout.hand_over(redis_client, make_post("whole"), rows) == 1200
+    assert stats(redis_client, "whole", "telegram")["queued"] == 1200
+    start_worker()
+    wait_until(lambda: done(redis_client, "whole", "telegram", 1200), timeout=60, message="delivery")
+    assert not redis_client.exists(fanout.recipients_key("whole"))  # split once, then gone
+    received = sandbox.messages(channel="telegram")
+    assert sorted(m["recipient"] for m in received) == sorted(row[2] for row in rows)
+    # Handing it over again (a drain that did not know) sends nobody twice.
+    fanout.hand_over(redis_client, make_post("whole"), rows)
+    wait_until(lambda: not redis_client.exists(fanout.recipients_key("whole")), timeout=30, message="split")
+    time.sleep(1)
+    assert len(sandbox.messages(channel="telegram")) == 1200

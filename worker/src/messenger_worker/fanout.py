@@ -7,6 +7,7 @@ the jobs instead of adding a second copy; the marks in ``ledger`` keep anything 
 from being sent again.
 """
 
+import json
 import math
 import re
 from datetime import datetime
@@ -23,6 +24,8 @@ from messenger_worker.ledger import post_key
 from messenger_worker.ledger import stats_key
 
 DELIVER_BATCH = "messenger_worker.jobs.deliver_batch"
+SPLIT_POST = "messenger_worker.fanout.split_post"
+SPLIT_TIMEOUT_SECONDS = 300
 DEFAULT_BATCH_SIZE = 500
 # Job-level failures (Redis gone mid-batch, a worker killed): RQ runs the job again.
 JOB_RETRY = Retry(max=5, interval=[10, 30, 60, 120, 300])
@@ -57,23 +60,15 @@ def root_job_id(job_id):
     return "-".join(job_id.split("-")[:4])
 
 
-def enqueue_post(connection, post, recipients, rates, batch_size=DEFAULT_BATCH_SIZE, at=None):
-    """Write ``post`` and enqueue its recipients in batches; returns the number of jobs.
-
-    ``recipients`` is an iterable of ``payload.Recipient`` or of rows in its list form
-    ``(subscriber_id, channel, address, language)``, which is what the subscriber store
-    gives: Plone passes those through, because making 100,000 objects in a request costs
-    more (mostly garbage collection of the whole Zope heap) than the rest of the hand-over.
-    ``rates`` maps channel to
-    messages per second (from the settings) for the job timeouts. ``at`` (an aware
-    datetime) schedules the batches for that moment instead (the worker's RQ scheduler
-    moves them to the queue then); ``cancel_post`` takes scheduled batches back.
-    """
+def _rows_by_channel(recipients):
     by_channel = {}
     for recipient in recipients:
         row = recipient if isinstance(recipient, (tuple, list)) else recipient.to_list()
         by_channel.setdefault(row[1], []).append(row)
-    queue = queue_for(post, connection)
+    return by_channel
+
+
+def _batch_jobs(post, by_channel, rates, batch_size):
     jobs = []
     for channel, group in by_channel.items():
         for number, start in enumerate(range(0, len(group), batch_size)):
@@ -87,14 +82,37 @@ def enqueue_post(connection, post, recipients, rates, batch_size=DEFAULT_BATCH_S
                 failure_ttl=FAILED_JOB_TTL,
                 description=f"{post.title[:60]} ({channel} {number + 1})",
             ))
+    return jobs
+
+
+def _lifetime(at):
     # A scheduled post must outlive its wait by the usual lifetime.
     delay = max(0, int((at - datetime.now(timezone.utc)).total_seconds())) if at is not None else 0
+    return POST_TTL_SECONDS + delay
+
+
+def _write_post(pipe, post, by_channel, lifetime):
+    pipe.set(post_key(post.id), post.to_json(), ex=lifetime)
+    for channel, group in by_channel.items():
+        # Set, not added: handing the same post over twice must not double the count.
+        pipe.hset(stats_key(post.id), f"{channel}:queued", len(group))
+    pipe.expire(stats_key(post.id), lifetime)
+
+
+def enqueue_post(connection, post, recipients, rates, batch_size=DEFAULT_BATCH_SIZE, at=None):
+    """Write ``post`` and enqueue its recipients in batches; returns the number of jobs.
+
+    ``recipients`` is an iterable of ``payload.Recipient`` or of rows in its list form
+    ``(subscriber_id, channel, address, language)``. ``rates`` maps channel to messages
+    per second (from the settings) for the job timeouts. ``at`` (an aware datetime)
+    schedules the batches for that moment instead (the worker's RQ scheduler moves them to
+    the queue then); ``cancel_post`` takes scheduled batches back.
+    """
+    by_channel = _rows_by_channel(recipients)
+    queue = queue_for(post, connection)
+    jobs = _batch_jobs(post, by_channel, rates, batch_size)
     with connection.pipeline() as pipe:
-        pipe.set(post_key(post.id), post.to_json(), ex=POST_TTL_SECONDS + delay)
-        for channel, group in by_channel.items():
-            # Set, not added: enqueueing the same post twice must not double the count.
-            pipe.hset(stats_key(post.id), f"{channel}:queued", len(group))
-        pipe.expire(stats_key(post.id), POST_TTL_SECONDS + delay)
+        _write_post(pipe, post, by_channel, _lifetime(at))
         if at is None:
             queue.enqueue_many([Queue.prepare_data(DELIVER_BATCH, **job) for job in jobs], pipeline=pipe)
         else:
@@ -102,6 +120,80 @@ def enqueue_post(connection, post, recipients, rates, batch_size=DEFAULT_BATCH_S
                 queue.schedule_job(queue.create_job(DELIVER_BATCH, **job), at, pipeline=pipe)
         pipe.execute()
     return len(jobs)
+
+
+# -- the hand-over Plone uses: one value and one job; a worker makes the batches -----------------
+
+
+def recipients_key(post_id):
+    return f"{post_key(post_id)}:recipients"
+
+
+def split_job_id(post_id):
+    return f"msg-{job_id_part(post_id)}-split"
+
+
+def hand_over(connection, post, rows, at=None, batch_size=DEFAULT_BATCH_SIZE):
+    """Write ``post`` with all its recipients as one value and enqueue one job that splits
+    them into batches (``split_post``); returns the number of recipients.
+
+    This is what Plone calls after commit: a request that makes 200 batch jobs of 500
+    recipients spends most of its time building and compressing them, and with 100,000
+    recipients the publish request took a second. One JSON value and one job keep it to
+    a few dozen milliseconds; the worker makes the batches. ``rows`` are recipients in list
+    form ``(subscriber_id, channel, address, language)``. ``at`` schedules the split (and
+    with it the whole post) for that moment; ``cancel_post`` takes it back.
+    """
+    by_channel = _rows_by_channel(rows)
+    queue = queue_for(post, connection)
+    lifetime = _lifetime(at)
+    job = dict(
+        args=(post.id, batch_size),
+        job_id=split_job_id(post.id),
+        timeout=SPLIT_TIMEOUT_SECONDS,
+        retry=JOB_RETRY,
+        result_ttl=3600,
+        failure_ttl=FAILED_JOB_TTL,
+        description=f"{post.title[:60]} (into batches)",
+    )
+    with connection.pipeline() as pipe:
+        _write_post(pipe, post, by_channel, lifetime)
+        payload = json.dumps([row for group in by_channel.values() for row in group], separators=(",", ":"))
+        pipe.set(recipients_key(post.id), payload, ex=lifetime)
+        if at is None:
+            queue.enqueue_many([Queue.prepare_data(SPLIT_POST, **job)], pipeline=pipe)
+        else:
+            queue.schedule_job(queue.create_job(SPLIT_POST, **job), at, pipeline=pipe)
+        pipe.execute()
+    return sum(len(group) for group in by_channel.values())
+
+
+def split_post(post_id, batch_size=DEFAULT_BATCH_SIZE):
+    """Job: turn a handed-over post's recipients into batch jobs (on the post's queue).
+
+    The batches and the removal of the recipients value are one transaction, so a run that
+    dies before it wrote them leaves everything for RQ's retry, and a second run after a
+    successful one finds nothing left to do. Batch ids are deterministic either way.
+    """
+    from rq import get_current_job
+
+    from messenger_worker.payload import Post
+    from messenger_worker.settings import SettingsCache
+
+    connection = get_current_job().connection
+    raw_post, raw_rows = connection.mget(post_key(post_id), recipients_key(post_id))
+    if raw_post is None or raw_rows is None:
+        return {"batches": 0, "note": "nothing to split (done before, cancelled or expired)"}
+    post = Post.from_json(raw_post)
+    document = SettingsCache(connection).current() or {}
+    rates = {name: values.get("rate", 1.0) for name, values in document.get("channels", {}).items()}
+    jobs = _batch_jobs(post, _rows_by_channel(json.loads(raw_rows)), rates, batch_size)
+    queue = queue_for(post, connection)
+    with connection.pipeline() as pipe:
+        queue.enqueue_many([Queue.prepare_data(DELIVER_BATCH, **job) for job in jobs], pipeline=pipe)
+        pipe.delete(recipients_key(post_id))
+        pipe.execute()
+    return {"batches": len(jobs)}
 
 
 def post_job_prefix(post_id):
@@ -123,7 +215,7 @@ def cancel_post(connection, post_id):
                 registry.remove(job_id, delete_job=True)
                 removed += 1
     if removed:
-        connection.delete(post_key(post_id), stats_key(post_id))
+        connection.delete(post_key(post_id), stats_key(post_id), recipients_key(post_id))
     return removed
 
 

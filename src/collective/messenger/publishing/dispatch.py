@@ -28,16 +28,14 @@ from collective.messenger.publishing.outbox import get_outbox
 from collective.messenger.publishing.snapshot import count_by_channel
 from collective.messenger.publishing.snapshot import recipients_for
 from collective.messenger.redis_client import get_redis
-from collective.messenger.settings.access import registry_proxy
 from collective.messenger.subscribers.clock import utcnow
 from messenger_worker.connection import display_url
 from messenger_worker.fanout import cancel_post
-from messenger_worker.fanout import enqueue_post
+from messenger_worker.fanout import hand_over
 from messenger_worker.fanout import scheduled_batches
 from messenger_worker.ledger import post_key
 from messenger_worker.ledger import stats_key
 from messenger_worker.payload import Post
-from messenger_worker.settings import CHANNELS
 
 log = logging.getLogger("collective.messenger")
 
@@ -45,18 +43,17 @@ log = logging.getLogger("collective.messenger")
 STALE_AFTER = timedelta(days=3)
 
 
-def channel_rates():
-    proxy = registry_proxy()
-    return {channel: getattr(proxy, f"{channel}_rate", 1.0) or 1.0 for channel in CHANNELS}
-
-
 def send(connection, entry_post, recipients, due):
-    """Put the post on the queues now, or schedule it for ``due``; idempotent."""
+    """Hand the post to Redis now, or schedule it for ``due``; idempotent.
+
+    ``recipients`` are the store's rows; a worker splits them into batch jobs
+    (``messenger_worker.fanout.hand_over``).
+    """
     post = Post.from_dict(dict(entry_post))
     at = due if due > utcnow() + timedelta(seconds=1) else None
-    # A moved post: batches scheduled for the old time go, the new ones come.
+    # A moved post: what was scheduled for the old time goes, the new one comes.
     cancel_post(connection, post.id)
-    enqueue_post(connection, post, recipients, channel_rates(), at=at)
+    hand_over(connection, post, recipients, at=at)
 
 
 def in_redis(connection, entry):

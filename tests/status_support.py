@@ -16,6 +16,7 @@ from collective.messenger.settings.sandbox import use_sandbox
 from collective.messenger.subscribers import Consent
 from collective.messenger.subscribers import get_store
 from messenger_worker import keys
+from messenger_worker.fanout import DELIVER_BATCH
 
 BEHAVIOR = "collective.messenger.push"
 TOPIC = "baustellen-verkehr"
@@ -68,6 +69,21 @@ def run_worker(connection):
         serializer=JSONSerializer,
     )
     worker.work(burst=True)
+
+
+def failing_batch(connection, post_id, queue=keys.QUEUE_DEFAULT, title="Vollsperrung Hauptstraße"):
+    """A batch of a post whose snapshot is missing: it fails when a worker runs it."""
+    job = Queue(queue, connection=connection, serializer=JSONSerializer).enqueue(
+        DELIVER_BATCH,
+        post_id,
+        "telegram",
+        [],
+        0,
+        job_id=f"msg-{post_id}-telegram-0",
+        description=f"{title} (telegram 1)",
+        failure_ttl=3600,
+    )
+    return job.id
 
 
 def authenticator(html):

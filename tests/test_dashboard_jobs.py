@@ -8,40 +8,16 @@ import lxml.html
 import pytest
 import transaction
 from rq import Queue
-from rq import SimpleWorker
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 
 from conftest import browser_for
 from messenger_worker import keys
-from messenger_worker.fanout import DELIVER_BATCH
 from messenger_worker.ledger import post_key
 from messenger_worker.payload import Post
 from rest_support import configure
-
-
-def failing_batch(connection, post_id, queue=keys.QUEUE_DEFAULT, title="Vollsperrung Hauptstraße"):
-    """A batch of a post whose snapshot is missing: it fails when a worker runs it."""
-    job = Queue(queue, connection=connection, serializer=JSONSerializer).enqueue(
-        DELIVER_BATCH,
-        post_id,
-        "telegram",
-        [],
-        0,
-        job_id=f"msg-{post_id}-telegram-0",
-        description=f"{title} (telegram 1)",
-        failure_ttl=3600,
-    )
-    return job.id
-
-
-def run_jobs(connection):
-    worker = SimpleWorker(
-        [Queue(name, connection=connection, serializer=JSONSerializer) for name in keys.QUEUES],
-        connection=connection,
-        serializer=JSONSerializer,
-    )
-    worker.work(burst=True)
+from status_support import failing_batch
+from status_support import run_worker
 
 
 def failed_ids(connection, queue=keys.QUEUE_DEFAULT):
@@ -55,7 +31,7 @@ def failed(site, plone_redis):
     transaction.commit()
     first = failing_batch(plone_redis, "p1")
     second = failing_batch(plone_redis, "p2", queue=keys.QUEUE_HIGH, title="Unwetterwarnung")
-    run_jobs(plone_redis)
+    run_worker(plone_redis)
     assert failed_ids(plone_redis) == [first]
     assert failed_ids(plone_redis, keys.QUEUE_HIGH) == [second]
     return first, second
@@ -114,7 +90,7 @@ def test_retry_puts_job_back_and_it_runs(site, failed, plone_redis):
     # The cause is gone now (the snapshot is back): the retried job succeeds.
     post = Post(id="p1", content_uid="uid-1", kind="news", title="Vollsperrung", url="http://x/a")
     plone_redis.set(post_key("p1"), post.to_json())
-    run_jobs(plone_redis)
+    run_worker(plone_redis)
     assert first not in failed_ids(plone_redis)
     assert Queue(keys.QUEUE_DEFAULT, connection=plone_redis).job_ids == []
 

@@ -86,6 +86,8 @@ def test_scheduled_post(portal):
     subscribe([1001])
     later = DateTime() + 1 / 24.0  # in an hour
     item = news(portal, effective_date=later)
+    _status, body, _headers = get_status(item)
+    assert abs(datetime.fromisoformat(body["upcoming"]["effective"]) - later.asdatetime()) < timedelta(seconds=1)
     publish(item)
     _status, body, _headers = get_status(item)
     [post] = body["posts"]

@@ -5,7 +5,9 @@ job code run in this process (SimpleWorker) against the sandbox over HTTP.
 """
 
 import pytest
+from DateTime import DateTime
 import transaction
+from plone import api
 from rq import Queue
 from rq.serializers import JSONSerializer
 
@@ -45,8 +47,8 @@ def post_articles(browser):
 
 
 def channel_row(article, channel):
-    row = article.xpath(f'.//tr[@data-channel="{channel}"]')[0]
-    return {cell.get("data-counter"): int(cell.text_content()) for cell in row.xpath("./td[@data-counter]")}
+    cells = article.xpath(f'.//td[@data-channel="{channel}"][@data-counter]')
+    return {cell.get("data-counter"): int(cell.text_content()) for cell in cells}
 
 
 def queued_titles(redis):
@@ -106,7 +108,7 @@ def test_published_post_shows_figures_and_finishes(portal, plone_redis, sandbox)
     assert channel_row(article, "telegram") == {"queued": 3, "sent": 2, "retrying": 0, "gone": 1, "failed": 0}
     assert channel_row(article, "signal") == {"queued": 1, "sent": 1, "retrying": 0, "gone": 0, "failed": 0}
     assert article.xpath('.//*[@role="progressbar"]')[0].get("aria-valuenow") == "100"
-    first, last = article.xpath('.//tr[@data-channel="telegram"]//time/@datetime')
+    first, last = article.xpath('.//time[@data-channel="telegram"]/@datetime')
     assert first.startswith("20") and last >= first
     assert status_box(browser.contents).get("data-active") == "false"  # nothing left to poll for
     assert len(sandbox.messages(channel="telegram")) == 2
@@ -208,3 +210,60 @@ def test_box_only_on_the_items_view(portal):
     assert status_box(browser.contents) is not None
     browser.open(item.absolute_url() + "/edit")
     assert status_box(browser.contents) is None
+
+
+def test_scheduled_by_effective_date(portal):
+    subscribe([1001])
+    item = news(portal, effective_date=DateTime() + 1)  # tomorrow
+    assert "When this item is published, it goes out on" in box_text(open_item(item))
+    publish(item)
+    [article] = post_articles(open_item(item))
+    assert article.xpath('.//span[@data-state="scheduled"]/text()') == ["Scheduled"]
+    assert article.xpath('.//span[@class="messenger-due"]//time/@datetime')
+
+    api.content.transition(obj=item, transition="retract")
+    transaction.commit()
+    [article] = post_articles(open_item(item))
+    assert article.xpath('.//span[@data-state="cancelled"]/text()') == ["Cancelled"]
+    assert "The item was retracted before its time." in text_of(article)
+    assert not article.xpath('.//*[@role="progressbar"]')  # nothing went out: no figures
+
+
+def test_send_now_when_publishing_sent_nothing(portal, plone_redis):
+    subscribe([1001])
+    item = news(portal, send=False)
+    publish(item)
+    browser = open_item(item)
+    assert not post_articles(browser)
+    browser.getControl("Send now").click()
+    [article] = post_articles(browser)
+    assert "Sent again" in text_of(article)
+    assert len(queued_titles(plone_redis)) == 1
+
+
+def test_whatsapp_receipts_counted(portal, plone_redis, sandbox):
+    from collective.messenger.settings.sandbox import use_sandbox
+    from messenger_worker.statuses import record_status
+
+    use_sandbox(sandbox.url, channels=("whatsapp",), site=portal)
+    transaction.commit()
+    # A text-only template: the sandbox's default one wants an image, and this post has none.
+    template = sandbox.channel_settings("whatsapp")["template_name"]
+    sandbox.configure(whatsapp={"templates": {template: {"header": None}}})
+    subscribe([1001])
+    subscribe(["4915112345678", "4915112345679"], channel="whatsapp")
+    item = news(portal)
+    publish(item)
+    run_worker(plone_redis)
+    first, second = (m["message_id"] for m in sandbox.messages(channel="whatsapp"))
+    # What Plone's WhatsApp webhook does with Meta's status receipts.
+    record_status(plone_redis, first, "delivered")
+    record_status(plone_redis, second, "read")
+
+    [article] = post_articles(open_item(item))
+    assert channel_row(article, "whatsapp") == {
+        "queued": 2, "sent": 2, "retrying": 0, "gone": 0, "failed": 0,
+        "delivered": 2, "read": 1,  # no "failed after sending" row: none failed
+    }
+    telegram = article.xpath('.//td[@data-channel="telegram"][@data-counter="read"]/text()')
+    assert telegram == ["–"]  # Telegram sends no receipts

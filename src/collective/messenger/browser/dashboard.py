@@ -1,0 +1,178 @@
+"""``@@messenger-dashboard``: what the delivery side is doing, for admins ("Manage messenger").
+
+Recent posts with their figures, the queues, live workers, paused channels and the jobs that
+failed for good, each with a "Retry" button and one "Retry all". Retries go by POST with
+Plone's authenticator. Without Redis the page still opens and says so.
+"""
+
+import logging
+
+import redis
+from plone import api
+from plone.protect import CheckAuthenticator
+from Products.Five.browser import BrowserView
+from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
+from Products.statusmessages.interfaces import IStatusMessage
+from zope.i18n import translate
+
+from collective.messenger import _
+from collective.messenger.browser import dashboard_jobs
+from collective.messenger.browser.status_labels import channel_title
+from collective.messenger.browser.status_labels import format_time
+from collective.messenger.browser.status_item import existing_outbox
+from collective.messenger.browser.status_labels import kind_title
+from collective.messenger.browser.status_labels import reason_title
+from collective.messenger.browser.status_labels import state_title
+from collective.messenger.browser.status_posts import posts_status
+from collective.messenger.redis_client import get_redis
+from collective.messenger.settings.status import delivery_health
+from messenger_worker.connection import display_url
+
+logger = logging.getLogger("collective.messenger.dashboard")
+
+RECENT_POSTS = 20
+
+
+def recent_entries(limit=RECENT_POSTS):
+    box = existing_outbox()  # a GET must not write: no outbox yet, no posts
+    return box.recent(limit) if box is not None else []
+
+
+class DashboardView(BrowserView):
+    index = ViewPageTemplateFile("templates/dashboard.pt")
+
+    def __call__(self):
+        self.request.response.setHeader("Cache-Control", "private, no-store")
+        if self.request.method == "POST":
+            CheckAuthenticator(self.request)  # Forbidden (403) without a valid token
+            self.handle_retry(self.request.form)
+            self.request.response.redirect(self.url(), status=303)
+            return ""
+        self.health = delivery_health()
+        return self.index()
+
+    def url(self):
+        return f"{api.portal.get().absolute_url()}/@@messenger-dashboard"
+
+    def controlpanel_url(self):
+        return f"{api.portal.get().absolute_url()}/@@messenger-controlpanel"
+
+    # -- retrying ---------------------------------------------------------------------------
+
+    def handle_retry(self, form):
+        messages = IStatusMessage(self.request)
+        user = api.user.get_current().getId()
+        try:
+            connection = get_redis()
+            if "form.buttons.retry_all" in form:
+                count = dashboard_jobs.retry_all(connection)
+                logger.info("%s put %d failed messenger jobs back on their queues", user, count)
+                messages.addStatusMessage(
+                    _(
+                        "info_jobs_retried",
+                        default="Failed jobs put back on their queues: ${count}.",
+                        mapping={"count": count},
+                    ),
+                    "info",
+                )
+            elif "form.buttons.retry" in form:
+                job_id = form.get("job_id")
+                if dashboard_jobs.retry_job(connection, job_id):
+                    logger.info("%s put failed messenger job %s back on its queue", user, job_id)
+                    messages.addStatusMessage(
+                        _(
+                            "info_job_retried",
+                            default="The job ${id} is back on its queue.",
+                            mapping={"id": job_id},
+                        ),
+                        "info",
+                    )
+                else:
+                    messages.addStatusMessage(
+                        _(
+                            "warning_job_not_failed",
+                            default="This job is not in the list of failed jobs (any more): "
+                            "it was retried already or has expired.",
+                        ),
+                        "warning",
+                    )
+            else:
+                messages.addStatusMessage(_("error_unknown_action", default="Unknown action."), "error")
+        except redis.RedisError as error:
+            messages.addStatusMessage(
+                _(
+                    "error_retry_redis",
+                    default="Nothing was retried: Redis at ${url} is not reachable (${error}).",
+                    mapping={"url": display_url(), "error": str(error)},
+                ),
+                "error",
+            )
+
+    # -- for the template -------------------------------------------------------------------
+
+    def t(self, message):
+        return translate(message, context=self.request)
+
+    def redis_url(self):
+        return display_url()
+
+    def failed(self):
+        """(jobs shown, all failed jobs) or None without Redis."""
+        if not self.health.get("reachable"):
+            return None
+        try:
+            connection = get_redis()
+            return dashboard_jobs.failed_jobs(connection), dashboard_jobs.failed_count(connection)
+        except redis.RedisError:
+            return None
+
+    def failed_rows(self):
+        found = self.failed()
+        if found is None:
+            return None
+        jobs, total = found
+        return {
+            "total": total,
+            "jobs": [
+                {
+                    "id": job.id,
+                    "queue": job.queue,
+                    "description": job.description,
+                    "error": job.error,
+                    "ended_at": format_time(job.ended_at, self.request),
+                }
+                for job in jobs
+            ],
+        }
+
+    def paused(self):
+        return [
+            {"id": channel, "title": channel_title(channel, self.request), "reason": record.get("reason", ""),
+             "since": format_time(record.get("since"), self.request)}
+            for channel, record in sorted((self.health.get("paused") or {}).items())
+        ]
+
+    def posts(self):
+        entries = recent_entries()
+        catalog = api.portal.get_tool("portal_catalog")
+        rows = []
+        for entry, status in zip(entries, posts_status(entries)):
+            brains = catalog.unrestrictedSearchResults(UID=entry.content_uid)
+            rows.append(
+                {
+                    **status,
+                    "title": entry.title,
+                    "url": brains[0].getURL() if brains else entry.url,
+                    "kind_title": self.t(kind_title(entry.kind)),
+                    "state_title": self.t(state_title(status)),
+                    "reason": self.t(reason_title(status["reason"])) if status["reason"] else "",
+                    "created_text": format_time(entry.created, self.request),
+                    "due_text": format_time(entry.due, self.request),
+                    "percent": int(round(status["progress"] * 100)),
+                    "channel_rows": [
+                        {"id": channel, "title": channel_title(channel, self.request), **figures}
+                        for channel, figures in status["channels"].items()
+                    ],
+                }
+            )
+        return rows

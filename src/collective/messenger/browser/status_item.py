@@ -4,9 +4,7 @@ Read-only, for the viewlet and ``GET @messenger-status``: a GET must not write, 
 and the subscriber store are only read, never created here.
 """
 
-from plone import api
 from plone.uuid.interfaces import IUUID
-from zope.annotation.interfaces import IAnnotations
 from zope.i18n import translate
 
 from collective.messenger.browser.status_labels import channel_title
@@ -16,7 +14,7 @@ from collective.messenger.browser.status_labels import state_key
 from collective.messenger.browser.status_labels import state_title
 from collective.messenger.browser.status_posts import posts_status
 from collective.messenger.publishing.events import is_public
-from collective.messenger.publishing.outbox import ANNOTATION_KEY
+from collective.messenger.publishing.outbox import get_outbox
 from collective.messenger.publishing.snapshot import effective_of
 from collective.messenger.publishing.snapshot import recipient_counts
 from collective.messenger.publishing.snapshot import topics_of
@@ -26,8 +24,8 @@ from collective.messenger.subscribers.clock import utcnow
 
 
 def existing_outbox():
-    """The site's outbox, or None before the first post (``get_outbox`` would create it)."""
-    return IAnnotations(api.portal.get()).get(ANNOTATION_KEY)
+    """The site's outbox, or None before the first post."""
+    return get_outbox(create=False)
 
 
 def item_entries(item):

@@ -126,10 +126,12 @@ class Outbox(Persistent):
             self._unsynced.add(entry.post_id)
 
 
-def get_outbox(site=None):
+def get_outbox(site=None, create=True):
+    """The site's outbox; made on first use unless ``create`` is False (then None: pages
+    that only read must not write)."""
     site = site if site is not None else api.portal.get()
     annotations = IAnnotations(site)
     outbox = annotations.get(ANNOTATION_KEY)
-    if outbox is None:
+    if outbox is None and create:
         outbox = annotations[ANNOTATION_KEY] = Outbox()
     return outbox

@@ -197,10 +197,14 @@ def handed_over(client, item):
 
 
 def empty_queues(client):
-    """Drop the queued batches (no worker runs in part 1); the post and its counters stay,
-    so the next publication's drain finds the post in Redis and does not hand it over again."""
+    """Drop the queued jobs and the recipient lists waiting to be split (no worker runs in
+    part 1); the post and its counters stay, so the next publication's drain finds the post
+    in Redis and does not hand it over again."""
     for name in keys.QUEUES:
         Queue(name, connection=client, serializer=JSONSerializer).empty()
+    waiting = list(client.scan_iter("messenger:post:*:recipients"))
+    if waiting:
+        client.delete(*waiting)
 
 
 def request_times(session, base, client, items_by_size):
@@ -428,7 +432,7 @@ def main():
         ))
     table(("item's topic", "median", "range", "first", "added vs 0",
            f"added ÷ {ADDED_TARGET_MS:.0f} ms target"), rows)
-    print(f"(Redis memory after each publication, queues emptied: "
+    print(f"(Redis memory after each publication, queues and recipient lists emptied: "
           f"{min(memory) / 1e6:.1f}-{max(memory) / 1e6:.1f} MB)\n")
 
     minimum = delivery_size / DELIVERY_RATE

@@ -9,19 +9,14 @@ import pytest
 import transaction
 from DateTime import DateTime
 from plone import api
-from plone.app.testing import TEST_USER_ID
-from plone.app.testing import setRoles
 from rq import Queue
 from rq.serializers import JSONSerializer
-from zope.component.hooks import setSite
 from zope.event import notify
-from zope.globalrequest import setRequest
 from zope.lifecycleevent import ObjectModifiedEvent
 
 from collective.messenger.publishing import dispatch
 from collective.messenger.publishing import sending
 from collective.messenger.publishing.outbox import get_outbox
-from collective.messenger.subscribers import Consent
 from collective.messenger.subscribers import get_store
 from messenger_worker import fanout
 from messenger_worker import keys
@@ -29,44 +24,15 @@ from messenger_worker.connection import REDIS_URL_VARIABLE
 from messenger_worker.ledger import GONE_KEY
 from messenger_worker.ledger import post_key
 from messenger_worker.ledger import read_stats
-
-BEHAVIOR = "collective.messenger.push"
+from status_support import news
+from status_support import prepare
+from status_support import publish
+from status_support import subscribe
 
 
 @pytest.fixture
 def portal(site):
-    setSite(site)
-    setRequest(site.REQUEST)
-    setRoles(site, TEST_USER_ID, ["Manager"])
-    fti = site.portal_types["News Item"]
-    if BEHAVIOR not in fti.behaviors:
-        fti.behaviors += (BEHAVIOR,)
-    transaction.commit()
-    return site
-
-
-def subscribe(chat_ids, topics=("warnungen",), channel="telegram"):
-    store = get_store()
-    people = []
-    for chat in chat_ids:
-        pending = store.add_pending(channel, list(topics), "de", Consent("v1", "page"))
-        people.append(store.activate(pending, address=str(chat)))
-    transaction.commit()
-    return people
-
-
-def news(portal, title="Hochwasserwarnung", topics=("warnungen",), **values):
-    item = api.content.create(container=portal, type="News Item", title=title,
-                              description="Der Pegel steigt.", **values)
-    item.messenger_topics = list(topics)
-    item.messenger_send = True
-    transaction.commit()
-    return item
-
-
-def publish(item):
-    api.content.transition(obj=item, transition="publish")
-    transaction.commit()
+    return prepare(site)
 
 
 def queued_jobs(redis):
@@ -86,8 +52,8 @@ def test_first_publication_hands_one_post_to_redis_after_commit(portal, plone_re
     assert read_stats(plone_redis, entry.post_id)["telegram"]["queued"] == 3
     assert queued_jobs(plone_redis) == 1
     assert dispatch.live_state(entry) == "queued"
-    assert entry.post["title"] == "Hochwasserwarnung" and entry.post["url"] == item.absolute_url()
-    assert entry.post["teaser"] == "Der Pegel steigt."
+    assert entry.post["title"] == item.Title() and entry.post["url"] == item.absolute_url()
+    assert entry.post["teaser"] == item.Description()
 
 
 def test_aborted_publication_sends_nothing(portal, plone_redis):
@@ -127,14 +93,14 @@ def test_editing_a_published_item_does_not_send_but_send_update_does(portal, plo
     subscribe([1001])
     item = news(portal)
     publish(item)
-    item.title = "Hochwasserwarnung aufgehoben"
+    item.title = "Hauptstraße wieder frei"
     notify(ObjectModifiedEvent(item))
     transaction.commit()
     assert len(get_outbox().entries_for(item.UID())) == 1
     entry = sending.send_update(item)
     transaction.commit()
     assert entry.post["update"] is True
-    assert entry.post["title"] == "Update: Hochwasserwarnung aufgehoben"
+    assert entry.post["title"] == "Update: Hauptstraße wieder frei"
 
 
 def test_send_refused_for_unpublished_items(portal):

@@ -6,50 +6,24 @@ import pytest
 import requests
 import transaction
 from plone import api
-from plone.app.testing import TEST_USER_ID
-from plone.app.testing import setRoles
 from zope.component import getGlobalSiteManager
-from zope.component.hooks import setSite
 from ZODB.POSException import ConflictError
 from ZPublisher.interfaces import IPubBeforeCommit
 
 from collective.messenger.publishing import dispatch
 from collective.messenger.publishing.outbox import get_outbox
 from collective.messenger.settings.sandbox import use_sandbox
-from collective.messenger.subscribers import Consent
-from collective.messenger.subscribers import get_store
 from conftest import PASSWORD
 from conftest import wait_until
 from messenger_worker.connection import REDIS_URL_VARIABLE
 from messenger_worker.ledger import read_stats
-
-BEHAVIOR = "collective.messenger.push"
-
+from status_support import news
+from status_support import prepare
+from status_support import subscribe
 
 @pytest.fixture
 def portal(acceptance, live_site):
-    portal = acceptance["portal"]
-    setSite(portal)
-    setRoles(portal, TEST_USER_ID, ["Manager"])
-    fti = portal.portal_types["News Item"]
-    if BEHAVIOR not in fti.behaviors:
-        fti.behaviors += (BEHAVIOR,)
-    transaction.commit()
-    return portal
-
-
-def subscribe(chat_ids, topics=("warnungen",)):
-    store = get_store()
-    for chat in chat_ids:
-        store.activate(store.add_pending("telegram", list(topics), "de", Consent("v1", "page")), address=str(chat))
-    transaction.commit()
-
-
-def news_item(portal, title="Hochwasserwarnung"):
-    item = api.content.create(container=portal, type="News Item", title=title, description="Der Pegel steigt.")
-    item.messenger_topics = ["warnungen"]
-    transaction.commit()
-    return item
+    return prepare(acceptance["portal"])
 
 
 def transition(live_site, item, name):
@@ -62,7 +36,7 @@ def transition(live_site, item, name):
 
 def test_conflict_error_retry_of_the_publish_request_makes_one_post(portal, live_site, plone_redis):
     subscribe([1001, 1002])
-    item = news_item(portal)
+    item = news(portal)
     attempts = []
 
     def conflict_on_first_attempt(event):
@@ -91,7 +65,7 @@ def test_redis_down_nothing_lost_nothing_doubled(portal, live_site, plone_redis,
     use_sandbox(sandbox.url, channels=("telegram",))
     transaction.commit()
     subscribe(range(3001, 3021))
-    item = news_item(portal)
+    item = news(portal)
     real_url = os.environ[REDIS_URL_VARIABLE]
     os.environ[REDIS_URL_VARIABLE] = "redis://127.0.0.1:9/0"  # the server thread reads it too
     try:
@@ -117,7 +91,7 @@ def test_redis_down_nothing_lost_nothing_doubled(portal, live_site, plone_redis,
                timeout=60, message="delivery")
     received = sandbox.messages(channel="telegram")
     assert sorted(m["recipient"] for m in received) == [str(n) for n in range(3001, 3021)]
-    assert all("Hochwasserwarnung" in m["text"] for m in received)
+    assert all(item.Title() in m["text"] for m in received)
 
 
 def test_dispatch_needs_manage_messenger(portal, live_site):

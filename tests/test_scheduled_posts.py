@@ -51,3 +51,12 @@ def test_rescheduling_replaces_the_batches(redis_client, sandbox):
     later = first + timedelta(days=1)
     fanout.enqueue_post(redis_client, make_post("moved"), recipients("telegram", 10), {"telegram": 30}, at=later)
     assert fanout.scheduled_batches(redis_client, "moved") == 1
+
+
+def test_release_time_is_rounded_up_to_the_whole_second():
+    # RQ's scheduler keeps whole seconds and would cut the fraction: the post would go early.
+    at = datetime(2026, 12, 7, 7, 0, 0, 700000, tzinfo=timezone.utc)
+    assert fanout.release_time(at) == datetime(2026, 12, 7, 7, 0, 1, tzinfo=timezone.utc)
+    exact = datetime(2026, 12, 7, 7, 0, 0, tzinfo=timezone.utc)
+    assert fanout.release_time(exact) == exact
+    assert fanout.release_time(None) is None

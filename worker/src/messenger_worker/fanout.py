@@ -11,6 +11,7 @@ import json
 import math
 import re
 from datetime import datetime
+from datetime import timedelta
 from datetime import timezone
 
 from rq import Queue
@@ -85,6 +86,14 @@ def _batch_jobs(post, by_channel, rates, batch_size):
     return jobs
 
 
+def release_time(at):
+    """``at`` rounded up to the whole second: RQ's scheduler keeps whole seconds (it would
+    cut 07:00:00.7 to 07:00:00 and release the post early)."""
+    if at is None or not at.microsecond:
+        return at
+    return at.replace(microsecond=0) + timedelta(seconds=1)
+
+
 def _lifetime(at):
     # A scheduled post must outlive its wait by the usual lifetime.
     delay = max(0, int((at - datetime.now(timezone.utc)).total_seconds())) if at is not None else 0
@@ -108,6 +117,7 @@ def enqueue_post(connection, post, recipients, rates, batch_size=DEFAULT_BATCH_S
     schedules the batches for that moment instead (the worker's RQ scheduler moves them to
     the queue then); ``cancel_post`` takes scheduled batches back.
     """
+    at = release_time(at)
     by_channel = _rows_by_channel(recipients)
     queue = queue_for(post, connection)
     jobs = _batch_jobs(post, by_channel, rates, batch_size)
@@ -144,6 +154,7 @@ def hand_over(connection, post, rows, at=None, batch_size=DEFAULT_BATCH_SIZE):
     form ``(subscriber_id, channel, address, language)``. ``at`` schedules the split (and
     with it the whole post) for that moment; ``cancel_post`` takes it back.
     """
+    at = release_time(at)
     by_channel = _rows_by_channel(rows)
     queue = queue_for(post, connection)
     lifetime = _lifetime(at)

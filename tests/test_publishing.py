@@ -221,3 +221,16 @@ def test_due_is_aware_utc(portal):
     [entry] = get_outbox().entries_for(item.UID())
     assert entry.due.tzinfo is not None
     assert abs(entry.due - datetime.now(timezone.utc)) < timedelta(minutes=1)
+
+
+def test_leaving_and_coming_back_is_told_to_the_workers(portal, plone_redis):
+    [person] = subscribe([1001])
+    store = get_store()
+    store.unsubscribe(person)
+    assert not plone_redis.exists(keys.LEFT_KEY)  # after commit only
+    transaction.commit()
+    assert plone_redis.zscore(keys.LEFT_KEY, person.id) is not None
+    again = store.add_pending("telegram", ["baustellen-verkehr"], "de", {"privacy_version": "v1", "path": "page"})
+    store.activate(again, address="1001")
+    transaction.commit()
+    assert plone_redis.zscore(keys.LEFT_KEY, person.id) is None

@@ -10,6 +10,7 @@ from being sent again.
 import json
 import math
 import re
+import time
 from datetime import datetime
 from datetime import timedelta
 from datetime import timezone
@@ -159,7 +160,7 @@ def hand_over(connection, post, rows, at=None, batch_size=DEFAULT_BATCH_SIZE):
     queue = queue_for(post, connection)
     lifetime = _lifetime(at)
     job = dict(
-        args=(post.id, batch_size),
+        args=(post.id, batch_size, time.time()),
         job_id=split_job_id(post.id),
         timeout=SPLIT_TIMEOUT_SECONDS,
         retry=JOB_RETRY,
@@ -179,8 +180,11 @@ def hand_over(connection, post, rows, at=None, batch_size=DEFAULT_BATCH_SIZE):
     return sum(len(group) for group in by_channel.values())
 
 
-def split_post(post_id, batch_size=DEFAULT_BATCH_SIZE):
+def split_post(post_id, batch_size=DEFAULT_BATCH_SIZE, handed_over_at=None):
     """Job: turn a handed-over post's recipients into batch jobs (on the post's queue).
+
+    Recipients who left after the post was handed over (Plone lists them in
+    ``messenger:left``; a post scheduled for next week was handed over today) are dropped.
 
     The batches and the removal of the recipients value are one transaction, so a run that
     dies before it wrote them leaves everything for RQ's retry, and a second run after a
@@ -196,15 +200,40 @@ def split_post(post_id, batch_size=DEFAULT_BATCH_SIZE):
     if raw_post is None or raw_rows is None:
         return {"batches": 0, "note": "nothing to split (done before, cancelled or expired)"}
     post = Post.from_json(raw_post)
+    rows = json.loads(raw_rows)
+    if handed_over_at is not None:
+        rows = _without_leavers(connection, rows, handed_over_at)
     document = SettingsCache(connection).current() or {}
     rates = {name: values.get("rate", 1.0) for name, values in document.get("channels", {}).items()}
-    jobs = _batch_jobs(post, _rows_by_channel(json.loads(raw_rows)), rates, batch_size)
+    by_channel = _rows_by_channel(rows)
+    jobs = _batch_jobs(post, by_channel, rates, batch_size)
     queue = queue_for(post, connection)
     with connection.pipeline() as pipe:
         queue.enqueue_many([Queue.prepare_data(DELIVER_BATCH, **job) for job in jobs], pipeline=pipe)
+        for channel in {row[1] for row in json.loads(raw_rows)}:
+            # The counters follow the recipients actually sent to.
+            pipe.hset(stats_key(post_id), f"{channel}:queued", len(by_channel.get(channel, ())))
         pipe.delete(recipients_key(post_id))
         pipe.execute()
     return {"batches": len(jobs)}
+
+
+# Leaves committed this shortly before the hand-over may be missing from the snapshot too.
+LEFT_MARGIN_SECONDS = 60
+
+
+def _without_leavers(connection, rows, handed_over_at):
+    if not connection.exists(keys.LEFT_KEY):
+        return rows
+    kept = []
+    for start in range(0, len(rows), 10000):
+        chunk = rows[start:start + 10000]
+        scores = connection.zmscore(keys.LEFT_KEY, [row[0] for row in chunk])
+        kept.extend(
+            row for row, left in zip(chunk, scores)
+            if left is None or left < handed_over_at - LEFT_MARGIN_SECONDS
+        )
+    return kept
 
 
 def post_job_prefix(post_id):

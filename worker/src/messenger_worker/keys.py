@@ -15,3 +15,7 @@ QUEUES = (QUEUE_HIGH, QUEUE_DEFAULT, QUEUE_LOW)
 # Hash with the fields ``version`` (integer, increases with every publication),
 # ``digest`` (sha256 of ``json``) and ``json`` (the settings document).
 SETTINGS_KEY = "messenger:settings"
+
+# Subscribers who left the fan-out (sorted set: id -> when), written by Plone after commit;
+# split_post drops them from posts handed over before they left (scheduled posts).
+LEFT_KEY = "messenger:left"

@@ -17,6 +17,7 @@ from persistent import Persistent
 
 from collective.messenger.settings.validation import TOPIC_ID
 from collective.messenger.subscribers import codes
+from collective.messenger.subscribers import leavers
 from collective.messenger.subscribers import tokens
 from collective.messenger.subscribers.clock import epoch
 from collective.messenger.subscribers.clock import utcnow
@@ -485,6 +486,11 @@ class SubscriberStore(Persistent):
             self._counter(key).change(-1)
         for key in counts_after - counts_before:
             self._counter(key).change(1)
+        was_recipient = any(name == "recipients" for name, _key, _value in entries_before)
+        is_recipient = any(name == "recipients" for name, _key, _value in entries_after)
+        if was_recipient != is_recipient:
+            jar = self._p_jar  # its transaction manager: tests and scripts may use their own
+            leavers.note(subscriber.id, was_recipient, jar.transaction_manager.get() if jar else None)
 
     def _refuse_collisions(self, subscriber, added):
         """Before changing anything: a key owned by another subscriber (an address, a

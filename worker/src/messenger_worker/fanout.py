@@ -201,6 +201,7 @@ def split_post(post_id, batch_size=DEFAULT_BATCH_SIZE, handed_over_at=None):
         return {"batches": 0, "note": "nothing to split (done before, cancelled or expired)"}
     post = Post.from_json(raw_post)
     rows = json.loads(raw_rows)
+    channels = {row[1] for row in rows}
     if handed_over_at is not None:
         rows = _without_leavers(connection, rows, handed_over_at)
     document = SettingsCache(connection).current() or {}
@@ -210,7 +211,7 @@ def split_post(post_id, batch_size=DEFAULT_BATCH_SIZE, handed_over_at=None):
     queue = queue_for(post, connection)
     with connection.pipeline() as pipe:
         queue.enqueue_many([Queue.prepare_data(DELIVER_BATCH, **job) for job in jobs], pipeline=pipe)
-        for channel in {row[1] for row in json.loads(raw_rows)}:
+        for channel in channels:
             # The counters follow the recipients actually sent to.
             pipe.hset(stats_key(post_id), f"{channel}:queued", len(by_channel.get(channel, ())))
         pipe.delete(recipients_key(post_id))

@@ -375,13 +375,9 @@ class ReplyDelivery:
             if wait:
                 self._follow_up(self.attempt, "wait", wait)
                 return self._result("waiting", f"{wait:.3f}")
-            state, detail = self._redis(lambda: self.marks.claim(self.execution))
-            if state == "done":
-                return self._result("skipped", detail)
-            if state == "busy":
-                # Another execution holds the claim: it may be sending right now.
-                self._follow_up(self.attempt, "busy", float(detail) + 1)
-                return self._result("busy", detail)
+            refused = self._claim()
+            if refused is not None:
+                return refused
             try:
                 outcome = channel.send_text(self.recipient, self.text)
             except BaseException:
@@ -401,14 +397,22 @@ class ReplyDelivery:
                 return wait
             time.sleep(min(wait, MAX_SLEEP_SECONDS))
 
-    def _fail_unsent(self, reason):
-        """Fail the reply without sending (settings or the reply itself are wrong)."""
+    def _claim(self):
+        """None once this execution holds the reply; else the job's result (done before, or
+        another execution holds the claim and may be sending right now: look again later)."""
         state, detail = self._redis(lambda: self.marks.claim(self.execution))
         if state == "done":
             return self._result("skipped", detail)
         if state == "busy":
             self._follow_up(self.attempt, "busy", float(detail) + 1)
             return self._result("busy", detail)
+        return None
+
+    def _fail_unsent(self, reason):
+        """Fail the reply without sending (settings or the reply itself are wrong)."""
+        refused = self._claim()
+        if refused is not None:
+            return refused
         log.warning("Reply %s to %s failed: %s", self.reply_id, self.marks.field, reason)
         self._redis(lambda: self.marks.failed(self.execution, reason))
         return self._result(base.FAILED, reason)

@@ -1,6 +1,5 @@
 """An item as the worker's ``Post``, and the recipients of its topics."""
 
-from datetime import datetime
 from datetime import timezone
 
 from plone import api
@@ -8,13 +7,13 @@ from plone.uuid.interfaces import IUUID
 from zope.i18n import translate
 
 from collective.messenger import _
+from collective.messenger.behaviors.push import teaser_for
+from collective.messenger.content.construction_notice import POST_KIND
 from collective.messenger.settings.access import registry_proxy
 from collective.messenger.subscribers import get_store
 from messenger_worker.payload import Post
 
-CONSTRUCTION_NOTICE = "construction_notice"
-KIND_BY_TYPE = {"construction_notice": "construction_notice", "Event": "event"}
-TEASER_LIMIT = 500
+KIND_BY_TYPE = {"construction_notice": POST_KIND, "Event": "event"}
 
 
 def kind_for(item):
@@ -27,13 +26,6 @@ def topics_of(item):
 
 def wants_sending(item):
     return bool(getattr(item, "messenger_send", True)) and bool(topics_of(item))
-
-
-def teaser_of(item):
-    teaser = (getattr(item, "messenger_teaser", None) or "").strip()
-    if not teaser:
-        teaser = (item.Description() or "").strip()
-    return teaser[:TEASER_LIMIT]
 
 
 def _iso(value):
@@ -92,7 +84,7 @@ def post_for(item, kind="initial", post_id="preview"):
         kind=post_kind,
         title=title,
         url=item.absolute_url(),
-        teaser=teaser_of(item),
+        teaser=teaser_for(item),
         image_url=image_url(item),
         start=_iso(getattr(item, "start", None)),
         end=_iso(getattr(item, "end", None)),
@@ -124,6 +116,3 @@ def recipient_counts(item):
     topics = topics_of(item)
     return count_by_channel(recipients_for(topics)) if topics else {}
 
-
-def now():
-    return datetime.now(timezone.utc)

@@ -50,6 +50,7 @@ from messenger_worker.payload import Post
 from messenger_worker.payload import Recipient
 from messenger_worker.sandbox.process import SandboxProcess
 from messenger_worker.testing import RedisServer
+from messenger_worker.testing import descendants
 from messenger_worker.testing import free_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -123,25 +124,6 @@ def start_logged(command, log_path, env=None):
     with open(log_path, "ab") as log:
         return subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def descendants(pid):
-    """Pids of all processes below ``pid`` (RQ puts its work horse in a session of its own)."""
-    children = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(parent, []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def stop(process, timeout=15):

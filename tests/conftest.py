@@ -1,3 +1,4 @@
+import contextlib
 import os
 
 # Compile the German catalog at start-up, as a Plone instance does with this variable set.
@@ -13,6 +14,7 @@ from messenger_worker.sandbox.pytest_fixtures import sandbox  # noqa: E402,F401
 from messenger_worker.sandbox.pytest_fixtures import sandbox_process  # noqa: E402,F401
 from messenger_worker.sandbox.pytest_fixtures import webhook_receiver  # noqa: E402,F401
 from messenger_worker.testing import RedisServer  # noqa: E402
+from messenger_worker.testing import descendants  # noqa: E402
 
 pytest_plugins = ["pytest_plone"]
 
@@ -132,26 +134,6 @@ def live_site(acceptance, plone_redis):
     return f"http://{acceptance['host']}:{acceptance['port']}/plone"
 
 
-def descendants(pid):
-    """Pids of all processes below ``pid``, read from /proc."""
-    children = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
-        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
-            continue
-        children.setdefault(parent, []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
 class WorkerProcess:
     """``messenger-worker run`` as an operator starts it, in its own process group."""
 
@@ -204,24 +186,31 @@ class WorkerProcess:
         self.process.wait(timeout=30)
 
 
-@pytest.fixture
-def start_worker(redis_server):
+def _workers_on(redis_url):
+    """Start workers on ``redis_url`` while the test runs; kill them all afterwards."""
+    import signal
+
+    import redis
+
     workers = []
 
     def start(*options, env=None):
-        worker = WorkerProcess(redis_server.url, *options, env=env)
-        workers.append(worker)
-        return worker
+        workers.append(WorkerProcess(redis_url, *options, env=env))
+        return workers[-1]
 
     yield start
-    import signal
-
     for worker in workers:
         worker.signal_group(signal.SIGKILL)
         if worker.process.poll() is None:
             worker.process.wait(timeout=30)
     if workers:
-        _wait_for_dead_workers_to_unblock(redis_server.client())
+        _wait_for_dead_workers_to_unblock(redis.Redis.from_url(redis_url))
+
+
+@pytest.fixture
+def start_worker(redis_server):
+    """Starts ``messenger-worker run`` on the tests' own Redis."""
+    yield from _workers_on(redis_server.url)
 
 
 def _wait_for_dead_workers_to_unblock(client):
@@ -262,22 +251,32 @@ def wait_until(predicate, timeout=30.0, interval=0.05, message="condition"):
 @pytest.fixture
 def plone_worker():
     """Starts ``messenger-worker run`` on the Redis of the Plone layers (where Plone queues)."""
-    import os
-    import signal
-
     from messenger_worker.connection import REDIS_URL_VARIABLE
 
-    workers = []
+    yield from _workers_on(os.environ[REDIS_URL_VARIABLE])
 
-    def start():
-        workers.append(WorkerProcess(os.environ[REDIS_URL_VARIABLE]))
-        return workers[-1]
 
-    yield start
-    for worker in workers:
-        worker.signal_group(signal.SIGKILL)
-        worker.process.wait(timeout=30)
-    if workers:
-        import redis
+@contextlib.contextmanager
+def conflict_on_first_attempt(path_matches):
+    """Requests whose PATH_INFO satisfies ``path_matches`` end their first attempt in a
+    ConflictError just before commit, as a concurrent write would; Zope then retries them.
+    Yields the list of the attempts' retry counts."""
+    from ZODB.POSException import ConflictError
+    from zope.component import getGlobalSiteManager
+    from ZPublisher.interfaces import IPubBeforeCommit
 
-        _wait_for_dead_workers_to_unblock(redis.Redis.from_url(os.environ[REDIS_URL_VARIABLE]))
+    attempts = []
+
+    def conflict(event):
+        if path_matches(event.request.get("PATH_INFO", "")):
+            attempts.append(event.request.retry_count)
+            if len(attempts) == 1:
+                raise ConflictError("forced by the test")
+
+    # The acceptance layer serves from a thread of this process: a global handler sees its requests.
+    manager = getGlobalSiteManager()
+    manager.registerHandler(conflict, (IPubBeforeCommit,))
+    try:
+        yield attempts
+    finally:
+        manager.unregisterHandler(conflict, (IPubBeforeCommit,))

@@ -6,14 +6,12 @@ import pytest
 import requests
 import transaction
 from plone import api
-from zope.component import getGlobalSiteManager
-from ZODB.POSException import ConflictError
-from ZPublisher.interfaces import IPubBeforeCommit
 
 from collective.messenger.publishing import dispatch
 from collective.messenger.publishing.outbox import get_outbox
 from collective.messenger.settings.sandbox import use_sandbox
 from conftest import PASSWORD
+from conftest import conflict_on_first_attempt
 from conftest import wait_until
 from messenger_worker.connection import REDIS_URL_VARIABLE
 from messenger_worker.ledger import read_stats
@@ -37,20 +35,8 @@ def transition(live_site, item, name):
 def test_conflict_error_retry_of_the_publish_request_makes_one_post(portal, live_site, plone_redis):
     subscribe([1001, 1002])
     item = news(portal)
-    attempts = []
-
-    def conflict_on_first_attempt(event):
-        if "@workflow/publish" in event.request.get("PATH_INFO", ""):
-            attempts.append(event.request.retry_count)
-            if len(attempts) == 1:
-                raise ConflictError("forced by the test")
-
-    manager = getGlobalSiteManager()
-    manager.registerHandler(conflict_on_first_attempt, (IPubBeforeCommit,))
-    try:
+    with conflict_on_first_attempt(lambda path: "@workflow/publish" in path) as attempts:
         response = transition(live_site, item, "publish")
-    finally:
-        manager.unregisterHandler(conflict_on_first_attempt, (IPubBeforeCommit,))
     assert response.status_code == 200, response.text
     assert attempts == [0, 1]
     transaction.begin()  # see what the server committed

@@ -15,6 +15,7 @@ from rq import Queue
 from rq.serializers import JSONSerializer
 from zope.i18n import translate
 
+from conftest import conflict_on_first_attempt
 from messenger_worker import keys
 from rest_support import SIGNAL_NUMBER
 from rest_support import THREEMA_NUMBER
@@ -517,25 +518,8 @@ def test_delete_erases_everything(rest, plone_redis):
 
 def test_conflict_error_retry_stores_one_subscriber(rest, plone_redis):
     """Zope retries a request that ends in a ConflictError; the retry must not add a second signup."""
-    from ZODB.POSException import ConflictError
-    from zope.component import getGlobalSiteManager
-    from ZPublisher.interfaces import IPubBeforeCommit
-
-    attempts = []
-
-    def conflict_on_first_attempt(event):
-        if event.request.get("PATH_INFO", "").endswith(f"/{SERVICE}"):
-            attempts.append(event.request.retry_count)
-            if len(attempts) == 1:
-                raise ConflictError("forced by the test")
-
-    # The acceptance layer serves from a thread of this process: a global handler sees its requests.
-    manager = getGlobalSiteManager()
-    manager.registerHandler(conflict_on_first_attempt, (IPubBeforeCommit,))
-    try:
+    with conflict_on_first_attempt(lambda path: path.endswith(f"/{SERVICE}")) as attempts:
         response = rest.signup("signal", phone=SIGNAL_NUMBER)
-    finally:
-        manager.unregisterHandler(conflict_on_first_attempt, (IPubBeforeCommit,))
     assert attempts == [0, 1]
     assert response.status_code == 201, response.text
     store = rest.store()

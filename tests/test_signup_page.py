@@ -7,10 +7,8 @@ import pytest
 import transaction
 from plone.testing.zope import Browser
 
-from collective.messenger.settings.access import MessengerSettings
-from collective.messenger.settings.schema import IMessengerSettings
+from collective.messenger.settings.sandbox import use_sandbox
 from collective.messenger.subscribers import get_store
-from messenger_worker.sandbox import worker_settings
 
 OFFLINE_URL = "http://127.0.0.1:9"  # nothing is sent in these tests: the worker is not running
 TOPICS = ["baustellen-verkehr", "veranstaltungen", "rathaus-aktuell", "warnungen"]
@@ -18,12 +16,7 @@ TOPICS = ["baustellen-verkehr", "veranstaltungen", "rathaus-aktuell", "warnungen
 
 def enable_channels(site, *channels, base_url=OFFLINE_URL):
     """Switch ``channels`` on with the sandbox's credentials (pointing at ``base_url``)."""
-    settings = MessengerSettings(site)
-    fields = set(IMessengerSettings.names(all=True))
-    for channel in channels:
-        for key, value in worker_settings.channel_settings(channel, base_url).items():
-            if f"{channel}_{key}" in fields:
-                setattr(settings, f"{channel}_{key}", value)
+    use_sandbox(base_url, channels, site=site)
     transaction.commit()
 
 

@@ -1,6 +1,8 @@
-"""A real ``redis-server`` for tests: free loopback port, temporary directory, stopped after.
+"""For tests and benchmarks: a real ``redis-server`` (free loopback port, temporary
+directory, stopped after), free ports, and the processes below a process.
 
-Used by the worker's own tests and by the Plone test layers; it imports nothing of Zope.
+Used by the worker's own tests, the Plone test layers and the benchmarks; it imports
+nothing of Zope.
 """
 
 import os
@@ -94,3 +96,23 @@ class RedisServer:
         if self.directory:
             shutil.rmtree(self.directory, ignore_errors=True)
             self.directory = None
+
+
+def descendants(pid):
+    """Pids of all processes below ``pid``, read from /proc."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found

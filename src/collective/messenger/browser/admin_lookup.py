@@ -9,6 +9,7 @@ yet (it arrives with the citizen's /start) and expire after 24 hours.
 import re
 
 from collective.messenger import _
+from collective.messenger.errors import MessageError
 from collective.messenger.signup.phones import PhoneInvalid
 from collective.messenger.signup.phones import normalise_phone
 from collective.messenger.subscribers.model import ADDRESS_PROVEN_BY_CODE
@@ -18,12 +19,8 @@ TELEGRAM_CHAT_ID = re.compile(r"^-?\d{1,20}$")
 MAX_INPUT_LENGTH = 64
 
 
-class LookupInvalid(ValueError):
+class LookupInvalid(MessageError):
     """The admin's input is not an address of that channel; ``message`` says why."""
-
-    def __init__(self, message):
-        super().__init__(message)
-        self.message = message
 
 
 def lookup_keys(channel, value, region):

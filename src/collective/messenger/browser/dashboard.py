@@ -19,11 +19,11 @@ from collective.messenger import _
 from collective.messenger.browser import dashboard_jobs
 from collective.messenger.browser.status_labels import channel_title
 from collective.messenger.browser.status_labels import format_time
-from collective.messenger.browser.status_item import existing_outbox
 from collective.messenger.browser.status_labels import kind_title
 from collective.messenger.browser.status_labels import reason_title
 from collective.messenger.browser.status_labels import state_title
 from collective.messenger.browser.status_posts import posts_status
+from collective.messenger.publishing.outbox import get_outbox
 from collective.messenger.redis_client import get_redis
 from collective.messenger.settings.status import delivery_health
 from messenger_worker.connection import display_url
@@ -34,7 +34,7 @@ RECENT_POSTS = 20
 
 
 def recent_entries(limit=RECENT_POSTS):
-    box = existing_outbox()  # a GET must not write: no outbox yet, no posts
+    box = get_outbox(create=False)  # a GET must not write: no outbox yet, no posts
     return box.recent(limit) if box is not None else []
 
 

@@ -23,13 +23,8 @@ from collective.messenger.subscribers import get_store
 from collective.messenger.subscribers.clock import utcnow
 
 
-def existing_outbox():
-    """The site's outbox, or None before the first post."""
-    return get_outbox(create=False)
-
-
 def item_entries(item):
-    box = existing_outbox()
+    box = get_outbox(create=False)  # a page that reads must not write
     return box.entries_for(IUUID(item)) if box is not None else []
 
 

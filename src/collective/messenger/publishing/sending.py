@@ -1,6 +1,7 @@
 """The editor's actions on a published item: "Send update" and "Send again"."""
 
 from collective.messenger import _
+from collective.messenger.errors import MessageError
 from collective.messenger.publishing import posts
 from collective.messenger.publishing.events import is_public
 from collective.messenger.publishing.outbox import AGAIN
@@ -8,10 +9,8 @@ from collective.messenger.publishing.outbox import UPDATE
 from collective.messenger.publishing.snapshot import topics_of
 
 
-class SendRefused(ValueError):
-    def __init__(self, message):
-        super().__init__(str(message))
-        self.message = message
+class SendRefused(MessageError):
+    """The editor's send action is not possible now; ``message`` says why."""
 
 
 def _check(item):

@@ -5,15 +5,14 @@ import re
 import phonenumbers
 
 from collective.messenger import _
+from collective.messenger.errors import MessageError
 
 THREEMA_ID = re.compile(r"^[A-Z0-9*][A-Z0-9]{7}$")
 MAX_INPUT_LENGTH = 40
 
 
-class PhoneInvalid(ValueError):
-    def __init__(self, message):
-        super().__init__(message)
-        self.message = message
+class PhoneInvalid(MessageError):
+    """Not a number (or Threema ID) the channel can use; ``message`` says why."""
 
 
 def normalise_phone(value, region="DE", channel="signal"):

@@ -12,6 +12,7 @@ import logging
 import redis
 
 from collective.messenger import _
+from collective.messenger.errors import MessageError
 from collective.messenger.redis_client import get_redis
 
 log = logging.getLogger("collective.messenger")
@@ -28,11 +29,10 @@ return {count, ttl}
 """
 
 
-class RateLimited(Exception):
+class RateLimited(MessageError):
     def __init__(self, retry_after, message):
-        super().__init__(str(message))
+        super().__init__(message)
         self.retry_after = int(retry_after)
-        self.message = message
 
 
 def client_ip(request):

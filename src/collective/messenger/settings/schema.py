@@ -31,6 +31,23 @@ CHANNEL_TITLES = {
 RATE_HELP = _("Messages per second that the platform accepts from this sender account.")
 
 
+def _codes_per_day():
+    # Read by signup.ratelimit.take_code_budget; Threema charges per message.
+    return schema.Int(
+        title=_("codes_per_day_title", default="Confirmation codes per day"),
+        description=_(
+            "codes_per_day_help",
+            default="At most this many confirmation codes are sent each day (in the site's "
+            "time zone), on top of the limits per number and per connection. When they are "
+            "used up, code signups are refused politely until midnight. 0 means no limit.",
+        ),
+        default=500,
+        min=0,
+        max=1000000,
+        required=False,
+    )
+
+
 def _rate(default):
     return schema.Float(
         title=_("Send rate"), description=RATE_HELP, default=default, min=0.01, max=10000.0
@@ -162,6 +179,7 @@ class IMessengerSettings(model.Schema):
             "signal_sender_number",
             "signal_webhook_secret",
             "signal_rate",
+            "signal_codes_per_day",
             "signal_api_url",
         ],
     )
@@ -180,6 +198,7 @@ class IMessengerSettings(model.Schema):
         ),
     )
     signal_rate = _rate(1.0)
+    signal_codes_per_day = _codes_per_day()
     signal_api_url = schema.URI(
         title=_("signal-cli-rest-api base URL"),
         description=_("Where your signal-cli-rest-api service answers."),
@@ -194,6 +213,7 @@ class IMessengerSettings(model.Schema):
             "threema_gateway_id",
             "threema_api_secret",
             "threema_rate",
+            "threema_codes_per_day",
             "threema_api_url",
         ],
     )
@@ -206,6 +226,7 @@ class IMessengerSettings(model.Schema):
     )
     threema_api_secret = _secret(_("API secret"), _("The secret of your Gateway ID."))
     threema_rate = _rate(10.0)
+    threema_codes_per_day = _codes_per_day()
     threema_api_url = schema.URI(
         title=_("API base URL"),
         description=_("Change only to use a test server or the sandbox."),

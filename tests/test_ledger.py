@@ -1,8 +1,15 @@
 """Marks and counters: exact, idempotent, and safe against a worker dying mid-send."""
 
+import time
+
+from messenger_worker import fanout
+from messenger_worker.ledger import CLAIM_LEASE_SECONDS
 from messenger_worker.ledger import GONE_KEY
+from messenger_worker.ledger import POST_TTL_SECONDS
 from messenger_worker.ledger import Ledger
+from messenger_worker.ledger import errors_key
 from messenger_worker.ledger import marks_key
+from messenger_worker.ledger import stats_key
 from messenger_worker.ledger import read_stats
 from messenger_worker.payload import Recipient
 from messenger_worker.ratelimit import RateBucket
@@ -28,16 +35,71 @@ def test_claim_send_then_skip(redis_client):
     assert read_stats(redis_client, "p1")["telegram"]["sent"] == 1
 
 
-def test_claim_of_a_dead_run_is_taken_over_and_counted(redis_client):
+def test_claim_of_a_dead_run_is_taken_over_after_its_lease_and_counted(redis_client):
     ledger = Ledger(redis_client, "p1", "telegram")
     bucket = RateBucket(redis_client, "telegram", "bot", 1000)
-    claim(ledger, bucket, ALICE, "dead-run")
-    state, previous = claim(ledger, bucket, ALICE, "new-run")
-    assert (state, previous) == ("go", "c:dead-run")
+    expired = f"c:dead-run {time.time() - CLAIM_LEASE_SECONDS - 1:.3f}"
+    redis_client.hset(marks_key("p1"), "telegram:s-1", expired)
+    assert claim(ledger, bucket, ALICE, "new-run") == ("go", expired)
     assert read_stats(redis_client, "p1")["telegram"]["resent"] == 1
     # Claiming again in the same run is not another resend.
     claim(ledger, bucket, ALICE, "new-run")
     assert read_stats(redis_client, "p1")["telegram"]["resent"] == 1
+
+
+def test_a_claim_from_before_leases_counts_as_expired(redis_client):
+    # Marks written by the previous version ("c:<execution>") do not block a recipient for good.
+    ledger = Ledger(redis_client, "p1", "telegram")
+    bucket = RateBucket(redis_client, "telegram", "bot", 1000)
+    redis_client.hset(marks_key("p1"), "telegram:s-1", "c:old-version-run")
+    assert claim(ledger, bucket, ALICE, "new-run") == ("go", "c:old-version-run")
+
+
+def test_a_younger_claim_of_another_run_is_not_taken(redis_client):
+    ledger = Ledger(redis_client, "p1", "telegram")
+    bucket = RateBucket(redis_client, "telegram", "bot", 1000)
+    assert claim(ledger, bucket, ALICE, "run-1")[0] == "go"
+    mark = redis_client.hget(marks_key("p1"), "telegram:s-1")
+    state, left = claim(ledger, bucket, ALICE, "run-2")
+    assert state == "busy"
+    assert CLAIM_LEASE_SECONDS - 5 < float(left) <= CLAIM_LEASE_SECONDS
+    # Neither the mark nor the counters moved.
+    assert redis_client.hget(marks_key("p1"), "telegram:s-1") == mark
+    assert read_stats(redis_client, "p1").get("telegram", {}).get("resent", 0) == 0
+    # The holder books it; the other run then finds it done.
+    with redis_client.pipeline() as pipe:
+        ledger.sent(pipe, ALICE, "42")
+        pipe.execute()
+    assert claim(ledger, bucket, ALICE, "run-2") == ("done", "s:42")
+
+
+def test_marks_and_errors_expire_with_the_post(redis_client):
+    from messenger_worker.payload import Post
+
+    post = Post(id="p1", content_uid="uid-1", kind="news", title="Sperrung", url="https://x/a")
+    fanout.enqueue_post(redis_client, post, [ALICE, BOB], {"telegram": 1000})
+    ledger = Ledger(redis_client, "p1", "telegram")
+    bucket = RateBucket(redis_client, "telegram", "bot", 1000)
+    claim(ledger, bucket, ALICE, "run-1")
+    claim(ledger, bucket, BOB, "run-1")
+    with redis_client.pipeline() as pipe:
+        ledger.sent(pipe, ALICE, "42")
+        ledger.failed(pipe, BOB, "too long")
+        pipe.execute()
+    stats_ttl = redis_client.ttl(stats_key("p1"))
+    assert POST_TTL_SECONDS - 60 < stats_ttl <= POST_TTL_SECONDS
+    for key in (marks_key("p1"), errors_key("p1")):
+        assert abs(redis_client.ttl(key) - stats_ttl) <= 1, key
+    # Without stats (a post written by hand) they still expire, after the post lifetime.
+    other = Ledger(redis_client, "p2", "telegram")
+    claim(other, bucket, ALICE, "run-2")
+    assert POST_TTL_SECONDS - 60 < redis_client.ttl(marks_key("p2")) <= POST_TTL_SECONDS
+    # Handing the post over again renews them with the stats.
+    redis_client.expire(marks_key("p1"), 100)
+    redis_client.expire(errors_key("p1"), 100)
+    fanout.enqueue_post(redis_client, post, [ALICE, BOB], {"telegram": 1000})
+    assert redis_client.ttl(marks_key("p1")) > POST_TTL_SECONDS - 60
+    assert redis_client.ttl(errors_key("p1")) > POST_TTL_SECONDS - 60
 
 
 def test_retrying_counter_goes_up_and_down(redis_client):
@@ -68,7 +130,8 @@ def test_release_gives_back_only_own_claim(redis_client):
     bucket = RateBucket(redis_client, "telegram", "bot", 1000)
     claim(ledger, bucket, ALICE, "run-1")
     ledger.release(ALICE, "other-run")
-    assert redis_client.hget(marks_key("p1"), "telegram:s-1") == b"c:run-1"
+    ledger.release(ALICE, "run")  # a prefix of run-1's name is not run-1
+    assert redis_client.hget(marks_key("p1"), "telegram:s-1").startswith(b"c:run-1 ")
     ledger.release(ALICE, "run-1")
     assert redis_client.hget(marks_key("p1"), "telegram:s-1") is None
 

@@ -22,6 +22,8 @@ from rq.serializers import JSONSerializer
 
 from messenger_worker import keys
 from messenger_worker.ledger import POST_TTL_SECONDS
+from messenger_worker.ledger import errors_key
+from messenger_worker.ledger import marks_key
 from messenger_worker.ledger import post_key
 from messenger_worker.ledger import stats_key
 
@@ -32,6 +34,9 @@ DEFAULT_BATCH_SIZE = 500
 # Job-level failures (Redis gone mid-batch, a worker killed): RQ runs the job again.
 JOB_RETRY = Retry(max=5, interval=[10, 30, 60, 120, 300])
 FAILED_JOB_TTL = 7 * 24 * 3600
+# A batch carries addresses: the job is deleted as soon as it succeeded (see jobs.py; a job
+# that failed for good keeps its subscriber ids only, see redaction.py).
+BATCH_RESULT_TTL = 0
 
 
 def job_timeout(recipients, rate):
@@ -80,8 +85,9 @@ def _batch_jobs(post, by_channel, rates, batch_size):
                 job_id=batch_job_id(post.id, channel, number),
                 timeout=job_timeout(len(batch), rates.get(channel, 1.0)),
                 retry=JOB_RETRY,
-                result_ttl=3600,
+                result_ttl=BATCH_RESULT_TTL,
                 failure_ttl=FAILED_JOB_TTL,
+                # Set, so RQ does not describe the job by its call with every address in it.
                 description=f"{post.title[:60]} ({channel} {number + 1})",
             ))
     return jobs
@@ -107,6 +113,10 @@ def _write_post(pipe, post, by_channel, lifetime):
         # Set, not added: handing the same post over twice must not double the count.
         pipe.hset(stats_key(post.id), f"{channel}:queued", len(group))
     pipe.expire(stats_key(post.id), lifetime)
+    # Marks and errors of an earlier hand-over of this post live as long as the stats again
+    # (new ones take the stats' lifetime when the worker creates them, see ledger.py).
+    pipe.expire(marks_key(post.id), lifetime)
+    pipe.expire(errors_key(post.id), lifetime)
 
 
 def enqueue_post(connection, post, recipients, rates, batch_size=DEFAULT_BATCH_SIZE, at=None):

@@ -22,6 +22,7 @@ from messenger_worker.delivery import stop_requested
 from messenger_worker.delivery import through_outage
 from messenger_worker.delivery import tuning
 from messenger_worker.channels import channel_class
+from messenger_worker.fanout import BATCH_RESULT_TTL
 from messenger_worker.fanout import DELIVER_BATCH
 from messenger_worker.fanout import JOB_RETRY
 from messenger_worker.fanout import root_job_id
@@ -34,6 +35,12 @@ from messenger_worker.ratelimit import MAX_SLEEP_SECONDS
 from messenger_worker.ratelimit import RateBucket
 
 log = logging.getLogger("messenger_worker.jobs")
+
+NO_ADDRESS = (
+    "No address: the job's addresses were removed when it failed for good; "
+    "retry it from the messenger dashboard, which looks them up again."
+)
+
 
 def deliver_batch(post_id, channel, recipients, attempt=0):
     """Send post ``post_id`` to ``recipients`` ([subscriber_id, channel, address, language])."""
@@ -74,7 +81,7 @@ class BatchDelivery:
             job_id=f"{root_job_id(self.job.id)}-{suffix}-{who[:10]}-{time.time_ns() // 1_000_000}",
             job_timeout=self.job.timeout,
             retry=JOB_RETRY,
-            result_ttl=3600,
+            result_ttl=BATCH_RESULT_TTL,
             failure_ttl=self.job.failure_ttl,
             description=self.job.description,
         )
@@ -87,6 +94,13 @@ class BatchDelivery:
     # -- the send loop ---------------------------------------------------------------------
 
     def run(self, recipients):
+        without_address = [r for r in recipients if not r.address]
+        if without_address:
+            # A failed job put back by hand (rq requeue) after its addresses were removed.
+            log.warning("Batch %s: %d recipients without address: %s", self.job.id,
+                        len(without_address), NO_ADDRESS)
+            self._fail_all(without_address, NO_ADDRESS)
+            recipients = [r for r in recipients if r.address]
         cache = settings_contract.SettingsCache(self.connection)
         document = cache.require()
         channel_settings = document.get("channels", {}).get(self.channel, {})
@@ -123,12 +137,13 @@ class BatchDelivery:
             for recipient in recipients:
                 self.ledger.failed(pipe, recipient, reason)
             pipe.execute()
-        self.summary[base.FAILED] = len(recipients)
+        self.summary[base.FAILED] += len(recipients)
         return self.summary
 
     def _send_all(self, post, channel, bucket, recipients, attempts, settings_version):
         retries = {}  # delay in whole seconds -> recipients
         rest_delay, rest_suffix = 0, "rest"  # where the unsent rest goes if the loop stops early
+        busy, lease_left = [], 0.0  # recipients another execution holds, and for how long
         index = 0
         claim = None
         if recipients:
@@ -146,6 +161,11 @@ class BatchDelivery:
             outcome = None
             if state == "done":
                 self.summary["skipped"] += 1
+            elif state == "busy":
+                # Another execution of this batch may be sending to them right now: not us.
+                # A follow-up after its lease finds them sent, or takes over a dead run's claim.
+                busy.append(recipient)
+                lease_left = max(lease_left, float(detail))
             else:
                 outcome = channel.send(post, recipient)
                 if outcome.kind == base.PAUSE:
@@ -163,6 +183,9 @@ class BatchDelivery:
             if following is None:
                 break
         self._follow_up(recipients[index:], self.attempt, rest_suffix, rest_delay)
+        if busy:
+            self.summary["busy"] = len(busy)
+            self._follow_up(busy, self.attempt, "busy", math.ceil(lease_left) + 1)
         for delay, group in sorted(retries.items()):
             self._follow_up(group, self.attempt + 1, f"retry{self.attempt + 1}", delay)
 

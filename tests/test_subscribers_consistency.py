@@ -120,6 +120,12 @@ class StoreMachine(RuleBasedStateMachine):
         self.now += timedelta(hours=hours)
         self.store.expire_pending(now=self.now)
 
+    @rule(days=st.integers(min_value=0, max_value=2))
+    def retention(self, days):
+        counts = self.store.counts()
+        self.store.erase_leavers(days, now=self.now)
+        assert self.store.counts() == counts  # erasure keeps the counts
+
     @invariant()
     def indexes_match_records(self):
         assert self.store.check() == []

@@ -543,3 +543,89 @@ class TestIdempotentSignup:
         first = signup(store, request_key="nonce-1")
         store.activate(first, address=1001)
         assert not list(store._index("signup_keys").keys())
+
+
+class TestExpiryOnSignup:
+    """The belt to the housekeeping clock: a signup expires expired signups near its token."""
+
+    def test_a_signup_expires_an_expired_signup_in_its_shard(self, store):
+        old = signup(store, now=NOW)
+        later = NOW + timedelta(hours=25)
+        shard = shard_of(old.confirm_token)
+        # Sign up until one token lands in the old signup's shard (1 in 64 each time).
+        for _ in range(2000):
+            new = signup(store, now=later)
+            if shard_of(new.confirm_token) == shard:
+                break
+        assert store.get(old.id) is None
+        assert store.by_confirm_token(old.confirm_token, now=NOW) is None
+        assert store.daily()["2026-05-05"]["expired"] == 1
+
+    def test_a_signup_leaves_signups_that_are_still_valid(self, store):
+        old = signup(store, now=NOW)
+        for _ in range(200):
+            signup(store, now=NOW + timedelta(hours=23))
+        assert store.get(old.id) is old
+
+
+class TestRetention:
+    """Who left is erased after N days; only the counters remember them."""
+
+    def test_leavers_are_erased_after_the_days_kept(self, store):
+        stays = confirmed(store, 1001, topics=["warnungen"])
+        left = confirmed(store, "+491701234567", topics=["warnungen", "freibad"], channel="signal")
+        store.unsubscribe(left, now=NOW)
+        blocked = confirmed(store, 3003)
+        store.mark_unreachable_by_id(blocked.id, now=NOW + timedelta(days=2))
+        counts_before = store.counts()
+
+        assert store.erase_leavers(30, now=NOW + timedelta(days=29, hours=23)) == 0
+        assert store.leavers_due(30, now=NOW + timedelta(days=30)) == 1
+        assert store.erase_leavers(30, now=NOW + timedelta(days=30)) == 1
+        assert store.get(left.id) is None
+        assert store.by_address("signal", "+491701234567") is None
+        assert store.by_manage_token(left.manage_token) is None
+        assert store.get(blocked.id) is blocked  # left two days later: kept two days longer
+        assert store.erase_leavers(30, now=NOW + timedelta(days=32)) == 1
+        assert store.get(blocked.id) is None
+        assert store.get(stays.id) is stays
+        # Only counts are kept: per state, channel and topic exactly as before.
+        assert store.counts() == counts_before
+        for name in INDEXES:
+            tree = store._index(name)
+            entries = [list(v) for v in tree.values()] if name == "topics" else list(tree.items())
+            assert left.id not in repr(entries) and "1701234567" not in repr(entries)
+            assert blocked.id not in repr(entries)
+
+    def test_coming_back_in_time_keeps_the_record(self, store):
+        subscriber = confirmed(store, 1001)
+        store.unsubscribe(subscriber, now=NOW)
+        again = store.add_pending("telegram", ["warnungen"], "de", CONSENT, now=NOW + timedelta(days=10))
+        assert store.activate(again, address=1001, now=NOW + timedelta(days=10)) is subscriber
+        assert store.erase_leavers(30, now=NOW + timedelta(days=60)) == 0
+        assert store.get(subscriber.id).is_active
+
+    def test_zero_days_erases_at_once(self, store):
+        subscriber = confirmed(store, 1001)
+        store.unsubscribe(subscriber, now=NOW)
+        assert store.erase_leavers(0, now=NOW) == 1
+
+    def test_in_batches(self, store):
+        for chat in range(5):
+            store.unsubscribe(confirmed(store, 5000 + chat), now=NOW)
+        assert store.erase_leavers(1, now=NOW + timedelta(days=1), limit=3) == 3
+        assert store.erase_leavers(1, now=NOW + timedelta(days=1), limit=3) == 2
+        assert store.counts()["states"]["unsubscribed"] == 5
+
+    def test_a_store_from_before_erasure_indexes_its_leavers_once(self, store):
+        kept = confirmed(store, 1001)
+        store.unsubscribe(kept, now=NOW + timedelta(days=20))
+        old = confirmed(store, 1002)
+        store.unsubscribe(old, now=NOW)
+        # As stored by the previous version: no "left" index, no "left" date on records.
+        del store._left, store._left_complete, store._erased
+        for record in (kept, old):
+            record.forget("left")
+        assert store.erase_leavers(30, now=NOW + timedelta(days=31)) == 1
+        assert store.get(old.id) is None and store.get(kept.id) is kept
+        assert store._left_complete

@@ -19,6 +19,7 @@ INDEXES = {
     "confirm_tokens": "confirm token -> (id, expiry in epoch seconds), pending only",
     "manage_tokens": "manage token -> id, for everyone past pending",
     "signup_keys": "signup fingerprint -> id, pending only (idempotent signups)",
+    "left": "unsubscribed or unreachable id -> when they left (epoch seconds), for erasure",
 }
 SET_INDEXES = ("topics",)
 RECIPIENT_SEPARATOR = " "
@@ -42,6 +43,8 @@ def index_entries(subscriber):
         entries.add(("recipients", sid, recipient_value(subscriber)))
         for topic in subscriber.topics:
             entries.add(("topics", topic, sid))
+    elif subscriber.has_left:
+        entries.add(("left", sid, epoch(subscriber.left_at)))
     return entries
 
 

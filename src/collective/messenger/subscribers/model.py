@@ -28,6 +28,8 @@ ADDRESS_FROM_MESSENGER = ("telegram", "whatsapp")
 ADDRESS_PROVEN_BY_CODE = ("signal", "threema")
 
 PENDING_LIFETIME = timedelta(hours=24)
+# Addresses of people who left are erased after this many days unless the site says otherwise.
+DEFAULT_KEEP_LEFT_DAYS = 30
 CODE_LIFETIME = timedelta(minutes=15)
 CODE_ATTEMPTS = 5
 
@@ -55,6 +57,7 @@ class Subscriber(Persistent):
     address = None
     confirmed = None
     unsubscribed = None
+    left = None  # when they unsubscribed or became unreachable: erased N days later
     confirm_token = None
     confirm_expires = None
     code = None
@@ -83,6 +86,15 @@ class Subscriber(Persistent):
     @property
     def is_active(self):
         return self.state == ACTIVE
+
+    @property
+    def has_left(self):
+        return self.state in (UNSUBSCRIBED, UNREACHABLE)
+
+    @property
+    def left_at(self):
+        """When they left; records from before ``left`` existed fall back to their dates."""
+        return self.left or self.unsubscribed or self.changed
 
     def forget(self, *names):
         """Drop optional attributes back to their class default (None)."""

@@ -9,6 +9,7 @@ succeeds. There is no single hot object: no list of all ids, no plain integer co
 
 from datetime import timedelta
 from functools import reduce
+from itertools import islice
 
 from BTrees.Length import Length
 from BTrees.OOBTree import OOBTree
@@ -44,12 +45,18 @@ from collective.messenger.subscribers.trees import AddressIndex
 from collective.messenger.subscribers.trees import RecipientMap
 from collective.messenger.subscribers.trees import ShardedTree
 from collective.messenger.subscribers.trees import TopicMembers
+from collective.messenger.subscribers.trees import shard_of
 
 # Day counters (``daily()``): what the admin view charts.
 DAILY_EVENTS = ("confirmed", "unsubscribed", "unreachable", "expired", "deleted")
 DAYS_AHEAD = 31
 MAX_ADDRESS_LENGTH = 64
 MAX_LANGUAGE_LENGTH = 16
+# A signup expires at most this many expired signups near its own token (the belt to the
+# housekeeping clock's braces); the clock does the rest.
+EXPIRE_ON_SIGNUP = 5
+# Leavers erased per call of ``erase_leavers``: keeps one transaction small; the clock comes back.
+ERASE_BATCH = 1000
 
 
 class SubscriberError(ValueError):
@@ -60,6 +67,12 @@ class SubscriberError(ValueError):
 
 
 class SubscriberStore(Persistent):
+    # Stores made before erasure existed: the "left" index comes with the first leaver (or
+    # erasure), and the first ``erase_leavers`` indexes the leavers from before.
+    _left = None
+    _left_complete = False
+    _erased = None  # count key -> Length: the counts of erased leavers, kept
+
     def __init__(self):
         # See indexing.INDEXES for what each index holds.
         self._subscribers = ShardedTree()  # id -> Subscriber
@@ -69,6 +82,9 @@ class SubscriberStore(Persistent):
         self._confirm_tokens = ShardedTree()
         self._manage_tokens = ShardedTree()
         self._signup_keys = ShardedTree()
+        self._left = ShardedTree()
+        self._left_complete = True
+        self._erased = OOBTree()
         self._counts = OOBTree()  # count key -> Length
         self._daily = OOBTree()  # (ISO day, event) -> Length
         # Created up front, so that the first signups of a fresh site do not all insert them.
@@ -266,6 +282,7 @@ class SubscriberStore(Persistent):
             subscriber.signup_key = signup_key
         self._subscribers[subscriber.id] = subscriber
         self._reindex(subscriber, set(), set())
+        self._expire_near(subscriber.confirm_token, now)
         return subscriber
 
     def issue_code(self, subscriber, now=None):
@@ -365,7 +382,7 @@ class SubscriberStore(Persistent):
         if subscriber.state != UNSUBSCRIBED:
             with self._changing(subscriber):
                 subscriber.state = UNSUBSCRIBED
-                subscriber.unsubscribed = subscriber.changed = now
+                subscriber.unsubscribed = subscriber.changed = subscriber.left = now
             self._count_day(now, "unsubscribed")
         return subscriber
 
@@ -394,6 +411,18 @@ class SubscriberStore(Persistent):
         self._prepare_days(now.date())  # this job runs regularly: keep a month ready
         cutoff = epoch(now)
         expired = [sid for sid, expires in self._confirm_tokens.values() if expires <= cutoff]
+        return self._expire(expired, now)
+
+    def _expire_near(self, token, now):
+        """Expire a few expired signups from the shard ``token`` went to: that shard is
+        loaded anyway, so a signup costs little more, and no expiry waits for the clock."""
+        cutoff = epoch(now)
+        shard = self._confirm_tokens.shards[shard_of(token)]
+        entries = shard.values(self._confirm_tokens.floor, excludemin=True)
+        expired = [sid for sid, expires in entries if expires <= cutoff]
+        return self._expire(expired[:EXPIRE_ON_SIGNUP], now)
+
+    def _expire(self, expired, now):
         for sid in expired:
             subscriber = self._subscribers[sid]
             self._reindex(subscriber, index_entries(subscriber), count_keys(subscriber), gone=True)
@@ -401,6 +430,53 @@ class SubscriberStore(Persistent):
         if expired:
             self._count_day(now, "expired", len(expired))
         return len(expired)
+
+    def erase_leavers(self, keep_days, now=None, limit=ERASE_BATCH):
+        """Erase everyone who left (unsubscribed, unreachable) more than ``keep_days`` days
+        ago: record, address and tokens go; the counters per state, channel and topic keep
+        counting them, so figures do not change. Returns how many were erased (at most
+        ``limit``; call again for the rest). Like ``delete``, the bytes leave the ZODB file
+        with the next pack."""
+        now = now or utcnow()
+        self._index_earlier_leavers()
+        cutoff = epoch(now - timedelta(days=keep_days))
+        due = [sid for sid, left in self._left.items() if left <= cutoff]
+        due = due[:limit]
+        erased = self._erased_counts()
+        for sid in due:
+            subscriber = self._subscribers.get(sid)
+            if subscriber is None or not subscriber.has_left:
+                continue
+            # Counters stay as they are (counts before = none); the tally keeps check() honest.
+            self._reindex(subscriber, index_entries(subscriber), set(), gone=True)
+            for key in count_keys(subscriber):
+                if key not in erased:
+                    erased[key] = Length()
+                erased[key].change(1)
+            del self._subscribers[sid]
+        return len(due)
+
+    def leavers_due(self, keep_days, now=None):
+        """How many leavers ``erase_leavers(keep_days)`` would erase now (for the dashboard)."""
+        if self._left is None:
+            return 0
+        cutoff = epoch((now or utcnow()) - timedelta(days=keep_days))
+        return sum(1 for left in self._left.values() if left <= cutoff)
+
+    def _index_earlier_leavers(self):
+        """Once per store made before erasure existed: index the leavers it already has."""
+        if self._left_complete:
+            return
+        left = self._index("left")
+        for sid, subscriber in self._subscribers.items():
+            if subscriber.has_left and sid not in left:
+                left[sid] = epoch(subscriber.left_at)
+        self._left_complete = True
+
+    def _erased_counts(self):
+        if self._erased is None:
+            self._erased = OOBTree()
+        return self._erased
 
     # -- consistency -----------------------------------------------------------------------
 
@@ -422,6 +498,9 @@ class SubscriberStore(Persistent):
                     expected[name][key] = value
             for key in count_keys(subscriber):
                 counts[key] = counts.get(key, 0) + 1
+        for key, length in (self._erased or {}).items():
+            if length():
+                counts[key] = counts.get(key, 0) + length()
         for name in INDEXES:
             tree = self._index(name)
             if name in SET_INDEXES:
@@ -443,6 +522,8 @@ class SubscriberStore(Persistent):
     # -- internals -------------------------------------------------------------------------
 
     def _index(self, name):
+        if name == "left" and self._left is None:
+            self._left = ShardedTree()  # a store from before erasure existed
         return getattr(self, "_" + name)
 
     def _unused_id(self):
@@ -496,7 +577,7 @@ class SubscriberStore(Persistent):
         """Before changing anything: a key owned by another subscriber (an address, a
         token) must not be taken over, or someone would be subscribed twice."""
         for name, key, _value in added:
-            if name in SET_INDEXES or name == "recipients":
+            if name in SET_INDEXES or name in ("recipients", "left"):
                 continue  # shared by design, or keyed by the subscriber's own id
             holder = self._index(name).get(key)
             if name == "confirm_tokens" and holder is not None:
@@ -555,7 +636,7 @@ class SubscriberStore(Persistent):
                 existing.mode = pending.mode
                 existing.state = ACTIVE
                 existing.confirmed = now
-                existing.forget("unsubscribed")
+                existing.forget("unsubscribed", "left")
             existing.consent = pending.consent
             existing.changed = now
         self._reindex(pending, index_entries(pending), count_keys(pending), gone=True)
@@ -570,7 +651,7 @@ class SubscriberStore(Persistent):
         now = now or utcnow()
         with self._changing(subscriber):
             subscriber.state = UNREACHABLE
-            subscriber.changed = now
+            subscriber.changed = subscriber.left = now
         self._count_day(now, "unreachable")
         return subscriber
 

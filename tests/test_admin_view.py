@@ -214,6 +214,41 @@ def test_counts_csv(live_site, populated, acceptance):
     assert sum(v for k, v in data.items() if k[0] == "All subscribers") == 6
 
 
+FORMULA_TITLES = [
+    'Freibad;=HYPERLINK("http://x";"y")',  # German Excel splits at ";": "=HYPERLINK(...)" alone
+    "Sport, +1+2",
+    "Markt\t@SUMME(A1:A2)",
+    "Kultur;  -2+3",
+    "Musik,＝1+1",  # a full-width equals sign, which Excel treats like "="
+]
+FORMULA_STARTS = ("=", "+", "-", "@", "＝", "＋", "－", "＠")
+
+
+@pytest.mark.parametrize("delimiter", [";", ",", "\t"])
+def test_counts_csv_has_no_formula_after_any_separator(live_site, populated, acceptance, delimiter):
+    """Opened with any separator a spreadsheet may guess (German Excel: ";"), no cell can start
+    a formula, also where a title contains that separator."""
+    from plone import api
+
+    lines = api.portal.get_registry_record("collective.messenger.topics")
+    extra = [f"formel-{number} | {title} | Test" for number, title in enumerate(FORMULA_TITLES)]
+    api.portal.set_registry_record("collective.messenger.topics", [*lines, *extra])
+    transaction.commit()
+    response = get(f"{live_site}/@@messenger-subscribers/counts.csv", "editor")
+    assert response.status_code == 200
+    text = response.content.decode("utf-8")[1:]
+    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    cells = [cell for row in rows for cell in row]
+    assert any("HYPERLINK" in cell for cell in cells)  # the titles are there
+    formulas = [cell for cell in cells if cell.lstrip(" ").startswith(FORMULA_STARTS)]
+    assert formulas == []
+    # Read as it was written, each title is whole, with an apostrophe before each formula start.
+    titles = {row[0] for row in csv.reader(io.StringIO(text))}
+    assert "Freibad;'=HYPERLINK(\"http://x\";\"y\")" in titles
+    assert "Sport, '+1+2" in titles
+    assert "Kultur;  '-2+3" in titles
+
+
 @pytest.mark.parametrize("user, linked", [("editor", True), ("siteadmin", True), ("member", False)])
 def test_user_menu_links_the_overview(live_site, user, linked):
     page = lxml.html.fromstring(get(live_site, user).text)

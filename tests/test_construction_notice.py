@@ -399,7 +399,7 @@ def test_upgrade_to_1002_brings_type_behaviors_index_and_settings(portal):
 
     setup.upgradeProfile("collective.messenger:default")
 
-    assert setup.getLastVersionForProfile("collective.messenger:default") == ("1002",)
+    assert setup.getLastVersionForProfile("collective.messenger:default") == ("1003",)
     assert registry["collective.messenger.public_states"] == ["published"]
     assert registry["plone.icon.contenttype/construction_notice"].endswith("cone-striped.svg")
     assert registry["collective.messenger.topics"] == topics  # the site's own settings stay

@@ -25,7 +25,7 @@ def test_installed(installer):
 
 def test_profile_version(portal):
     setup = api.portal.get_tool("portal_setup")
-    assert setup.getLastVersionForProfile(f"{PACKAGE}:default") == ("1002",)
+    assert setup.getLastVersionForProfile(f"{PACKAGE}:default") == ("1003",)
 
 
 def test_browser_layer(portal):
@@ -47,6 +47,11 @@ def test_permissions_roles(portal):
         "Site Administrator",
         "Editor",
         "Reviewer",
+    }
+    assert roles("collective.messenger: Run maintenance") == {
+        "Manager",
+        "Site Administrator",
+        "Messenger Cron",
     }
 
 
@@ -139,6 +144,6 @@ def test_upgrade_from_1000_adds_portlet_and_subscribers_link(portal):
 
     setup.upgradeProfile(f"{PACKAGE}:default")
 
-    assert setup.getLastVersionForProfile(f"{PACKAGE}:default") == ("1002",)
+    assert setup.getLastVersionForProfile(f"{PACKAGE}:default") == ("1003",)
     assert queryUtility(IPortletType, name="collective.messenger.SignupPortlet") is not None
     assert "messenger-subscribers" in api.portal.get_tool("portal_actions").user.objectIds()

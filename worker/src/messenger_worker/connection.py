@@ -1,4 +1,11 @@
-"""Where Redis is: one environment variable for Plone and every worker."""
+"""Where Redis is: one environment variable for Plone and every worker.
+
+``MESSENGER_REDIS_URL`` may carry an ACL user and a password
+(``redis://worker:secret@redis.example:6379/0``) and may ask for TLS (``rediss://``). For
+TLS the CA that signed the server's certificate comes from ``MESSENGER_REDIS_CA_FILE``
+(else the system's CAs), a client certificate from ``MESSENGER_REDIS_CERT_FILE`` and
+``MESSENGER_REDIS_KEY_FILE`` when the server asks for one (``tls-auth-clients``).
+"""
 
 import os
 from urllib.parse import urlsplit
@@ -8,6 +15,9 @@ import redis
 
 REDIS_URL_VARIABLE = "MESSENGER_REDIS_URL"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+CA_FILE_VARIABLE = "MESSENGER_REDIS_CA_FILE"
+CERT_FILE_VARIABLE = "MESSENGER_REDIS_CERT_FILE"
+KEY_FILE_VARIABLE = "MESSENGER_REDIS_KEY_FILE"
 
 
 def redis_url(environ=None):
@@ -15,17 +25,39 @@ def redis_url(environ=None):
     return environ.get(REDIS_URL_VARIABLE) or DEFAULT_REDIS_URL
 
 
-def connect(url=None, timeout=5.0):
+def tls_options(url, environ=None):
+    """redis-py options for a ``rediss://`` URL, from the environment; {} for plain ``redis://``.
+
+    The server's certificate and host name are always checked: a TLS connection that
+    accepted any certificate would hand the password to whoever answers.
+    """
+    if urlsplit(url).scheme != "rediss":
+        return {}
+    environ = os.environ if environ is None else environ
+    options = {"ssl_cert_reqs": "required", "ssl_check_hostname": True}
+    for variable, option in (
+        (CA_FILE_VARIABLE, "ssl_ca_certs"),
+        (CERT_FILE_VARIABLE, "ssl_certfile"),
+        (KEY_FILE_VARIABLE, "ssl_keyfile"),
+    ):
+        if environ.get(variable):
+            options[option] = environ[variable]
+    return options
+
+
+def connect(url=None, timeout=5.0, environ=None):
     """A client for ``url`` (default: from the environment).
 
     Timeouts are short on purpose: a web request that publishes settings must not hang
     when Redis is down, it must report it.
     """
+    url = url or redis_url(environ)
     return redis.Redis.from_url(
-        url or redis_url(),
+        url,
         socket_connect_timeout=timeout,
         socket_timeout=timeout,
         health_check_interval=30,
+        **tls_options(url, environ),
     )
 
 

@@ -7,11 +7,15 @@ from plone.z3cform import layout
 from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
 from Products.statusmessages.interfaces import IStatusMessage
 from z3c.form import button
+from z3c.form import validator
 from zope.i18n import translate
+from zope.schema.interfaces import IURI
 
 from collective.messenger import _
 from collective.messenger.redis_client import get_redis
 from collective.messenger.settings.access import MessengerSettings
+from collective.messenger.settings.destinations import destination_fields
+from collective.messenger.settings.destinations import refusal
 from collective.messenger.settings.publish import publish_now
 from collective.messenger.settings.schema import IMessengerSettings
 from collective.messenger.settings.schema import REGISTRY_PREFIX
@@ -19,6 +23,7 @@ from collective.messenger.settings.schema import SECRET_FIELD_NAMES
 from collective.messenger.settings.secrets import SecretStore
 from collective.messenger.settings.status import channel_states
 from collective.messenger.settings.status import delivery_health
+from collective.messenger.settings.validation import SettingsError
 from messenger_worker.connection import display_url
 from messenger_worker.settings import secret_variable
 
@@ -135,6 +140,24 @@ class MessengerControlPanelForm(RegistryEditForm):
     def updateActions(self):
         super().updateActions()
         self.actions["publish"].addClass("btn btn-secondary")
+
+
+class TokenDestinationValidator(validator.SimpleFieldValidator):
+    """Refuses an API base URL the current user may not choose (see settings.destinations)."""
+
+    def validate(self, value, force=False):
+        super().validate(value, force)
+        name = self.field.__name__
+        if name in destination_fields():
+            message = refusal(name, value, getattr(self.context, name))
+            if message is not None:
+                raise SettingsError(message)
+
+
+# Registered in configure.zcml; the form's tabs have the settings object as their context.
+validator.WidgetValidatorDiscriminators(
+    TokenDestinationValidator, context=IMessengerSettings, field=IURI
+)
 
 
 class MessengerControlPanelView(ControlPanelFormWrapper):

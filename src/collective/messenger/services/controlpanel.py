@@ -33,6 +33,9 @@ from zope.schema import ValidationError
 from collective.messenger import _
 from collective.messenger.interfaces import IMessengerLayer
 from collective.messenger.settings.access import MessengerSettings
+from collective.messenger.settings.access import may_read_secrets
+from collective.messenger.settings.destinations import destination_fields
+from collective.messenger.settings.destinations import refusal
 from collective.messenger.settings.schema import IMessengerSettings
 from collective.messenger.settings.schema import REGISTRY_PREFIX
 from collective.messenger.settings.schema import SECRET_FIELD_NAMES
@@ -59,10 +62,6 @@ def _check_permission(panel):
         raise Unauthorized("You are not allowed to manage the messenger settings.")
 
 
-def _may_read_secrets():
-    return "Manager" in api.user.get_roles()
-
-
 @implementer(ISerializeToJson)
 @adapter(IMessengerControlpanel)
 class MessengerControlpanelSerializeToJson:
@@ -73,7 +72,7 @@ class MessengerControlpanelSerializeToJson:
         panel = self.controlpanel
         _check_permission(panel)
         settings = MessengerSettings()
-        show_secrets = _may_read_secrets()
+        show_secrets = may_read_secrets()
         data = {}
         for name, _field in getFieldsInOrder(IMessengerSettings):
             value = getattr(settings, name)
@@ -117,6 +116,8 @@ class MessengerControlpanelDeserializeFromJson:
             if name not in fields
         ]
         values = {}
+        settings = MessengerSettings()
+        destinations = destination_fields()
         for name, field in fields.items():
             if name not in data:
                 continue
@@ -133,12 +134,18 @@ class MessengerControlpanelDeserializeFromJson:
             except (ValueError, TypeError, Invalid) as error:
                 errors.append({"field": name, "message": str(error)})
             else:
-                values[name] = value
+                # Only Managers decide where tokens are sent (settings.destinations).
+                message = None
+                if name in destinations:
+                    message = refusal(name, value, getattr(settings, name))
+                if message is None:
+                    values[name] = value
+                else:
+                    errors.append({"field": name, "message": message})
         if errors:
             for error in errors:
                 error["message"] = translate(error["message"], context=self.request)
             # JSON in the message, as plone.restapi clients (Volto) parse it, one per field.
             raise BadRequest(json.dumps(errors, ensure_ascii=False))
-        settings = MessengerSettings()
         for name, value in values.items():
             setattr(settings, name, value)

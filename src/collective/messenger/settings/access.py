@@ -1,5 +1,6 @@
 """One object for all settings, and the document the workers receive."""
 
+from plone import api
 from plone.registry.interfaces import IRegistry
 from zope.component import getUtility
 from zope.interface import implementer
@@ -46,16 +47,21 @@ class MessengerSettings:
             setattr(self._proxy, name, value)
 
 
-def settings_document(site=None):
-    """The settings document for the workers (see worker/README.md), secrets included."""
+def settings_document(site=None, environment_secrets=True):
+    """The settings as one document (see worker/README.md), secrets included.
+
+    With ``environment_secrets`` (for this process: webhooks, previews) a secret from this
+    process's environment wins over the stored one; without, only stored secrets appear.
+    """
     proxy = registry_proxy()
     secrets = SecretStore(site)
+    secret = secrets.get if environment_secrets else secrets.stored
     channels = {channel: {} for channel in CHANNELS}
     templates = {}
     for name in getFieldNamesInOrder(IMessengerSettings):
         channel, _sep, key = name.partition("_")
         if channel in channels:
-            value = secrets.get(name) if name in SECRET_FIELD_NAMES else getattr(proxy, name)
+            value = secret(name) if name in SECRET_FIELD_NAMES else getattr(proxy, name)
             channels[channel][key] = value
         elif name.startswith(TEMPLATE_PREFIX):
             templates[name[len(TEMPLATE_PREFIX):]] = getattr(proxy, name)
@@ -66,3 +72,18 @@ def settings_document(site=None):
         "templates": templates,
         "phone_region": proxy.phone_region,
     }
+
+
+def worker_document(site=None):
+    """The document published to Redis for the workers.
+
+    Secrets from Zope's environment stay out of it: whoever can read Redis must not learn
+    them, and each worker reads the same variables from its own environment. Secrets
+    stored in the site do travel through Redis (the workers have no other way to get them).
+    """
+    return settings_document(site, environment_secrets=False)
+
+
+def may_read_secrets():
+    """Only Managers see secret values and decide where secrets are sent."""
+    return "Manager" in api.user.get_roles()

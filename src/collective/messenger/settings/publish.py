@@ -15,7 +15,7 @@ from zope.component.hooks import getSite
 from zope.component.hooks import site as site_context
 
 from collective.messenger.redis_client import get_redis
-from collective.messenger.settings.access import settings_document
+from collective.messenger.settings.access import worker_document
 from collective.messenger.settings.schema import REGISTRY_PREFIX
 from messenger_worker.connection import display_url
 from messenger_worker.settings import publish
@@ -25,7 +25,7 @@ log = logging.getLogger("collective.messenger")
 
 def publish_now(site=None):
     """Publish the current settings; returns the new version. Raises redis.RedisError."""
-    version = publish(get_redis(), settings_document(site))
+    version = publish(get_redis(), worker_document(site))
     log.info("Published messenger settings version %s to %s", version, display_url())
     return version
 
@@ -51,7 +51,7 @@ def _before_commit(site):
     try:
         # Commit may run outside the request's site hook (e.g. at the end of a script).
         with site_context(site):
-            document = settings_document(site)
+            document = worker_document(site)
     except Exception:
         # Never fail the commit over publication (e.g. the records are being uninstalled).
         log.exception("Could not build the messenger settings document; not publishing.")

@@ -54,7 +54,7 @@ def _rate(default):
     )
 
 
-def _secret(title, description=""):
+def _secret(title, description="", constraint=None):
     return schema.Password(
         title=title,
         description=_(
@@ -64,6 +64,7 @@ def _secret(title, description=""):
             mapping={"help": description},
         ),
         required=False,
+        constraint=constraint,
     )
 
 
@@ -105,6 +106,7 @@ class IMessengerSettings(model.Schema):
     telegram_webhook_secret = _secret(
         _("Webhook secret"),
         _("Telegram sends it with every webhook call; the site rejects calls without it."),
+        constraint=validation.check_webhook_secret,
     )
     telegram_rate = _rate(30.0)
     telegram_api_url = schema.URI(
@@ -196,6 +198,7 @@ class IMessengerSettings(model.Schema):
             "Part of the address signal-cli-rest-api posts incoming messages to: "
             "<site>/@messenger-webhook/signal/<secret>. Use at least 32 random characters."
         ),
+        constraint=validation.check_webhook_secret,
     )
     signal_rate = _rate(1.0)
     signal_codes_per_day = _codes_per_day()
@@ -276,7 +279,9 @@ class IMessengerSettings(model.Schema):
     )
 
     model.fieldset(
-        "privacy", label=_("Privacy"), fields=["privacy_text", "privacy_url", "phone_region"]
+        "privacy",
+        label=_("Privacy"),
+        fields=["privacy_text", "privacy_url", "phone_region", "erase_after_days"],
     )
     privacy_text = schema.Text(
         title=_("Privacy notice"),
@@ -295,4 +300,16 @@ class IMessengerSettings(model.Schema):
         description=_("Numbers entered without a country code are read as from this country."),
         default="DE",
         constraint=validation.check_phone_region,
+    )
+    erase_after_days = schema.Int(
+        title=_("erase_after_days_title", default="Erase addresses after leaving (days)"),
+        description=_(
+            "erase_after_days_help",
+            default="When citizens unsubscribe or block the messenger, their number or ID is "
+            "kept this many days (to answer questions), then erased; only counts remain. "
+            "0 erases within the hour. The privacy notice must name the same number of days.",
+        ),
+        default=30,
+        min=0,
+        max=365,
     )

@@ -5,6 +5,7 @@ from zope.schema import getFields
 
 from collective.messenger.redis_client import get_redis
 from collective.messenger.settings.access import settings_document
+from collective.messenger.settings.access import worker_document
 from collective.messenger.settings.schema import CHANNEL_TITLES
 from collective.messenger.settings.schema import IMessengerSettings
 from messenger_worker import health
@@ -17,7 +18,7 @@ def delivery_health():
     """Redis, queues, workers, and whether the workers have the current settings."""
     state = health.collect(get_redis())
     if state["reachable"]:
-        state["settings_current"] = state["settings_digest"] == digest(settings_document())
+        state["settings_current"] = state["settings_digest"] == digest(worker_document())
     return state
 
 

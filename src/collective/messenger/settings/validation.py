@@ -21,6 +21,9 @@ THREEMA_GATEWAY_ID = re.compile(r"^\*[A-Z0-9]{7}$")
 WHATSAPP_TEMPLATE_NAME = re.compile(r"^[a-z0-9_]{1,512}$")
 GRAPH_API_VERSION = re.compile(r"^v\d{1,3}\.\d{1,2}$")
 DIGITS = re.compile(r"^\d{5,30}$")
+WEBHOOK_SECRET_MIN_LENGTH = 32
+# Telegram accepts these in secret_token; they also stay as they are in a URL path (Signal).
+WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 
 class SettingsError(ValidationError):
@@ -197,6 +200,32 @@ def check_privacy_url(value):
                 default='"${value}" is not a link. Enter a full address starting with '
                 'https:// or a path on this site starting with "/", for example /datenschutz.',
                 mapping={"value": value},
+            )
+        )
+    return True
+
+
+def check_webhook_secret(value):
+    """A secret that authenticates webhook calls: long enough not to be guessed."""
+    if not value:
+        return True
+    if len(value) < WEBHOOK_SECRET_MIN_LENGTH:
+        raise SettingsError(
+            _(
+                "error_webhook_secret_short",
+                default="The secret has ${length} characters; use at least ${minimum}. "
+                "Whoever guesses it can send the site messages in the name of any "
+                "citizen, and short secrets are guessed. Generate one, for example with "
+                "\"openssl rand -hex 24\".",
+                mapping={"length": len(value), "minimum": WEBHOOK_SECRET_MIN_LENGTH},
+            )
+        )
+    if not WEBHOOK_SECRET.match(value):
+        raise SettingsError(
+            _(
+                "error_webhook_secret_characters",
+                default="Use only letters, digits, \"_\" and \"-\" in the secret, at most "
+                "256: Telegram accepts no others, and the Signal secret is part of an address.",
             )
         )
     return True

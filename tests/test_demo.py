@@ -139,7 +139,9 @@ def test_demo_newcomer_subscribes_with_telegram_and_leaves(var_dir):
 
         answer = requests.post(f"{stack.site_url}/@@messenger-signup", timeout=30, data={
             "step": "signup", "path": "portlet", "topics": ["baustellen-verkehr", "warnungen"],
-            "channel": "telegram", "consent": "on", "website": "", "request_key": "demo-1"})
+            "channel": "telegram", "consent": "on", "website": "", "request_key": "demo-1",
+            # The portlet's own form token (the page refuses POSTs without it).
+            "form_token": re.search(r'name="form_token"[^>]*value="([^"]+)"', front_page).group(1)})
         assert answer.status_code == 200, answer.text[:2000]
         link = re.search(r'href="(https://t\.me/musterstadt_bot\?start=[A-Za-z0-9_-]+)"', answer.text).group(1)
 

@@ -83,8 +83,9 @@ def test_signup_through_the_portlet(site):
     html = portlet_html(browser.contents)
     assert "Baustellen, Straßensperrungen" not in html
     request_key = re.search(r'name="request_key"[^>]*value="([^"]+)"', html).group(1)
+    form_token = re.search(r'name="form_token"[^>]*value="([^"]+)"', html).group(1)
     data = {"step": "signup", "path": "portlet", "request_key": request_key, "topics": ["warnungen"],
-            "channel": "telegram", "consent": "1", "website": ""}
+            "channel": "telegram", "consent": "1", "website": "", "form_token": form_token}
     browser.post(f"{site.absolute_url()}/@@messenger-signup", urlencode(data, doseq=True))
     assert "Open Telegram" in browser.contents
     # On the signup page the portlet does not offer a second form.

@@ -35,11 +35,15 @@ def form_values(html, prefix="messenger-signup"):
     """The hidden fields of the rendered signup form."""
     return {
         name: re.search(rf'name="{name}"[^>]*value="([^"]*)"', html).group(1)
-        for name in ("request_key", "path", "step")
+        for name in ("request_key", "path", "step", "form_token")
     }
 
 
-def post(browser, url, data):
+def post(browser, url, data, token=True):
+    """POST like the page's own form: with its token unless ``token`` is False."""
+    if token and "form_token" not in data:
+        browser.open(url.split("/@@")[0] + "/@@messenger-signup")
+        data = dict(data, form_token=form_values(browser.contents)["form_token"])
     browser.post(url, urlencode(data, doseq=True))
     return browser
 

@@ -8,7 +8,9 @@ One view, several steps, chosen by the hidden field ``step`` of the posted form:
 - ``confirm``: ``flow.confirm_code`` with the token and code; ``resend``: ``flow.resend_code``.
 
 Results are shown in the answer to the POST (no redirect), so tokens never appear in a
-URL; answers to POSTs are not stored by browsers or proxies.
+URL; answers to POSTs are not stored by browsers or proxies. Every POST must carry the
+form's own token and must not be one the browser declares cross-site (``signup_token``):
+another site cannot make its visitors' browsers start signups and send codes.
 """
 
 from plone.protect.interfaces import IDisableCSRFProtection
@@ -17,6 +19,7 @@ from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
 from zope.interface import alsoProvides
 
 from collective.messenger import _
+from collective.messenger.browser import signup_token
 from collective.messenger.browser.signup_form import SignupFormFragment
 from collective.messenger.browser.signup_form import topics_from_query
 from collective.messenger.settings.schema import CHANNEL_TITLES
@@ -42,14 +45,16 @@ class SignupView(BrowserView):
         request = self.request
         if request.method == "POST":
             # The signup form is for anonymous citizens, so plone.protect's per-user token
-            # cannot protect it; a forged POST could only start a signup that nobody
-            # confirms (double opt-in), and limits per client bound how many. So no
-            # CSRF check here, and none by plone.protect for logged-in visitors either.
+            # cannot protect it (the page may come from a cache, rendered for someone else):
+            # the form carries its own token instead (signup_token), checked here.
             alsoProvides(request, IDisableCSRFProtection)
             request.response.setHeader("Cache-Control", "no-store")
             request.response.setHeader("Referrer-Policy", "no-referrer")
             step = request.form.get("step")
-            if step == "confirm":
+            refusal = signup_token.refusal(request)
+            if refusal is not None:
+                self.refuse(refusal)
+            elif step == "confirm":
                 self.confirm()
             elif step == "resend":
                 self.resend()
@@ -121,6 +126,14 @@ class SignupView(BrowserView):
             return
         self._show_next(step, _("signup_code_resent", default="We have sent you a new code."), "success")
 
+    def refuse(self, message):
+        """A POST that is not from our own form: nothing is done, a fresh form is shown."""
+        cross_site = message is signup_token.CROSS_SITE
+        self.request.response.setStatus(403 if cross_site else 400)
+        # Values another site put in the form are not shown back; our own out-of-date form's are.
+        values = None if cross_site else dict(self.request.form, request_key="")
+        self.show_form(values=values, errors={"form": message})
+
     # -- helpers ----------------------------------------------------------------------------
 
     def _show_next(self, step, message=None, kind="info"):
@@ -162,6 +175,9 @@ class SignupView(BrowserView):
 
     def channel_title(self):
         return CHANNEL_TITLES.get(self.channel, self.channel or "")
+
+    def form_token(self):
+        return signup_token.form_token()
 
     def signup_url(self):
         return f"{self.context.absolute_url()}/@@messenger-signup"

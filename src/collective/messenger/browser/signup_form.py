@@ -3,8 +3,9 @@
 One class renders the form for a given state (preselected topics, submitted values, errors),
 so the page and the portlet cannot drift apart. Field names are those
 ``flow.start_signup`` reads: topics, channel, phone, consent, website (the honeypot),
-plus request_key (a nonce per rendered form, so a double submit stores one signup) and
-path (where the signup came from: "page" or "portlet").
+plus request_key (a nonce per rendered form, so a double submit stores one signup), path
+(where the signup came from: "page" or "portlet") and form_token (``signup_token``: the
+page refuses POSTs that do not come from its own form).
 """
 
 import re
@@ -17,6 +18,7 @@ from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
 from zope.i18n import translate
 
 from collective.messenger import _
+from collective.messenger.browser import signup_token
 from collective.messenger.signup import flow
 from collective.messenger.signup import offer
 
@@ -97,6 +99,9 @@ class SignupFormFragment(BrowserView):
         if isinstance(key, str) and REQUEST_KEY.match(key):
             return key
         return new_request_key()
+
+    def form_token(self):
+        return signup_token.form_token()
 
     def topics(self):
         if self.values is not None:

@@ -28,6 +28,7 @@ from collective.messenger.publishing.outbox import get_outbox
 from collective.messenger.publishing.snapshot import count_by_channel
 from collective.messenger.publishing.snapshot import recipients_for
 from collective.messenger.redis_client import get_redis
+from collective.messenger.signup.reply_outbox import drain as drain_replies
 from collective.messenger.subscribers.clock import utcnow
 from messenger_worker.connection import display_url
 from messenger_worker.fanout import cancel_post
@@ -161,6 +162,7 @@ def drain(site=None, connection=None):
         result["waiting"] = len(box.waiting())
         return result
     absorb_gone(connection)
+    result.update(drain_replies(connection))  # citizens' replies wait in their own outbox
     now = utcnow()
     for entry in box.unsynced():
         if entry.state == CANCELLED:

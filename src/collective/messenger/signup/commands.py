@@ -1,6 +1,8 @@
 """What citizens write to the bot: ``/start <token>`` and ``START <token>`` confirm a signup,
-``/stop``, ``STOP``, ``Stop``, ``Abmelden`` leave. Called by the webhooks after they verified
-the platform's signature; every answer is queued after commit (``replies``).
+``/stop``, ``STOP``, ``Stop``, ``Abmelden`` leave, ``link``, ``Link``, ``/link`` send the
+subscriber's manage link again (the welcome message held the only copy). Called by the
+webhooks after they verified the platform's signature; every answer is queued after commit
+(``replies``).
 """
 
 import re
@@ -13,12 +15,14 @@ from collective.messenger.subscribers.tokens import is_token
 # "/start TOKEN" (Telegram deep link, also "/start@musterstadt_bot TOKEN"), "START TOKEN" (WhatsApp).
 START = re.compile(r"^\s*/?start(?:@\w+)?(?:\s+(\S+))?\s*$", re.IGNORECASE)
 STOP = re.compile(r"^\s*/?(?:stop|abmelden|unsubscribe)(?:@\w+)?[\s.!]*$", re.IGNORECASE)
+LINK = re.compile(r"^\s*/?link(?:@\w+)?[\s.!?]*$", re.IGNORECASE)
 
 ACTIVATED = "activated"
 ALREADY_ACTIVE = "already-active"
 UNSUBSCRIBED = "unsubscribed"
 NOT_SUBSCRIBED = "not-subscribed"
 UNKNOWN_TOKEN = "unknown-token"
+LINK_SENT = "link-sent"
 IGNORED = "ignored"
 
 
@@ -31,6 +35,8 @@ def handle_message(channel, address, text, name=None):
         return _start(channel, address, start.group(1))
     if STOP.match(text):
         return _stop(channel, address)
+    if LINK.match(text):
+        return _link(channel, address)
     return IGNORED
 
 
@@ -59,6 +65,20 @@ def _stop(channel, address):
         store.unsubscribe(existing)
         replies.queue_goodbye(existing)
         return UNSUBSCRIBED
+    language = existing.language if existing is not None else request_language()
+    state = existing.state if existing is not None else "none"
+    replies.queue_answer(
+        channel, address, language, "notsubscribed", replies.not_subscribed_text(language), state
+    )
+    return NOT_SUBSCRIBED
+
+
+def _link(channel, address):
+    """A new message with the manage link, to the chat it was asked from only."""
+    existing = get_store().by_address(channel, address)
+    if existing is not None and existing.is_active:
+        replies.queue_manage_link(existing)
+        return LINK_SENT
     language = existing.language if existing is not None else request_language()
     state = existing.state if existing is not None else "none"
     replies.queue_answer(

@@ -152,6 +152,7 @@ def start_signup(data, path, request, request_key=None):
         # repeated request (same request_key) finds its code already sent.
         try:
             ratelimit.limit_codes(values["address"])
+            ratelimit.take_code_budget(values["channel"])
         except ratelimit.RateLimited:
             before_signup.rollback()
             raise
@@ -226,11 +227,13 @@ def confirm_code(token, code):
 
 
 def resend_code(token, request):
-    """A new code for a pending Signal or Threema signup (at most 3 a day per number)."""
+    """A new code for a pending Signal or Threema signup (at most 3 a day per number, within
+    the channel's daily budget)."""
     store = get_store()
     subscriber = pending(token)
     if subscriber is None or subscriber.channel not in ("signal", "threema"):
         raise SignupInvalid({"form": EXPIRED_SIGNUP})
     ratelimit.limit_codes(subscriber.address)
+    ratelimit.take_code_budget(subscriber.channel)
     replies.queue_code(subscriber, store.issue_code(subscriber))
     return next_step(subscriber)

@@ -1,24 +1,40 @@
-"""Limits on signups per client and on codes per phone number, counted in Redis.
+"""Limits on signups and manage-link look-ups per client, on codes per phone number, and a
+daily budget of codes per channel, counted in Redis.
 
 Fixed windows in one Lua call (count and expiry set together, so a key never lives
-forever). Shared by every Zope instance behind the load balancer. If Redis is unreachable
+forever). Shared by every Zope instance behind the load balancer. Key names carry a keyed
+hash (``pseudonyms``), never an IP address or a number in clear. If Redis is unreachable
 the limits are not enforced and a warning is logged: signing up must not depend on the
-delivery queue being up, and codes cannot be sent then anyway.
+delivery queue being up, and codes cannot be sent then anyway (they wait in the reply
+outbox and are sent when Redis is back).
 """
 
-import hashlib
 import logging
+from datetime import datetime
+from datetime import timedelta
 
+import pytz
 import redis
+from plone import api
 
 from collective.messenger import _
+from collective.messenger.content.dates import portal_timezone
 from collective.messenger.errors import MessageError
 from collective.messenger.redis_client import get_redis
+from collective.messenger.signup.pseudonyms import pseudonym
 
 log = logging.getLogger("collective.messenger")
 
 SIGNUPS_PER_MINUTE = 10
 CODES_PER_DAY = 3
+# Unknown manage tokens one client may try per window before every look-up of it is refused.
+# A manage token has 256 random bits: this only keeps a guesser from hammering the store.
+MANAGE_MISSES_PER_WINDOW = 20
+MANAGE_WINDOW_SECONDS = 3600
+# The control panel's daily code budget per channel (Signal and Threema send codes; Threema
+# charges per message). 0 means no budget.
+BUDGET_CHANNELS = ("signal", "threema")
+DEFAULT_CODE_BUDGET = 500
 
 _COUNT_SCRIPT = """
 local count = redis.call('INCR', KEYS[1])
@@ -26,6 +42,17 @@ if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 local ttl = redis.call('TTL', KEYS[1])
 if ttl < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
 return {count, ttl}
+"""
+
+# KEYS: the day's budget counter; ARGV: budget, ttl. Takes one code from the budget unless it
+# is spent -> {1, count} taken, {0, count} spent. Check and take are one step, so two Zope
+# instances cannot both take the last code.
+_BUDGET_SCRIPT = """
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count >= tonumber(ARGV[1]) then return {0, count} end
+count = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return {1, count}
 """
 
 
@@ -41,9 +68,9 @@ def client_ip(request):
     return request.getClientAddr() or request.get("REMOTE_ADDR", "") or "unknown"
 
 
-def _hashed(text):
+def limit_key(kind, value):
     # Keys name no IP address or phone number in clear (they are personal data).
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    return f"messenger:limit:{kind}:{pseudonym('limit-' + kind, value)}"
 
 
 def _count(key, window):
@@ -56,7 +83,7 @@ def _count(key, window):
 
 
 def limit_signups(ip):
-    count, ttl = _count(f"messenger:limit:signup:{_hashed(ip)}", 60)
+    count, ttl = _count(limit_key("signup", ip), 60)
     if count > SIGNUPS_PER_MINUTE:
         raise RateLimited(
             ttl,
@@ -69,7 +96,7 @@ def limit_signups(ip):
 
 
 def limit_codes(address):
-    count, ttl = _count(f"messenger:limit:code:{_hashed(address)}", 24 * 3600)
+    count, ttl = _count(limit_key("code", address), 24 * 3600)
     if count > CODES_PER_DAY:
         hours = max(1, round(ttl / 3600))
         raise RateLimited(
@@ -81,3 +108,106 @@ def limit_codes(address):
                 mapping={"hours": hours},
             ),
         )
+
+
+# -- manage-link look-ups ----------------------------------------------------------------------
+
+
+def _manage_key(ip):
+    return limit_key("manage", ip)
+
+
+def check_manage_lookups(ip):
+    """Refuse every manage-token look-up of a client that tried too many unknown tokens.
+
+    Only misses count (``count_manage_miss``): the owner who opens their own link as often
+    as they like is never limited. Once over the limit a client gets no answer at all, not
+    even for a right token, so the refusal tells a guesser nothing.
+    """
+    try:
+        with get_redis().pipeline() as pipe:
+            count, ttl = pipe.get(_manage_key(ip)).ttl(_manage_key(ip)).execute()
+    except redis.RedisError as error:
+        log.warning("Rate limit manage not checked, Redis is unreachable: %s", error)
+        return
+    if int(count or 0) >= MANAGE_MISSES_PER_WINDOW:
+        ttl = int(ttl) if ttl and int(ttl) > 0 else MANAGE_WINDOW_SECONDS
+        raise RateLimited(
+            ttl,
+            _(
+                "error_rate_manage",
+                default="Too many unknown links were opened from your connection. Please try "
+                "again in ${minutes} minutes, with the link from your welcome message.",
+                mapping={"minutes": max(1, -(-ttl // 60))},
+            ),
+        )
+
+
+def count_manage_miss(ip):
+    _count(_manage_key(ip), MANAGE_WINDOW_SECONDS)
+
+
+# -- the daily code budget per channel ---------------------------------------------------------
+
+
+def code_budget(channel):
+    """The channel's daily code budget from the control panel (0: none)."""
+    value = api.portal.get_registry_record(
+        f"collective.messenger.{channel}_codes_per_day", default=DEFAULT_CODE_BUDGET
+    )
+    return max(0, int(value or 0))
+
+
+def _today_and_midnight(now=None):
+    """The site's calendar day (its time zone) and the seconds until it ends."""
+    zone = pytz.timezone(portal_timezone())
+    local = (now or datetime.now(pytz.utc)).astimezone(zone)
+    tomorrow = zone.localize(datetime.combine(local.date() + timedelta(days=1), datetime.min.time()))
+    return local.date().isoformat(), max(1, int((tomorrow - local).total_seconds()))
+
+
+def budget_key(channel, day):
+    return f"messenger:budget:codes:{channel}:{day}"
+
+
+def codes_sent_today(channel):
+    """How many codes ``channel`` sent today (None without Redis), for the dashboard."""
+    day, _seconds = _today_and_midnight()
+    try:
+        return int(get_redis().get(budget_key(channel, day)) or 0)
+    except redis.RedisError:
+        return None
+
+
+def take_code_budget(channel):
+    """Take one code from ``channel``'s budget of today, or raise ``RateLimited``."""
+    budget = code_budget(channel)
+    if channel not in BUDGET_CHANNELS or not budget:
+        return
+    day, until_midnight = _today_and_midnight()
+    try:
+        taken, count = get_redis().eval(
+            _BUDGET_SCRIPT, 1, budget_key(channel, day), budget, until_midnight + 3600
+        )
+    except redis.RedisError as error:
+        log.warning("Code budget of %s not checked, Redis is unreachable: %s", channel, error)
+        return
+    if int(taken):
+        return
+    log.warning(
+        "The daily code budget of %s (%d) is spent; code signups wait until midnight. "
+        "Raise it in the messenger control panel if this is expected.",
+        channel, budget,
+    )
+    raise RateLimited(
+        until_midnight,
+        _(
+            "error_code_budget_spent",
+            default="We cannot send more confirmation codes by ${channel} today. Please try "
+            "again tomorrow or choose another messenger.",
+            mapping={"channel": CHANNEL_NAMES.get(channel, channel)},
+        ),
+    )
+
+
+CHANNEL_NAMES = {"signal": "Signal", "threema": "Threema"}

@@ -1,30 +1,27 @@
-"""Messages to one citizen (code, welcome, goodbye, "unknown link"), queued after commit.
+"""Messages to one citizen (code, welcome, goodbye, manage link, "unknown link"), queued after commit.
 
-The text is written and translated into the subscriber's language during the request;
-the worker job that sends it (``messenger_worker.replies.send_reply``) is enqueued only
-after the transaction committed, so a request that fails or is retried after a
-ConflictError sends nothing twice and nothing for data that was never stored. Each reply
-has a fixed id (``welcome-<subscriber>-<confirmed>``, ...), and the worker sends a reply
-id once.
+The text is written and translated into the subscriber's language during the request and
+recorded in the reply outbox (``reply_outbox``) in the same transaction; the worker job
+that sends it (``messenger_worker.replies.send_reply``) is enqueued only after the
+transaction committed, so a request that fails or is retried after a ConflictError sends
+nothing twice and nothing for data that was never stored, and a reply whose hand-over
+finds Redis down waits in the outbox instead of being lost. Each reply has a fixed id
+(``welcome-<subscriber>-<confirmed>``, ...), and the worker sends a reply id once. Reply
+ids name no address, code or token (they become Redis keys and job ids).
 """
 
 import hashlib
-import logging
 
-import redis
-import transaction
 from plone import api
 from zope.i18n import translate
 
 from collective.messenger import _
-from collective.messenger.redis_client import get_redis
+from collective.messenger.signup import reply_outbox
 from collective.messenger.signup.offer import topic_titles
+from collective.messenger.signup.pseudonyms import pseudonym
 from collective.messenger.subscribers.clock import epoch
-from messenger_worker.connection import display_url
+from collective.messenger.subscribers.clock import utcnow
 from messenger_worker.payload import Recipient
-from messenger_worker.replies import enqueue_reply
-
-log = logging.getLogger("collective.messenger")
 
 # What a citizen writes to leave, per channel. Threema's gateway (basic mode) receives no
 # messages, so Threema subscribers leave through the manage link.
@@ -115,6 +112,16 @@ def not_subscribed_text(language):
     return translate(message, target_language=language)
 
 
+def manage_link_text(subscriber):
+    message = _(
+        "reply_manage_link",
+        default="Your personal link to change your topics or leave ${site}: ${url}\n\n"
+        "Keep it to yourself: whoever has it can change your subscription.",
+        mapping={"site": site_title(), "url": manage_url(subscriber)},
+    )
+    return translate(message, target_language=subscriber.language)
+
+
 def already_subscribed_text(subscriber):
     titles = topic_titles()
     topics = ", ".join(titles.get(topic, topic) for topic in subscriber.topics)
@@ -132,26 +139,10 @@ def already_subscribed_text(subscriber):
 
 
 def queue_text(channel, address, language, reply_id, text, subscriber_id=""):
-    """Send ``text`` to ``address`` once, after this transaction commits."""
+    """Send ``text`` to ``address`` once, after this transaction commits (or later, when
+    Redis is back: the reply outbox keeps it until then)."""
     recipient = Recipient(str(subscriber_id), channel, str(address), language or "de")
-    transaction.get().addAfterCommitHook(_enqueue_after_commit, args=(reply_id, recipient, text))
-
-
-def _enqueue_after_commit(succeeded, reply_id, recipient, text):
-    if not succeeded:
-        return
-    try:
-        enqueue_reply(get_redis(), reply_id, recipient, text)
-    except redis.RedisError as error:
-        # The citizen can ask again (a new code, /start again); an operator sees why.
-        log.warning(
-            "Could not queue reply %s for %s subscriber %s: Redis at %s is unreachable (%s).",
-            reply_id.split("-", 1)[0],
-            recipient.channel,
-            recipient.subscriber_id or "-",
-            display_url(),
-            error,
-        )
+    reply_outbox.record(reply_id, recipient, text)
 
 
 def _moment(value):
@@ -193,11 +184,29 @@ def queue_code(subscriber, code):
     )
 
 
+# One manage link per subscriber and this many seconds: "link" sent twice, or a webhook
+# delivered twice, sends it once.
+LINK_INTERVAL_SECONDS = 60
+
+
+def queue_manage_link(subscriber, now=None):
+    moment = int(epoch(now or utcnow())) // LINK_INTERVAL_SECONDS
+    queue_text(
+        subscriber.channel,
+        subscriber.address,
+        subscriber.language,
+        f"link-{subscriber.id}-{moment}",
+        manage_link_text(subscriber),
+        subscriber.id,
+    )
+
+
 def queue_answer(channel, address, language, kind, text, about=""):
     """A reply to a message that matched no subscriber (unknown link, not subscribed).
 
     Answered once per address, kind and message, so a repeated webhook delivery does not
-    repeat the answer.
+    repeat the answer. The id is a keyed hash: a plain one of a phone number and an empty
+    ``about`` would be undone by trying every number.
     """
-    digest = hashlib.sha256(f"{channel}:{address}:{about}".encode()).hexdigest()[:16]
+    digest = pseudonym("answer", f"{channel}:{address}:{about}")[:20]
     queue_text(channel, address, language, f"{kind}-{digest}", text)

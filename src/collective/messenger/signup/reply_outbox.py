@@ -1,0 +1,241 @@
+"""Replies to citizens (code, welcome, goodbye, manage link) that wait in the ZODB until Redis has them.
+
+Like the post outbox (``publishing.outbox``): a reply is recorded in the site's annotations
+in the same transaction as the change that causes it, and handed to Redis after commit.
+Once Redis has it, a short transaction of its own drops the text (which may hold a code or
+the manage link) and the address from the record, so they are kept no longer than the
+hand-over takes; it changes only that record, never the outbox's tree, so it cannot
+conflict with requests adding replies. The emptied record is removed by the next drain. If
+Redis is unreachable at commit, the record waits and is handed over by ``drain``: the next
+reply that is recorded, the next publication, the "Send waiting posts now" button and
+``POST @messenger-dispatch`` call it.
+
+``enqueue_reply`` is idempotent per reply id (the worker's job id and mark), so a reply
+handed over twice (a drain racing a hand-over, a side transaction that conflicted) is
+sent once. A reply that waited longer than it is of use (a code after its 15 minutes, any
+other reply after three days) is dropped with a log line, not sent late.
+"""
+
+import logging
+from datetime import timedelta
+
+import redis
+import transaction
+from BTrees.OOBTree import OOBTree
+from persistent import Persistent
+from plone import api
+from ZODB.POSException import ConflictError
+from zope.annotation.interfaces import IAnnotations
+
+from collective.messenger.redis_client import get_redis
+from collective.messenger.subscribers.clock import utcnow
+from collective.messenger.subscribers.model import CODE_LIFETIME
+from messenger_worker.connection import display_url
+from messenger_worker.payload import Recipient
+from messenger_worker.replies import enqueue_reply
+
+log = logging.getLogger("collective.messenger")
+
+ANNOTATION_KEY = "collective.messenger.reply_outbox"
+REPLY_LIFETIME = timedelta(days=3)
+# How often the side transaction that empties a handed-over reply is tried on conflicts;
+# if all fail, the next drain hands it over again (the worker sends a reply id once).
+FORGET_ATTEMPTS = 3
+
+
+def lifetime_of(reply_id):
+    """How long a reply is worth sending: a code only while it is valid."""
+    return CODE_LIFETIME if reply_id.startswith("code-") else REPLY_LIFETIME
+
+
+class WaitingReply(Persistent):
+    def __init__(self, reply_id, recipient, text, created):
+        self.reply_id = reply_id
+        self.recipient = tuple(recipient.to_list())
+        self.text = text
+        self.created = created
+        self.expires = created + lifetime_of(reply_id)
+
+    handed_over = False
+
+    @property
+    def subscriber_id(self):
+        return self.recipient[0] if self.recipient else ""
+
+    @property
+    def channel(self):
+        return self.recipient[1] if self.recipient else ""
+
+    def empty(self):
+        """Redis has it: keep nothing a citizen could be recognised or harmed by."""
+        self.handed_over = True
+        self.text = None
+        self.recipient = None
+
+    def as_recipient(self):
+        return Recipient.from_list(list(self.recipient))
+
+    def __repr__(self):
+        # Never the text or the address: reprs end up in logs.
+        return f"<WaitingReply {self.reply_id} {self.channel}>"
+
+
+class ReplyOutbox(Persistent):
+    def __init__(self):
+        self._entries = OOBTree()  # reply id -> WaitingReply
+
+    def __len__(self):
+        return len(self._entries)
+
+    def get(self, reply_id):
+        return self._entries.get(reply_id)
+
+    def entries(self):
+        return list(self._entries.values())
+
+    def waiting(self):
+        return [entry for entry in self._entries.values() if not entry.handed_over]
+
+    def add(self, reply_id, recipient, text, now=None):
+        entry = WaitingReply(reply_id, recipient, text, now or utcnow())
+        self._entries[reply_id] = entry
+        return entry
+
+    def forget(self, reply_id):
+        """Remove the reply (handed over or given up); nothing if it is gone already."""
+        if reply_id in self._entries:
+            del self._entries[reply_id]
+            return True
+        return False
+
+
+def get_reply_outbox(site=None, create=True):
+    """The site's reply outbox; made on first use unless ``create`` is False (then None)."""
+    site = site if site is not None else api.portal.get()
+    annotations = IAnnotations(site)
+    box = annotations.get(ANNOTATION_KEY)
+    if box is None and create:
+        box = annotations[ANNOTATION_KEY] = ReplyOutbox()
+    return box
+
+
+def waiting_count(site=None):
+    box = get_reply_outbox(site, create=False)
+    return len(box.waiting()) if box is not None else 0
+
+
+# -- recording (in the request) --------------------------------------------------------------
+
+
+def record(reply_id, recipient, text):
+    """Keep the reply with this transaction and hand it to Redis after commit."""
+    box = get_reply_outbox()
+    if len(box):
+        # Replies from a time Redis was down go first, like posts on the next publication;
+        # records emptied after their hand-over are removed.
+        drain(box=box)
+    entry = box.add(reply_id, recipient, text)
+    transaction.get().addAfterCommitHook(_hand_over_after_commit, args=(entry, reply_id, recipient, text))
+
+
+def _hand_over_after_commit(succeeded, entry, reply_id, recipient, text):
+    if not succeeded:
+        return
+    try:
+        enqueue_reply(get_redis(), reply_id, recipient, text)
+    except redis.RedisError as error:
+        log.warning(
+            "Reply %s for %s subscriber %s waits in the reply outbox: Redis at %s is unreachable "
+            "(%s). It is handed over by the next reply, publication, 'Send waiting posts now' or "
+            "POST @messenger-dispatch.",
+            reply_id.split("-", 1)[0], recipient.channel, recipient.subscriber_id or "-",
+            display_url(), error,
+        )
+        return
+    _empty_in_own_transaction(entry)
+
+
+def _empty_in_own_transaction(entry):
+    """Drop the handed-over reply's text and address in a transaction of its own (the
+    request's is over)."""
+    jar, oid = entry._p_jar, entry._p_oid
+    if jar is None or oid is None:
+        return
+    manager = transaction.TransactionManager()
+    connection = jar.db().open(transaction_manager=manager)
+    try:
+        for _attempt in range(FORGET_ATTEMPTS):
+            manager.begin()
+            try:
+                record = connection.get(oid)
+                if not record.handed_over:
+                    record.empty()
+                    manager.get().note("collective.messenger: reply handed over")
+                    manager.commit()
+                return
+            except ConflictError:
+                manager.abort()
+        log.info("Reply %s keeps its text until the next drain (write conflicts).", entry.reply_id)
+    except KeyError:
+        pass  # removed meanwhile (a drain): nothing left to empty
+    finally:
+        manager.abort()
+        connection.close()
+
+
+# -- draining ---------------------------------------------------------------------------------
+
+
+def drain(connection=None, box=None, site=None):
+    """Hand every waiting reply to Redis, in the current transaction.
+
+    Returns ``{"replies_sent", "replies_dropped", "replies_waiting"}``. Replies past their
+    use and replies of subscribers deleted meanwhile are dropped.
+    """
+    from collective.messenger.subscribers import get_store
+
+    box = box if box is not None else get_reply_outbox(site, create=False)
+    result = {"replies_sent": 0, "replies_dropped": 0, "replies_waiting": 0}
+    if box is None or not len(box):
+        return result
+    for entry in box.entries():
+        if entry.handed_over:
+            box.forget(entry.reply_id)
+    if not box.waiting():
+        return result
+    try:
+        connection = connection or get_redis()
+        connection.ping()
+    except redis.RedisError:
+        result["replies_waiting"] = len(box.waiting())
+        return result
+    store = get_store(site)
+    now = utcnow()
+    # A reply recorded in this very transaction is handed over after its commit, not before:
+    # the transaction may still fail, and then the reply must not go out.
+    own = recorded_in(transaction.get())
+    for entry in box.waiting():
+        if entry.reply_id in own:
+            continue
+        if entry.expires <= now:
+            log.warning("Reply %s waited too long for the queue; dropped.", entry.reply_id)
+            box.forget(entry.reply_id)
+            result["replies_dropped"] += 1
+            continue
+        if entry.subscriber_id and store.get(entry.subscriber_id) is None:
+            box.forget(entry.reply_id)  # the subscriber's data was deleted meanwhile
+            result["replies_dropped"] += 1
+            continue
+        try:
+            enqueue_reply(connection, entry.reply_id, entry.as_recipient(), entry.text)
+        except redis.RedisError as error:
+            log.warning("Reply outbox: Redis at %s failed during the drain (%s).", display_url(), error)
+            break
+        box.forget(entry.reply_id)
+        result["replies_sent"] += 1
+    result["replies_waiting"] = len(box.waiting())
+    return result
+
+
+def recorded_in(txn):
+    return {args[1] for hook, args, _kws in txn.getAfterCommitHooks() if hook is _hand_over_after_commit}

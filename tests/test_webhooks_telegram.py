@@ -148,3 +148,30 @@ def test_routes_also_under_plusplus_api_and_with_json_accept(hooks):
         timeout=30)
     assert response.status_code == 200
     assert response.json()["outcomes"] == ["ignored"]
+
+
+# -- chat ids the subscriber store does not take ---------------------------------------------
+
+LONG_CHAT_ID = 10**70  # 71 digits; the store takes addresses of at most 64 characters
+
+
+def test_chat_id_longer_than_64_characters_is_answered_200_and_changes_nothing(hooks, plone_redis, caplog):
+    pending = hooks.pending()
+    before = hooks.snapshot(plone_redis)
+    blocked = payload("telegram_my_chat_member_kicked.json")
+    blocked["my_chat_member"]["chat"]["id"] = LONG_CHAT_ID
+    for update in (start_update(pending.confirm_token, LONG_CHAT_ID), text_update("/stop", LONG_CHAT_ID),
+                   text_update("link", LONG_CHAT_ID), blocked):
+        response = hooks.telegram(update)
+        # Telegram repeats any update not answered 200, for a day.
+        assert response.status_code == 200, response.text
+        assert response.json() == {"ok": True, "outcomes": ["refused"]}
+    assert hooks.snapshot(plone_redis) == before
+    assert hooks.store().get(pending.id).is_pending
+    assert queued_replies(plone_redis) == []
+    logged = [r.getMessage() for r in caplog.records if "does not take it" in r.getMessage()]
+    assert len(logged) == 4
+    assert "Ignored a telegram message" in logged[0] and "longer than 64 characters" in logged[0]
+    assert str(LONG_CHAT_ID) not in " ".join(logged)
+    # The same token still works from a real chat.
+    assert hooks.telegram(start_update(pending.confirm_token, 4711)).json()["outcomes"] == ["activated"]

@@ -1,19 +1,20 @@
-"""``POST @messenger-maintenance``: periodic housekeeping, called by cron with basic auth.
+"""``POST @messenger-maintenance``: the housekeeping sweep on demand (cron, scripts, tests).
 
-Deletes pending signups older than 24 hours (``store.expire_pending``, which also keeps a
-month of day counters ready). Answers ``{"expired": n, "pending": m}``: how many were
-deleted and how many signups still wait. Running it from a signup request instead (every
-Nth signup) would make citizens' requests do the deleting and conflict with concurrent
-signups on the same index buckets; a cron job does it once, off the hot path.
+Since the housekeeping clock runs inside Zope (``collective.messenger.housekeeping``), cron
+is optional: this endpoint runs the same subscriber sweep at once. It deletes pending
+signups older than 24 hours and erases who left more than the configured days ago (only
+counts remain). Answers ``{"expired": n, "erased": e, "pending": m}``: how many signups
+expired, how many leavers were erased, how many signups still wait.
 """
 
 import logging
 
+from plone import api
 from plone.protect.interfaces import IDisableCSRFProtection
 from plone.restapi.services import Service
 from zope.interface import alsoProvides
 
-from collective.messenger.subscribers import get_store
+from collective.messenger.housekeeping.sweep import sweep_subscribers
 
 logger = logging.getLogger("collective.messenger.maintenance")
 
@@ -22,8 +23,7 @@ class MaintenancePost(Service):
     def reply(self):
         # Token or basic auth from a script, not a browser form: nothing to forge.
         alsoProvides(self.request, IDisableCSRFProtection)
-        store = get_store()
-        expired = store.expire_pending()
-        pending = store.counts()["states"]["pending"]
-        logger.info("Expired %d pending signups; %d still pending", expired, pending)
-        return {"expired": expired, "pending": pending}
+        result = sweep_subscribers(api.portal.get())
+        logger.info("Expired %(expired)d pending signups, erased %(erased)d who left; "
+                    "%(pending)d still pending", result)
+        return result

@@ -2,7 +2,9 @@
 
 The link comes in the welcome message; the token is the only key, so the page never shows
 the full address, tells browsers not to keep it (no-store), not to pass the URL on
-(no-referrer) and search engines not to index it.
+(no-referrer) and search engines not to index it. A client that opened too many unknown
+tokens gets 429 for a while (``ratelimit.check_manage_lookups``); the owner opening their
+own link is never counted.
 """
 
 from plone.protect.interfaces import IDisableCSRFProtection
@@ -17,6 +19,7 @@ from collective.messenger.browser import manage_csrf
 from collective.messenger.settings.schema import CHANNEL_TITLES
 from collective.messenger.signup import offer
 from collective.messenger.signup import phones
+from collective.messenger.signup import ratelimit
 from collective.messenger.signup import replies
 from collective.messenger.subscribers import get_store
 
@@ -30,7 +33,7 @@ class ManageView(BrowserView):
 
     token = None
     subscriber = None
-    stage = "manage"  # manage, confirm-delete, deleted, unknown
+    stage = "manage"  # manage, confirm-delete, deleted, unknown, limited
     message = None
     message_kind = "success"
     errors = None
@@ -53,7 +56,18 @@ class ManageView(BrowserView):
         response.setHeader("X-Robots-Tag", "noindex, nofollow")
         self.errors = {}
         if self.token and not self.below_token:
+            ip = ratelimit.client_ip(self.request)
+            try:
+                ratelimit.check_manage_lookups(ip)
+            except ratelimit.RateLimited as limited:
+                self.stage = "limited"
+                self.message = limited.message
+                response.setStatus(429)
+                response.setHeader("Retry-After", str(max(1, limited.retry_after)))
+                return self.template()
             self.subscriber = get_store().by_manage_token(self.token)
+            if self.subscriber is None:
+                ratelimit.count_manage_miss(ip)
         if self.subscriber is None:
             self.stage = "unknown"
             response.setStatus(404)

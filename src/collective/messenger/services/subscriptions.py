@@ -177,13 +177,21 @@ class ManageService(MessengerService):
     """Base of the services on ``@messenger-subscriptions/<manage token>``."""
 
     def subscriber(self):
+        """The subscriber of the token in the URL; 404 for an unknown one, 429 for a client
+        that tried too many unknown tokens (only misses count: the owner is never limited)."""
         if len(self.params) != 1:
             raise not_found(UNKNOWN_SUBSCRIPTION)
+        ip = ratelimit.client_ip(self.request)
+        try:
+            ratelimit.check_manage_lookups(ip)
+        except ratelimit.RateLimited as error:
+            raise rate_limited(error)
         token = self.params[0]
         subscriber = None
         if 0 < len(token) <= MAX_TOKEN_LENGTH:
             subscriber = get_store().by_manage_token(token)
         if subscriber is None:
+            ratelimit.count_manage_miss(ip)
             raise not_found(UNKNOWN_SUBSCRIPTION)
         return subscriber
 

@@ -192,3 +192,58 @@ def test_paused_channel_shown_with_reason(browser, plone_redis):
     paused = browser.contents.split('id="messenger-paused"')[1].split("</div>")[0]
     assert "threema" in paused
     assert "no credits left" in paused
+
+
+def test_site_administrator_cannot_point_api_elsewhere(browser):
+    before = registry("telegram_api_url")
+    browser.getControl(name="form.widgets.telegram_api_url").value = "https://telegram.example.net"
+    browser.getControl(name="form.widgets.telegram_rate").value = "3"
+    browser.getControl(name="form.buttons.save").click()
+    assert "Please correct the marked fields: Telegram: API base URL" in browser.contents
+    error = browser.contents.split("Only a Manager may send this channel")[1].split("</div>")[0]
+    assert "token to https://telegram.example.net: the token goes with every request" in error
+    assert registry("telegram_api_url") == before
+    assert registry("telegram_rate") == 30.0
+
+
+def test_site_administrator_may_use_loopback_and_keeps_managers_choice(browser):
+    browser.getControl(name="form.widgets.signal_api_url").value = "http://127.0.0.1:8080"
+    browser.getControl(name="form.buttons.save").click()
+    assert "Changes saved" in browser.contents
+    assert registry("signal_api_url") == "http://127.0.0.1:8080"
+
+    api.portal.set_registry_record("collective.messenger.threema_api_url", "https://threema.intern")
+    transaction.commit()
+    browser.reload()
+    browser.getControl(name="form.widgets.threema_rate").value = "5"
+    browser.getControl(name="form.buttons.save").click()
+    assert "Changes saved" in browser.contents  # the unchanged address is not the admin's choice
+    assert registry("threema_rate") == 5.0
+
+
+def test_manager_may_point_api_anywhere(functional, site):
+    manager = Browser(functional["app"])
+    manager.handleErrors = False
+    manager.addHeader("Authorization", f"Basic manager:{PASSWORD}")
+    manager.open(site.absolute_url() + "/@@messenger-controlpanel")
+    manager.getControl(name="form.widgets.whatsapp_api_url").value = "https://graph.intern.example"
+    manager.getControl(name="form.buttons.save").click()
+    assert "Changes saved" in manager.contents
+    assert registry("whatsapp_api_url") == "https://graph.intern.example"
+
+
+@pytest.mark.parametrize("field", ["telegram_webhook_secret", "signal_webhook_secret"])
+def test_short_webhook_secret_refused_with_reason(browser, site, field):
+    browser.getControl(name=f"form.widgets.{field}").value = "kurz-und-knapp"
+    browser.getControl(name="form.buttons.save").click()
+    assert "Please correct the marked fields" in browser.contents
+    assert "The secret has 14 characters; use at least 32." in browser.contents
+    assert "kurz-und-knapp" not in browser.contents
+    transaction.begin()
+    assert SecretStore(site).stored(field) is None
+
+    browser.getControl(name=f"form.widgets.{field}").value = "k" * 32
+    browser.getControl(name="form.buttons.save").click()
+    assert "Changes saved" in browser.contents
+    transaction.begin()
+    assert SecretStore(site).stored(field) == "k" * 32

@@ -79,8 +79,13 @@ def test_enqueue_puts_one_json_job_on_the_low_queue(redis_client):
     assert queue.job_ids == [job_id]
     job = queue.fetch_job(job_id)
     assert job.func_name == "messenger_worker.replies.send_reply"
-    assert job.args == ["welcome-sub-1", recipient.to_list(), WELCOME, 0]
+    # Neither the address nor the text are in the job: they wait in a short-lived value.
+    assert job.args == ["welcome-sub-1", "telegram", 0]
+    assert job.description == "reply welcome-sub-1 (telegram)"
     assert job.retries_left == fanout.JOB_RETRY.max
+    assert replies.read_content(redis_client, "welcome-sub-1") == (recipient, WELCOME)
+    ttl = redis_client.ttl(replies.content_key("welcome-sub-1"))
+    assert replies.CONTENT_TTL_SECONDS - 60 < ttl <= replies.CONTENT_TTL_SECONDS
 
 
 def test_a_reply_whose_job_failed_for_good_is_enqueued_afresh(redis_client):
@@ -196,6 +201,8 @@ def test_welcome_reply_reaches_the_phone(redis_client, sandbox, start_worker, na
     assert message["message_id"] == message_id
     assert reply_stats(redis_client, name)["sent"] == 1
     assert redis_client.ttl(replies.reply_key("welcome-sub-1")) > 6 * 24 * 3600
+    # Sent: the address and the text are gone from Redis at once.
+    assert not redis_client.exists(replies.content_key("welcome-sub-1"))
 
 
 def test_the_same_reply_is_sent_once(redis_client, sandbox, start_worker):
@@ -205,8 +212,7 @@ def test_the_same_reply_is_sent_once(redis_client, sandbox, start_worker):
     replies.enqueue_reply(redis_client, "welcome-sub-1", recipient, WELCOME)
     # The job itself runs twice, too (as after a lost worker): its mark stops the second run.
     queue = Queue(keys.QUEUE_LOW, connection=redis_client, serializer=JSONSerializer)
-    queue.enqueue(replies.SEND_REPLY, "welcome-sub-1", recipient.to_list(), WELCOME, 0,
-                  job_id="second-run")
+    queue.enqueue(replies.SEND_REPLY, "welcome-sub-1", "telegram", 0, job_id="second-run")
     replies.enqueue_reply(redis_client, "goodbye-sub-1-1", recipient, "Auf Wiedersehen")
     start_worker()
     wait_until(lambda: settled(redis_client, "goodbye-sub-1-1"), message="replies")
@@ -218,6 +224,33 @@ def test_the_same_reply_is_sent_once(redis_client, sandbox, start_worker):
     replies.enqueue_reply(redis_client, "welcome-sub-1", recipient, WELCOME)
     time.sleep(1)
     assert [m["text"] for m in sandbox.messages(channel="telegram")].count(WELCOME) == 1
+
+
+def test_a_reply_not_sent_before_its_text_expired_fails_with_the_reason(redis_client, sandbox, start_worker):
+    publish(redis_client, sandbox)
+    replies.enqueue_reply(redis_client, "code-sub-1", person("signal"), "Ihr Code: 482913")
+    # Half an hour passed without a worker: the address and the text are gone.
+    redis_client.delete(replies.content_key("code-sub-1"))
+    start_worker()
+    wait_until(lambda: settled(redis_client, "code-sub-1"), message="reply")
+    status, reason = state(redis_client, "code-sub-1")
+    assert status == "failed"
+    assert "Not sent within 30 minutes" in reason
+    assert reply_stats(redis_client, "signal")["failed"] == 1
+    assert sandbox.messages(channel="signal") == []
+
+
+def test_a_reply_job_from_before_the_upgrade_is_sent_and_forgets_its_text(redis_client, sandbox, start_worker):
+    # Jobs enqueued by the previous version carry the recipient and the text themselves.
+    publish(redis_client, sandbox)
+    queue = Queue(keys.QUEUE_LOW, connection=redis_client, serializer=JSONSerializer)
+    queue.enqueue(replies.SEND_REPLY, "welcome-sub-1", person("telegram").to_list(), WELCOME, 0,
+                  job_id=replies.reply_job_id("welcome-sub-1"))
+    start_worker()
+    wait_until(lambda: settled(redis_client, "welcome-sub-1"), message="reply")
+    assert state(redis_client, "welcome-sub-1")[0] == "sent"
+    assert [m["text"] for m in sandbox.messages(channel="telegram")] == [WELCOME]
+    assert not redis_client.exists(replies.content_key("welcome-sub-1"))
 
 
 def test_a_dead_workers_claim_is_taken_over_after_its_lease(redis_client, sandbox, start_worker):

@@ -34,6 +34,17 @@ def backoff(attempt, base=BACKOFF_BASE_SECONDS, rand=random.random):
     return ceiling / 2 + rand() * ceiling / 2
 
 
+def without_address(reason, address):
+    """``reason`` with the recipient's address left out: reasons are kept with the post and
+    shown to admins; platforms sometimes quote the number they refused."""
+    if not reason or not address:
+        return reason
+    for form in dict.fromkeys((address, address.lstrip("+"))):
+        if len(form) >= 3:
+            reason = reason.replace(form, "…")
+    return reason
+
+
 def tuning(document):
     """(backoff base seconds, pause recheck seconds, attempts) from the settings document.
 

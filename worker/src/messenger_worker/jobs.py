@@ -21,6 +21,7 @@ from messenger_worker.delivery import session_for
 from messenger_worker.delivery import stop_requested
 from messenger_worker.delivery import through_outage
 from messenger_worker.delivery import tuning
+from messenger_worker.delivery import without_address
 from messenger_worker.channels import channel_class
 from messenger_worker.fanout import BATCH_RESULT_TTL
 from messenger_worker.fanout import DELIVER_BATCH
@@ -228,6 +229,7 @@ class BatchDelivery:
         return results[-1] if following is not None else None
 
     def _book(self, pipe, recipient, outcome, attempts):
+        reason = without_address(outcome.reason, recipient.address)
         if outcome.kind == base.SENT:
             self.ledger.sent(pipe, recipient, outcome.message_id)
             if statuses.tracks(self.channel):
@@ -235,15 +237,11 @@ class BatchDelivery:
             if outcome.new_address:
                 self.ledger.moved(pipe, recipient, outcome.new_address)
         elif outcome.kind == base.GONE:
-            self.ledger.gone(pipe, recipient, outcome.reason)
+            self.ledger.gone(pipe, recipient, reason)
         elif outcome.kind == base.FAILED:
-            self.ledger.failed(pipe, recipient, outcome.reason)
+            self.ledger.failed(pipe, recipient, reason)
         elif outcome.kind == base.RETRY:
             if self.attempt + 1 >= attempts:
-                self.ledger.failed(
-                    pipe, recipient, f"Gave up after {attempts} attempts: {outcome.reason}"
-                )
+                self.ledger.failed(pipe, recipient, f"Gave up after {attempts} attempts: {reason}")
             else:
                 self.ledger.retrying(pipe, recipient, self.attempt + 1)
-
-

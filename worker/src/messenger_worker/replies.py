@@ -9,6 +9,11 @@ Plone enqueues a reply after its transaction committed, never inside a request::
 it, and the mark ``messenger:reply:<reply_id>`` (kept 7 days) records what became of it, so
 enqueueing the same reply twice, or a job that runs twice, sends it once.
 
+The job carries the reply id and the channel, never the address or the text (a confirmation
+code, a manage link): those wait in ``messenger:reply:<reply_id>:content`` for at most
+``CONTENT_TTL_SECONDS`` and are deleted the moment the reply reached a final outcome (sent,
+gone, failed). A reply not sent by then fails with a reason that says so.
+
 A reply goes out like a post to one recipient: it takes a token from the channel's shared
 rate bucket (posts and replies together never exceed the channel's rate), is sent with the
 channel's ``send_text`` and classified the same way (sent, retry, gone, failed, pause).
@@ -70,6 +75,9 @@ CLAIM_LEASE_SECONDS = 60
 # A rate token further away than this is not waited for in the job: the reply comes back later.
 INLINE_WAIT_SECONDS = 5.0
 JOB_TIMEOUT_SECONDS = 180
+# How long a reply's address and text stay in Redis at most: longer than its retries take
+# (back-off of at most a few minutes), shorter than a confirmation code is valid elsewhere.
+CONTENT_TTL_SECONDS = 30 * 60
 RESULT_TTL_SECONDS = 3600
 DESCRIPTION_LIMIT = 60
 
@@ -78,6 +86,25 @@ FINAL_PREFIXES = ("s:", "g:", "f:")
 
 def reply_key(reply_id):
     return f"messenger:reply:{reply_id}"
+
+
+def content_key(reply_id):
+    return f"messenger:reply:{reply_id}:content"
+
+
+def store_content(connection, reply_id, recipient, text):
+    """Keep the reply's recipient and text for its job, for ``CONTENT_TTL_SECONDS``."""
+    content = json.dumps({"recipient": recipient.to_list(), "text": text}, ensure_ascii=False)
+    connection.set(content_key(reply_id), content, ex=CONTENT_TTL_SECONDS)
+
+
+def read_content(connection, reply_id):
+    """(recipient, text) of a reply waiting to be sent, or None (sent, failed or expired)."""
+    raw = connection.get(content_key(reply_id))
+    if raw is None:
+        return None
+    content = json.loads(raw)
+    return Recipient.from_list(content["recipient"]), content["text"]
 
 
 def reply_job_id(reply_id):
@@ -116,6 +143,7 @@ def enqueue_reply(connection, reply_id, recipient, text):
     job_id = reply_job_id(reply_id)
     if is_final(connection.get(reply_key(reply_id))):
         return job_id
+    store_content(connection, reply_id, recipient, text)
     queue = Queue(QUEUE, connection=connection, serializer=JSONSerializer)
     options = dict(
         job_id=job_id,
@@ -123,9 +151,10 @@ def enqueue_reply(connection, reply_id, recipient, text):
         retry=JOB_RETRY,
         result_ttl=RESULT_TTL_SECONDS,
         failure_ttl=FAILED_JOB_TTL,
+        # Set, so RQ does not describe the job by its call.
         description=f"reply {str(reply_id)[:DESCRIPTION_LIMIT]} ({recipient.channel})",
     )
-    args = (str(reply_id), recipient.to_list(), text, 0)
+    args = (str(reply_id), recipient.channel, 0)
     try:
         queue.enqueue(SEND_REPLY, *args, unique=True, **options)
     except DuplicateJobError:
@@ -167,10 +196,11 @@ redis.call('SET', KEYS[1], 'c:' .. ARGV[1] .. ' ' .. string.format('%.3f', now),
 return {'go', mark or ''}
 """
 
-# KEYS: mark, stats, gone, moved
+# KEYS: mark, stats, gone, moved, content
 # ARGV: execution, new mark, ttl, channel, counter, hash field, gone record, new address, error
 # Books an outcome over our own claim, a pending retry or no mark; never over a final mark or
-# another execution's claim. Returns 1 if booked.
+# another execution's claim. A final outcome deletes the reply's address and text. Returns 1
+# if booked.
 BOOK_SCRIPT = """
 local mark = redis.call('GET', KEYS[1])
 if mark then
@@ -182,6 +212,9 @@ if mark then
   end
 end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+if string.sub(ARGV[2], 1, 2) ~= 'r:' then
+  redis.call('DEL', KEYS[5])
+end
 redis.call('HINCRBY', KEYS[2], ARGV[4] .. ':' .. ARGV[5], 1)
 if ARGV[5] == 'sent' then
   redis.call('HSET', KEYS[2], ARGV[4] .. ':last_sent', redis.call('TIME')[1])
@@ -211,10 +244,11 @@ return 0
 class ReplyMarks:
     """The mark of one reply and the reply counters of its channel."""
 
-    def __init__(self, connection, reply_id, recipient):
+    def __init__(self, connection, reply_id, channel, subscriber_id=""):
         self.connection = connection
         self.reply_id = reply_id
-        self.recipient = recipient
+        self.channel = channel
+        self.subscriber_id = subscriber_id
         self.key = reply_key(reply_id)
         self._claim = connection.register_script(CLAIM_SCRIPT)
         self._book = connection.register_script(BOOK_SCRIPT)
@@ -223,7 +257,7 @@ class ReplyMarks:
     @property
     def field(self):
         # The field ledger.Ledger uses in messenger:gone and messenger:moved.
-        return f"{self.recipient.channel}:{self.recipient.subscriber_id}"
+        return f"{self.channel}:{self.subscriber_id}"
 
     def current(self):
         return _text(self.connection.get(self.key))
@@ -231,7 +265,7 @@ class ReplyMarks:
     def claim(self, execution):
         state, detail = self._claim(
             keys=[self.key, STATS_KEY],
-            args=[execution, CLAIM_LEASE_SECONDS, REPLY_TTL_SECONDS, self.recipient.channel],
+            args=[execution, CLAIM_LEASE_SECONDS, REPLY_TTL_SECONDS, self.channel],
         )
         return _text(state), _text(detail)
 
@@ -246,8 +280,8 @@ class ReplyMarks:
             record = json.dumps({"reason": gone, "post": None, "reply": self.reply_id,
                                  "at": round(time.time(), 3)})
         return self._book(
-            keys=[self.key, STATS_KEY, GONE_KEY, MOVED_KEY],
-            args=[execution, mark, REPLY_TTL_SECONDS, self.recipient.channel, counter,
+            keys=[self.key, STATS_KEY, GONE_KEY, MOVED_KEY, content_key(self.reply_id)],
+            args=[execution, mark, REPLY_TTL_SECONDS, self.channel, counter,
                   self.field, record, new_address or "", error or ""],
         )
 
@@ -291,28 +325,31 @@ def read_stats(connection):
 
 # -- the job (worker side) -------------------------------------------------------------------
 
-def send_reply(reply_id, recipient, text, attempt=0):
-    """Send ``text`` to ``recipient`` ([subscriber_id, channel, address, language]) once."""
+def send_reply(reply_id, channel, attempt=0, *legacy):
+    """Send reply ``reply_id`` on ``channel`` once; its recipient and text wait in
+    ``content_key(reply_id)``."""
     job = get_current_job()
-    if isinstance(recipient, Recipient):
-        who = recipient
-    else:
-        who = Recipient.from_list(recipient)
-    return ReplyDelivery(job.connection, job, str(reply_id), who, text, attempt).run()
+    if isinstance(channel, (list, tuple)):
+        # Enqueued before an upgrade as (reply_id, recipient, text, attempt): move the
+        # address and text out of the job's arguments into the content value.
+        recipient = Recipient.from_list(channel)
+        store_content(job.connection, str(reply_id), recipient, attempt)
+        channel, attempt = recipient.channel, (legacy[0] if legacy else 0)
+    return ReplyDelivery(job.connection, job, str(reply_id), channel, attempt).run()
 
 
 class ReplyDelivery:
-    def __init__(self, connection, job, reply_id, recipient, text, attempt):
+    def __init__(self, connection, job, reply_id, channel, attempt):
         self.connection = connection
         self.job = job
         self.reply_id = reply_id
-        self.recipient = recipient
-        self.channel = recipient.channel
-        self.text = text
+        self.channel = channel
+        self.recipient = None  # from the content value, once read
+        self.text = None
         self.attempt = attempt
         # Unique per run of the job, so a rerun can tell its own claim from a dead run's.
         self.execution = f"{job.id}@{uuid.uuid4().hex[:8]}"
-        self.marks = ReplyMarks(connection, reply_id, recipient)
+        self.marks = ReplyMarks(connection, reply_id, channel)
         self.pauses = ChannelPauses(connection)
         self.backoff_base = delivery.BACKOFF_BASE_SECONDS
         self.pause_recheck = delivery.PAUSE_RECHECK_SECONDS
@@ -332,7 +369,7 @@ class ReplyDelivery:
         queue.enqueue_in(
             timedelta(seconds=max(0.0, delay)),
             SEND_REPLY,
-            self.reply_id, self.recipient.to_list(), self.text, attempt,
+            self.reply_id, self.channel, attempt,
             job_id=f"{root}-{suffix}-{time.time_ns() // 1_000_000}",
             job_timeout=self.job.timeout or JOB_TIMEOUT_SECONDS,
             retry=JOB_RETRY,
@@ -346,13 +383,22 @@ class ReplyDelivery:
     def run(self):
         mark = self._redis(self.marks.current)
         if is_final(mark):
+            self._redis(lambda: self.connection.delete(content_key(self.reply_id)))
             return self._result("skipped", mark)
+        if self.channel not in CHANNEL_MODULES:
+            return self._fail_unsent(f"Unknown channel {self.channel!r}.")
+        content = self._redis(lambda: read_content(self.connection, self.reply_id))
+        if content is None:
+            return self._fail_unsent(
+                f"Not sent within {CONTENT_TTL_SECONDS // 60} minutes of being enqueued "
+                "(channel paused, no worker running); its address and text were removed."
+            )
+        self.recipient, self.text = content
+        self.marks.subscriber_id = self.recipient.subscriber_id
         cache = settings_contract.SettingsCache(self.connection)
         document = cache.require()
         self.backoff_base, self.pause_recheck, attempts = delivery.tuning(document)
 
-        if self.channel not in CHANNEL_MODULES:
-            return self._fail_unsent(f"Unknown channel {self.channel!r}.")
         channel_settings = document.get("channels", {}).get(self.channel, {})
         if not channel_settings.get("enabled"):
             return self._fail_unsent(f"The {self.channel} channel is switched off in the control panel.")
@@ -419,13 +465,15 @@ class ReplyDelivery:
 
     def _book(self, outcome, bucket, attempts, settings_version):
         execution = self.execution
+        # Kept in the mark and the job's result: without the number a platform may quote.
+        reason = delivery.without_address(outcome.reason, self.recipient.address)
         if outcome.kind == base.SENT:
             self._redis(lambda: self.marks.sent(execution, outcome.message_id, outcome.new_address))
             return self._result(base.SENT, outcome.message_id or "")
         if outcome.kind == base.GONE:
-            log.info("Reply %s: %s is gone: %s", self.reply_id, self.marks.field, outcome.reason)
-            self._redis(lambda: self.marks.gone(execution, outcome.reason))
-            return self._result(base.GONE, outcome.reason)
+            log.info("Reply %s: %s is gone: %s", self.reply_id, self.marks.field, reason)
+            self._redis(lambda: self.marks.gone(execution, reason))
+            return self._result(base.GONE, reason)
         if outcome.kind == base.PAUSE:
             log.warning("Pausing %s: %s", self.channel, outcome.reason)
             self.pauses.pause(self.channel, outcome.reason, settings_version)
@@ -436,10 +484,10 @@ class ReplyDelivery:
             if outcome.pause_bucket and outcome.retry_after:
                 bucket.pause(outcome.retry_after)
             if self.attempt + 1 >= attempts:
-                reason = f"Gave up after {attempts} attempts: {outcome.reason}"
-                log.warning("Reply %s to %s failed: %s", self.reply_id, self.marks.field, reason)
-                self._redis(lambda: self.marks.failed(execution, reason))
-                return self._result(base.FAILED, reason)
+                final = f"Gave up after {attempts} attempts: {reason}"
+                log.warning("Reply %s to %s failed: %s", self.reply_id, self.marks.field, final)
+                self._redis(lambda: self.marks.failed(execution, final))
+                return self._result(base.FAILED, final)
             delay = outcome.retry_after
             if delay is None:
                 delay = delivery.backoff(self.attempt + 1, self.backoff_base)
@@ -447,7 +495,7 @@ class ReplyDelivery:
             # mark at "retry pending" and RQ runs this job again, which sends it.
             self._redis(lambda: self.marks.retrying(execution, self.attempt + 1))
             self._follow_up(self.attempt + 1, f"retry{self.attempt + 1}", delay)
-            return self._result(base.RETRY, outcome.reason)
-        log.warning("Reply %s to %s failed: %s", self.reply_id, self.marks.field, outcome.reason)
-        self._redis(lambda: self.marks.failed(execution, outcome.reason))
-        return self._result(base.FAILED, outcome.reason)
+            return self._result(base.RETRY, reason)
+        log.warning("Reply %s to %s failed: %s", self.reply_id, self.marks.field, reason)
+        self._redis(lambda: self.marks.failed(execution, reason))
+        return self._result(base.FAILED, reason)

@@ -1,0 +1,62 @@
+"""No addresses in batch jobs that failed for good.
+
+A batch job carries its recipients' addresses (phone numbers, chat ids) in its arguments.
+A finished batch is deleted at once (``fanout.BATCH_RESULT_TTL``); a batch that failed for
+good stays in RQ's FailedJobRegistry for a week so an admin can see and retry it, and there
+it keeps the subscriber ids but not the addresses: each recipient becomes
+``[subscriber_id, channel, "", language]`` and the job's meta says ``addresses_removed``.
+
+The worker redacts a batch the moment it fails for good; ``redact_failed_jobs`` also looks
+through the failed-job registries (each worker's maintenance) for failures recorded
+elsewhere (RQ's own clean-up of abandoned jobs, which any RQ client may run).
+
+Retrying such a job from the dashboard looks the addresses up again in Plone's subscriber
+store (``collective.messenger.browser.dashboard_jobs``); a job put back otherwise
+(``rq requeue``) fails those recipients with a reason that says so (``jobs.NO_ADDRESS``).
+"""
+
+import logging
+
+from rq.job import Job
+from rq.job import JobStatus
+from rq.registry import FailedJobRegistry
+from rq.serializers import JSONSerializer
+
+from messenger_worker import keys
+from messenger_worker.fanout import DELIVER_BATCH
+
+log = logging.getLogger("messenger_worker.redaction")
+
+REDACTED = "addresses_removed"
+CHUNK = 200
+
+
+def has_addresses(job):
+    return job.func_name == DELIVER_BATCH and not job.meta.get(REDACTED)
+
+
+def redact(job):
+    """Drop the addresses from batch ``job`` (a failed one) and save it; True if it had any."""
+    if not has_addresses(job):
+        return False
+    post_id, channel, rows, *rest = job.args
+    job.args = (post_id, channel, [[row[0], row[1], "", row[3]] for row in rows], *rest)
+    job.meta[REDACTED] = True
+    job.save()
+    return True
+
+
+def redact_failed_jobs(connection):
+    """Redact every failed batch of the messenger queues that still has addresses."""
+    redacted = 0
+    for name in keys.QUEUES:
+        registry = FailedJobRegistry(name, connection=connection, serializer=JSONSerializer)
+        ids = registry.get_job_ids(cleanup=False)
+        for start in range(0, len(ids), CHUNK):
+            jobs = Job.fetch_many(ids[start:start + CHUNK], connection=connection, serializer=JSONSerializer)
+            for job in jobs:
+                if job is not None and job.get_status(refresh=False) == JobStatus.FAILED and redact(job):
+                    redacted += 1
+    if redacted:
+        log.info("Removed the addresses from %d failed batch jobs.", redacted)
+    return redacted

@@ -16,6 +16,7 @@ from Products.statusmessages.interfaces import IStatusMessage
 from zope.i18n import translate
 
 from collective.messenger import _
+from collective.messenger.browser import dashboard_budget
 from collective.messenger.browser import dashboard_jobs
 from collective.messenger.browser.status_labels import channel_title
 from collective.messenger.browser.status_labels import format_time
@@ -115,6 +116,12 @@ class DashboardView(BrowserView):
 
     def redis_url(self):
         return display_url()
+
+    def code_budget(self):
+        return dashboard_budget.code_budget_rows(self.request)
+
+    def replies_waiting(self):
+        return dashboard_budget.replies_waiting()
 
     def failed(self):
         """(jobs shown, all failed jobs) or None without Redis."""

@@ -1,8 +1,10 @@
 """``@@messenger-dashboard``: what the delivery side is doing, for admins ("Manage messenger").
 
 Recent posts with their figures, the queues, live workers, paused channels and the jobs that
-failed for good, each with a "Retry" button and one "Retry all". Retries go by POST with
-Plone's authenticator. Without Redis the page still opens and says so.
+failed for good, each with a "Retry" button and one "Retry all". Posts the outbox set aside
+(waited more than three days for the queue, or unreadable) are listed with "Send anyway" and
+"Dismiss". Every action goes by POST with Plone's authenticator. Without Redis the page
+still opens and says so.
 """
 
 import logging
@@ -24,10 +26,14 @@ from collective.messenger.browser.status_labels import kind_title
 from collective.messenger.browser.status_labels import reason_title
 from collective.messenger.browser.status_labels import state_title
 from collective.messenger.browser.status_posts import posts_status
+from collective.messenger.browser.status_posts import recipients_total
+from collective.messenger.publishing import dispatch
+from collective.messenger.publishing.outbox import STALE
 from collective.messenger.publishing.outbox import get_outbox
 from collective.messenger.redis_client import get_redis
 from collective.messenger.settings.status import delivery_health
 from messenger_worker.connection import display_url
+from messenger_worker.payload import PayloadError
 
 logger = logging.getLogger("collective.messenger.dashboard")
 
@@ -37,6 +43,11 @@ RECENT_POSTS = 20
 def recent_entries(limit=RECENT_POSTS):
     box = get_outbox(create=False)  # a GET must not write: no outbox yet, no posts
     return box.recent(limit) if box is not None else []
+
+
+def set_aside_entries():
+    box = get_outbox(create=False)
+    return box.needs_attention() if box is not None else []
 
 
 class DashboardView(BrowserView):
@@ -97,6 +108,8 @@ class DashboardView(BrowserView):
                         ),
                         "warning",
                     )
+            elif "form.buttons.send_set_aside" in form or "form.buttons.dismiss_set_aside" in form:
+                self.handle_set_aside(form, messages, user)
             else:
                 messages.addStatusMessage(_("error_unknown_action", default="Unknown action."), "error")
         except redis.RedisError as error:
@@ -108,6 +121,53 @@ class DashboardView(BrowserView):
                 ),
                 "error",
             )
+
+    def handle_set_aside(self, form, messages, user):
+        """"Send anyway" or "Dismiss" for a post the outbox set aside. Raises RedisError."""
+        post_id = form.get("post_id")
+        box = get_outbox(create=False)
+        entry = box.get(post_id) if box is not None and isinstance(post_id, str) else None
+        title = (entry.title or post_id) if entry is not None else ""
+        try:
+            if "form.buttons.send_set_aside" in form:
+                done = dispatch.retry_set_aside(post_id)
+                message = _(
+                    "info_set_aside_sent",
+                    default="“${title}” is on its way to ${count} subscribers.",
+                    mapping={"title": title, "count": recipients_total(done) if done else 0},
+                )
+                action = "sent anyway"
+            else:
+                done = dispatch.dismiss_set_aside(post_id)
+                message = _(
+                    "info_set_aside_dismissed",
+                    default="“${title}” stays unsent and is no longer listed.",
+                    mapping={"title": title},
+                )
+                action = "dismissed"
+        except PayloadError as error:
+            logger.warning("%s tried to send post %s set aside; still unreadable: %s", user, post_id, error)
+            messages.addStatusMessage(
+                _(
+                    "error_set_aside_unreadable",
+                    default="“${title}” still cannot be read, so nothing was sent "
+                    "(${error}). Dismiss it and publish the item again with “Send again”.",
+                    mapping={"title": title, "error": str(error)},
+                ),
+                "error",
+            )
+            return
+        if done is None:
+            messages.addStatusMessage(
+                _(
+                    "warning_set_aside_gone",
+                    default="This post is not waiting for a decision (any more).",
+                ),
+                "warning",
+            )
+            return
+        logger.info("%s %s messenger post %s that was set aside", user, action, post_id)
+        messages.addStatusMessage(message, "info")
 
     # -- for the template -------------------------------------------------------------------
 
@@ -158,6 +218,37 @@ class DashboardView(BrowserView):
              "since": format_time(record.get("since"), self.request)}
             for channel, record in sorted((self.health.get("paused") or {}).items())
         ]
+
+    def set_aside(self):
+        """Posts the outbox set aside, with why, for "Send anyway" and "Dismiss"."""
+        catalog = api.portal.get_tool("portal_catalog")
+        rows = []
+        for entry in set_aside_entries():
+            brains = catalog.unrestrictedSearchResults(UID=entry.content_uid)
+            if entry.reason == STALE:
+                why = _(
+                    "set_aside_stale",
+                    default="It waited more than three days for the delivery queue (due ${due}). "
+                    "It is not sent on its own, as it may be old news.",
+                    mapping={"due": format_time(entry.due, self.request)},
+                )
+            else:
+                why = _(
+                    "set_aside_unreadable",
+                    default="Its stored message cannot be read: ${error}",
+                    mapping={"error": entry.error or entry.reason},
+                )
+            rows.append(
+                {
+                    "post_id": entry.post_id,
+                    "title": entry.title or entry.post_id,
+                    "url": brains[0].getURL() if brains else entry.url,
+                    "kind_title": self.t(kind_title(entry.kind)),
+                    "created_text": format_time(entry.created, self.request),
+                    "why": self.t(why),
+                }
+            )
+        return rows
 
     def posts(self):
         entries = recent_entries()

@@ -6,6 +6,11 @@ nothing. If Redis is unreachable then, the entry stays "waiting" in the outbox, 
 is told, and ``drain`` (the next publication, the "Send waiting posts now" button,
 ``POST @messenger-dispatch`` from cron) hands it over later. Job ids are deterministic and
 the worker's per-recipient marks are final, so a post handed over twice is sent once.
+
+The drain never lets one entry stop the others, nor the publication that runs it: an entry
+whose snapshot cannot be read, or that waited more than three days, is set aside (see
+``outbox.Outbox.set_aside``) with one log line, and the dashboard offers "Send anyway" and
+"Dismiss" for it (``retry_set_aside``, ``dismiss_set_aside``).
 """
 
 import logging
@@ -14,6 +19,7 @@ from datetime import timedelta
 import redis
 import transaction
 from persistent.mapping import PersistentMapping
+from ZODB.POSException import ConflictError
 from zope.globalrequest import getRequest
 from zope.i18n import translate
 
@@ -22,7 +28,8 @@ from collective.messenger.publishing.gone import absorb_gone
 from collective.messenger.publishing.outbox import CANCELLED
 from collective.messenger.publishing.outbox import QUEUED
 from collective.messenger.publishing.outbox import SCHEDULED
-from collective.messenger.publishing.outbox import SKIPPED
+from collective.messenger.publishing.outbox import STALE
+from collective.messenger.publishing.outbox import UNREADABLE
 from collective.messenger.publishing.outbox import WAITING
 from collective.messenger.publishing.outbox import get_outbox
 from collective.messenger.publishing.snapshot import count_by_channel
@@ -36,12 +43,15 @@ from messenger_worker.fanout import hand_over
 from messenger_worker.fanout import scheduled_batches
 from messenger_worker.ledger import post_key
 from messenger_worker.ledger import stats_key
+from messenger_worker.payload import PayloadError
 from messenger_worker.payload import Post
 
 log = logging.getLogger("collective.messenger")
 
-# A post that could not be handed over for this long is news no more: it is skipped, not sent late.
+# A post that could not be handed over for this long is news no more: it is not sent late on
+# its own, but set aside for an admin to send anyway or dismiss.
 STALE_AFTER = timedelta(days=3)
+ERROR_LIMIT = 300
 
 
 def send(connection, entry_post, recipients, due):
@@ -94,6 +104,10 @@ def _run_after_commit(succeeded, operation, notify):
             cancel_post(connection, post_id)
         else:
             send(connection, post, recipients, due)
+    except PayloadError as error:
+        log.warning("Post %s cannot be handed over, its snapshot is unreadable (%s); the next drain "
+                    "lists it on the messenger dashboard.", post_id, error)
+        return
     except redis.RedisError as error:
         log.warning(
             "Post %s waits in the outbox: Redis at %s is unreachable (%s). It is handed over by "
@@ -150,8 +164,10 @@ def queue_reachable():
 def drain(site=None, connection=None):
     """Bring Redis in line with the outbox: hand over waiting posts, take back cancelled ones.
 
-    Runs in a request (a publication, the button, ``@messenger-dispatch``); its changes to
-    the outbox commit with it. Returns ``{"dispatched", "cancelled", "skipped", "waiting"}``.
+    Runs in a request (a publication, the button, ``@messenger-dispatch``) or in the
+    housekeeping clock; its changes to the outbox commit with it. Returns
+    ``{"dispatched", "cancelled", "skipped", "waiting"}`` ("skipped" counts the entries set
+    aside now). Never raises for one entry: a publication must not fail over an old post.
     """
     box = get_outbox(site)
     result = {"dispatched": 0, "cancelled": 0, "skipped": 0, "waiting": 0}
@@ -159,30 +175,102 @@ def drain(site=None, connection=None):
         connection = connection or get_redis()
         connection.ping()
     except redis.RedisError:
+        # Down: nothing to do but wait (said once where a post could not be handed over).
         result["waiting"] = len(box.waiting())
         return result
-    absorb_gone(connection)
-    result.update(drain_replies(connection))  # citizens' replies wait in their own outbox
-    now = utcnow()
-    for entry in box.unsynced():
-        if entry.state == CANCELLED:
-            cancel_post(connection, entry.post_id)
-            box.mark_synced(entry)
-            result["cancelled"] += 1
-        elif entry.state in (WAITING, SCHEDULED):
-            if in_redis(connection, entry):
-                box.set_state(entry, SCHEDULED if entry.due > now else QUEUED, synced=True)
-            elif entry.due < now - STALE_AFTER:
-                box.set_state(entry, SKIPPED, reason="stale", synced=True)
-                log.warning("Post %s waited more than %s for the queue; skipped.", entry.post_id, STALE_AFTER)
-                result["skipped"] += 1
-            else:
-                recipients = recipients_for(tuple(entry.post.get("topics") or ()))
-                entry.recipients = PersistentMapping(count_by_channel(recipients))
-                send(connection, entry.post, recipients, entry.due)
-                box.set_state(entry, SCHEDULED if entry.due > now else QUEUED, synced=True)
-                result["dispatched"] += 1
-        else:
-            box.mark_synced(entry)
+    try:
+        absorb_gone(connection)
+        result.update(drain_replies(connection))  # citizens' replies wait in their own outbox
+        now = utcnow()
+        for entry in box.unsynced():
+            outcome = _drain_entry(box, entry, connection, now)
+            if outcome:
+                result[outcome] += 1
+    except redis.RedisError as error:
+        # What is done stays done; the rest waits for the next drain.
+        log.warning("Draining the messenger outbox stopped: Redis at %s failed (%s).", display_url(), error)
     result["waiting"] = len(box.waiting())
     return result
+
+
+def _drain_entry(box, entry, connection, now):
+    """One entry's Redis side; returns the result key it counts under, or None."""
+    if entry.state == CANCELLED:
+        cancel_post(connection, entry.post_id)
+        box.mark_synced(entry)
+        return "cancelled"
+    if entry.state not in (WAITING, SCHEDULED):
+        box.mark_synced(entry)
+        return None
+    if in_redis(connection, entry):
+        box.set_state(entry, SCHEDULED if entry.due > now else QUEUED, synced=True)
+        return None
+    if entry.due < now - STALE_AFTER:
+        box.set_aside(entry, STALE)
+        log.warning(
+            "Post %s waited more than %s for the queue and was not sent. It is listed on the "
+            "messenger dashboard, where an admin can send it anyway.", entry.post_id, STALE_AFTER,
+        )
+        return "skipped"
+    try:
+        _hand_over(connection, entry, now)
+    except (ConflictError, redis.RedisError):
+        raise
+    except Exception as error:
+        # Unreadable (e.g. stored by an older version): set aside once, with a reason to act on.
+        box.set_aside(entry, UNREADABLE, error=error_text(error))
+        log.warning(
+            "Post %s cannot be handed over (%s) and was set aside; see the messenger dashboard.",
+            entry.post_id, error_text(error), exc_info=not isinstance(error, PayloadError),
+        )
+        return "skipped"
+    box.set_state(entry, SCHEDULED if entry.due > now else QUEUED, synced=True)
+    return "dispatched"
+
+
+def _hand_over(connection, entry, now):
+    """Send ``entry`` with the recipients of now; raises PayloadError before touching Redis."""
+    Post.from_dict(dict(entry.post))
+    recipients = recipients_for(tuple(entry.post.get("topics") or ()))
+    entry.recipients = PersistentMapping(count_by_channel(recipients))
+    send(connection, entry.post, recipients, entry.due)
+
+
+def error_text(error):
+    return f"{type(error).__name__}: {error}"[:ERROR_LIMIT]
+
+
+# -- entries set aside: the dashboard's "Send anyway" and "Dismiss" -----------------------------
+
+
+def retry_set_aside(post_id, site=None, connection=None):
+    """Hand an entry that was set aside over now, with today's recipients; returns it.
+
+    None if ``post_id`` is not set aside (any more). Raises ``redis.RedisError`` (nothing
+    changes) and ``PayloadError`` (the entry stays set aside, with the new error).
+    """
+    box = get_outbox(site)
+    entry = box.get(post_id) if isinstance(post_id, str) else None
+    if entry is None or entry not in box.needs_attention():
+        return None
+    connection = connection or get_redis()
+    now = utcnow()
+    try:
+        _hand_over(connection, entry, now)
+    except PayloadError as error:
+        entry.error = error_text(error)
+        raise
+    box.settle(entry)
+    entry.reason = ""
+    box.set_state(entry, SCHEDULED if entry.due > now else QUEUED, synced=True)
+    return entry
+
+
+def dismiss_set_aside(post_id, site=None):
+    """An admin decided an entry set aside stays unsent; returns it, or None."""
+    box = get_outbox(site)
+    entry = box.get(post_id) if isinstance(post_id, str) else None
+    if entry is None or entry not in box.needs_attention():
+        return None
+    box.settle(entry)
+    return entry

@@ -8,6 +8,10 @@ every drain tries again until Redis has it.
 Post ids are ``<item UID>-<n>`` with n counting the item's posts: a request that Zope
 retries after a ConflictError computes the same id again, and two concurrent sends of one
 item write the same key, so one of them conflicts and its retry takes the next number.
+
+An entry the drain cannot hand over on its own (it waited more than three days, or its
+snapshot cannot be read) is set aside, not dropped: it is "skipped" with its reason and
+listed by ``needs_attention()`` until an admin retries or dismisses it on the dashboard.
 """
 
 from BTrees.OOBTree import OOBTree
@@ -34,8 +38,14 @@ SKIPPED = "skipped"  # never sent: ``reason`` says why (expired, no recipients)
 STATES = (WAITING, QUEUED, SCHEDULED, CANCELLED, SKIPPED)
 
 
+# Reasons for which an entry is set aside for an admin's decision (``Outbox.set_aside``).
+STALE = "stale"  # waited more than three days for the queue
+UNREADABLE = "unreadable"  # its snapshot is not a valid post (e.g. written by an older version)
+
+
 class OutboxEntry(Persistent):
     reason = ""
+    error = ""  # what made an unreadable entry unreadable, for the dashboard
     # False while Redis does not reflect the state yet (a hand-over or a cancellation to do).
     synced = False
 
@@ -76,6 +86,10 @@ class Outbox(Persistent):
         self._by_content = OOBTree()  # item UID -> tuple of post ids, oldest first
         self._by_created = OOTreeSet()  # (created ISO, post id), for "recent posts"
         self._unsynced = OOTreeSet()  # post ids whose Redis side is still to do
+        self._attention = OOTreeSet()  # post ids set aside for an admin (stale, unreadable)
+
+    # Outboxes made before ``_attention`` existed get it with the first entry set aside.
+    _attention = None
 
     def get(self, post_id):
         return self._entries.get(post_id)
@@ -96,6 +110,25 @@ class Outbox(Persistent):
 
     def waiting(self):
         return [entry for entry in self.unsynced() if entry.state == WAITING]
+
+    def needs_attention(self):
+        """Entries set aside (stale, unreadable) that wait for an admin's retry or dismissal."""
+        return [self._entries[post_id] for post_id in self._attention or ()]
+
+    def set_aside(self, entry, reason, error=""):
+        """Skip ``entry`` for now and list it for an admin; the drain no longer tries it."""
+        entry.error = error
+        self.set_state(entry, SKIPPED, reason=reason, synced=True)
+        if self._attention is None:
+            self._attention = OOTreeSet()
+        self._attention.add(entry.post_id)
+
+    def settle(self, entry):
+        """An admin retried or dismissed ``entry``: it leaves the list of entries set aside."""
+        if self._attention is not None and entry.post_id in self._attention:
+            self._attention.remove(entry.post_id)
+        if entry.error:
+            entry.error = ""
 
     def next_post_id(self, uid):
         return f"{uid}-{len(self._by_content.get(uid, ())) + 1}"

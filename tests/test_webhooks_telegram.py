@@ -5,6 +5,7 @@ import pytest
 from webhooks_support import TELEGRAM_SECRET
 from webhooks_support import Hooks
 from webhooks_support import configure
+from webhooks_support import new_delivery
 from webhooks_support import payload
 from webhooks_support import queued_replies
 
@@ -143,7 +144,7 @@ def test_routes_also_under_plusplus_api_and_with_json_accept(hooks):
         json=update, headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}, timeout=30)
     assert response.status_code == 200
     response = hooks.session.post(
-        hooks.url("telegram"), json=update,
+        hooks.url("telegram"), json=new_delivery("telegram", update),
         headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET, "Accept": "application/json"},
         timeout=30)
     assert response.status_code == 200
@@ -166,7 +167,10 @@ def test_chat_id_longer_than_64_characters_is_answered_200_and_changes_nothing(h
         # Telegram repeats any update not answered 200, for a day.
         assert response.status_code == 200, response.text
         assert response.json() == {"ok": True, "outcomes": ["refused"]}
-    assert hooks.snapshot(plone_redis) == before
+    after = hooks.snapshot(plone_redis)
+    # Only the replay marks of the four updates are new.
+    after["redis"] = [key for key in after["redis"] if not key.startswith(b"messenger:webhook-seen:")]
+    assert after == before
     assert hooks.store().get(pending.id).is_pending
     assert queued_replies(plone_redis) == []
     logged = [r.getMessage() for r in caplog.records if "does not take it" in r.getMessage()]

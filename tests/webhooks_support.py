@@ -1,7 +1,9 @@
 """Shared by the webhook tests: a site configured like the sandbox, signed calls, snapshots."""
 
+import copy
 import hashlib
 import hmac
+import itertools
 import json
 import os
 
@@ -44,8 +46,40 @@ def signature(body, secret=WHATSAPP_APP_SECRET):
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+_deliveries = itertools.count(1_000_000)
+
+
+def new_delivery(platform, data):
+    """A copy of ``data`` as a new delivery: every message or update gets a name of its own
+    (update_id, message id, timestamp), as the platforms give one to each; the site ignores
+    a name it saw in the last 24 hours (a replay)."""
+    data = copy.deepcopy(data)
+    if not isinstance(data, dict):
+        return data
+    if platform == "telegram" and isinstance(data.get("update_id"), int):
+        data["update_id"] = next(_deliveries)
+    elif platform == "whatsapp":
+        for entry in data.get("entry") or []:
+            for change in (entry.get("changes") or []) if isinstance(entry, dict) else []:
+                value = change.get("value") if isinstance(change, dict) else None
+                for message in (value.get("messages") or []) if isinstance(value, dict) else []:
+                    if isinstance(message, dict) and isinstance(message.get("id"), str):
+                        message["id"] = f"wamid.test-{next(_deliveries)}"
+    elif platform == "signal":
+        received = data.get("params") if isinstance(data.get("params"), dict) else data
+        envelope = received.get("envelope")
+        if isinstance(envelope, dict) and isinstance(envelope.get("timestamp"), int):
+            envelope["timestamp"] = timestamp = envelope["timestamp"] + next(_deliveries)
+            if isinstance(envelope.get("dataMessage"), dict):
+                envelope["dataMessage"]["timestamp"] = timestamp
+    return data
+
+
 class Hooks:
-    """Calls the webhooks of a live site the way the platforms do (no Accept: JSON)."""
+    """Calls the webhooks of a live site the way the platforms do (no Accept: JSON).
+
+    Each call is a new delivery (``new_delivery``); ``replay=True`` sends the data as it is.
+    """
 
     def __init__(self, site_url, portal):
         self.site_url = site_url
@@ -62,17 +96,18 @@ class Hooks:
         all_headers.update(headers or {})
         return self.session.post(self.url(path), data=body, headers=all_headers, timeout=30)
 
-    def telegram(self, update, secret=TELEGRAM_SECRET, **options):
+    def telegram(self, update, secret=TELEGRAM_SECRET, replay=False, **options):
         headers = {} if secret is None else {"X-Telegram-Bot-Api-Secret-Token": secret}
-        return self.post("telegram", update, headers, **options)
+        return self.post("telegram", update if replay else new_delivery("telegram", update), headers, **options)
 
-    def whatsapp(self, data, secret=WHATSAPP_APP_SECRET, sign=None, **options):
+    def whatsapp(self, data, secret=WHATSAPP_APP_SECRET, sign=None, replay=False, **options):
+        data = data if replay else new_delivery("whatsapp", data)
         body = data if isinstance(data, bytes) else encode(data)
         headers = {"X-Hub-Signature-256": sign if sign is not None else signature(body, secret)}
         return self.post("whatsapp", body, headers, **options)
 
-    def signal(self, data, secret=SIGNAL_SECRET, **options):
-        return self.post(f"signal/{secret}", data, **options)
+    def signal(self, data, secret=SIGNAL_SECRET, replay=False, **options):
+        return self.post(f"signal/{secret}", data if replay else new_delivery("signal", data), **options)
 
     def store(self):
         """The store as the server committed it (a new transaction sees its commits)."""

@@ -10,7 +10,8 @@ with the channel's secret before anything else happens. Checks, in this order: a
 1 MB gets 413; a missing or wrong secret or signature 403; a body that is not a JSON object
 400. A rejected request dooms the transaction, so it cannot change anything. A verified one
 is answered 200 even when there was nothing to do: the platforms repeat what they consider
-undelivered.
+undelivered. A message or update seen in the last 24 hours is answered 200 and ignored
+(``webhooks.replay``).
 
 The platforms do not send ``Accept: application/json``, which plone.rest needs to find a
 service; ``traversal.prepare_own_body_request`` marks requests for this service as API
@@ -31,6 +32,7 @@ from zope.publisher.interfaces import IPublishTraverse
 from collective.messenger import _
 from collective.messenger.settings.access import settings_document
 from collective.messenger.webhooks import dispatch
+from collective.messenger.webhooks import replay
 from collective.messenger.webhooks import signal
 from collective.messenger.webhooks import telegram
 from collective.messenger.webhooks import whatsapp
@@ -44,6 +46,8 @@ log = logging.getLogger("collective.messenger")
 
 JSON = "application/json"
 PLATFORMS = ("telegram", "whatsapp", "signal")
+# The secret each platform proves itself with; it also keys the replay check's hashes.
+SECRET_SETTINGS = {"telegram": "webhook_secret", "whatsapp": "app_secret", "signal": "webhook_secret"}
 # Path segments after the platform: Signal's secret.
 EXTRA_SEGMENTS = {"telegram": 0, "whatsapp": 0, "signal": 1}
 
@@ -113,18 +117,18 @@ class MessengerWebhook(Service):
         events = self.events(platform, settings, payload)
         # Authenticated by the platform's secret, not by a browser's cookie: CSRF does not apply.
         alsoProvides(self.request, IDisableCSRFProtection)
-        outcomes = dispatch.apply(events)
+        checked = replay.fresh(platform, events, settings.get(SECRET_SETTINGS[platform]))
+        outcomes = [dispatch.apply_one(event) if is_fresh else replay.REPLAYED for event, is_fresh in checked]
         return 200, json.dumps({"ok": True, "outcomes": outcomes}), JSON
 
     def verified(self, platform, settings, body):
+        secret = settings.get(SECRET_SETTINGS[platform])
         if platform == "telegram":
-            header = self.request.getHeader("X-Telegram-Bot-Api-Secret-Token")
-            return same_secret(header, settings.get("webhook_secret"))
+            return same_secret(self.request.getHeader("X-Telegram-Bot-Api-Secret-Token"), secret)
         if platform == "whatsapp":
-            header = self.request.getHeader("X-Hub-Signature-256")
-            return valid_whatsapp_signature(settings.get("app_secret"), body, header)
+            return valid_whatsapp_signature(secret, body, self.request.getHeader("X-Hub-Signature-256"))
         given = self.names[1] if len(self.names) > 1 else None
-        return same_secret(given, settings.get("webhook_secret"))
+        return same_secret(given, secret)
 
     def events(self, platform, settings, payload):
         if platform == "telegram":

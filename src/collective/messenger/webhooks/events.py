@@ -1,4 +1,9 @@
-"""What a webhook payload can mean for us, independent of the platform's JSON shape."""
+"""What a webhook payload can mean for us, independent of the platform's JSON shape.
+
+``delivery`` is what the platform names this message or update by (Telegram's update_id,
+WhatsApp's message id, Signal's timestamp and sender): the same delivery arriving again is a
+replay (``webhooks.replay``). None where the payload names none.
+"""
 
 from dataclasses import dataclass
 
@@ -11,6 +16,7 @@ class Message:
     address: str
     text: str
     name: str | None = None
+    delivery: str | None = None
 
 
 @dataclass(frozen=True)
@@ -19,6 +25,7 @@ class Blocked:
 
     channel: str
     address: str
+    delivery: str | None = None
 
 
 @dataclass(frozen=True)

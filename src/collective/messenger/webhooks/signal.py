@@ -44,4 +44,13 @@ def events(payload, account=None):
     if not isinstance(number, str) or not E164.fullmatch(number) or not isinstance(text, str) or not text:
         return []
     name = envelope.get("sourceName")
-    return [Message(CHANNEL, number, text[:MAX_TEXT], name if isinstance(name, str) and name else None)]
+    name = name if isinstance(name, str) and name else None
+    return [Message(CHANNEL, number, text[:MAX_TEXT], name, _delivery(number, envelope, data))]
+
+
+def _delivery(number, envelope, data):
+    """Signal names a message by its sender and its timestamp (milliseconds)."""
+    timestamp = data.get("timestamp", envelope.get("timestamp"))
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int):
+        return None
+    return f"{number}:{timestamp}"

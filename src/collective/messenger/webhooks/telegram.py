@@ -34,6 +34,15 @@ def _name(person):
     return name or None
 
 
+def _delivery(update, part):
+    """The update_id with the date of its message: Telegram repeats an update unchanged,
+    while a restarted sandbox (or a bot after a week of silence) counts update ids anew."""
+    update_id = update.get("update_id")
+    if isinstance(update_id, bool) or not isinstance(update_id, int):
+        return None
+    return f"{update_id}:{part.get('date')}"
+
+
 def events(update):
     """The events of one Update (a list with at most one)."""
     message = _mapping(update.get("message"))
@@ -45,11 +54,11 @@ def events(update):
         if chat_id is None or not isinstance(text, str) or not text:
             return []
         sender = _mapping(message.get("from")) or _mapping(message.get("chat"))
-        return [Message(CHANNEL, chat_id, text[:MAX_TEXT], _name(sender))]
+        return [Message(CHANNEL, chat_id, text[:MAX_TEXT], _name(sender), _delivery(update, message))]
     member = _mapping(update.get("my_chat_member"))
     if member:
         chat_id = _chat_id(_mapping(member.get("chat")))
         status = _mapping(member.get("new_chat_member")).get("status")
         if chat_id is not None and status in GONE_STATUSES:
-            return [Blocked(CHANNEL, chat_id)]
+            return [Blocked(CHANNEL, chat_id, _delivery(update, member))]
     return []

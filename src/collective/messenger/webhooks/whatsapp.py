@@ -84,7 +84,9 @@ def events(payload, phone_number_id=None):
             message = _mapping(message)
             sender, text = message.get("from"), _text(message)
             if isinstance(sender, str) and WA_ID.fullmatch(sender) and isinstance(text, str) and text:
-                found.append(Message(CHANNEL, sender, text[:MAX_TEXT], names.get(sender)))
+                message_id = message.get("id")
+                delivery = message_id if isinstance(message_id, str) and message_id else None
+                found.append(Message(CHANNEL, sender, text[:MAX_TEXT], names.get(sender), delivery))
         for status in _list(value.get("statuses")):
             status = _mapping(status)
             message_id, state = status.get("id"), status.get("status")

@@ -18,9 +18,12 @@ from collective.messenger.settings.access import settings_document
 KINDS = ("initial", "update")
 
 
-def item_previews(item, kind="initial", request=None):
-    """{"kind", "post": {...}, "channels": [...]}: JSON-ready, also for REST."""
-    post = post_for(item, kind)
+def item_previews(item, kind="initial", request=None, lead=""):
+    """{"kind", "post": {...}, "channels": [...]}: JSON-ready, also for REST.
+
+    ``lead``: the "what is new" line an update starts with.
+    """
+    post = post_for(item, kind, lead=lead)
     channels = previews(post, settings_document())
     for preview in channels:
         preview["title"] = channel_title(preview["channel"], request)
@@ -34,6 +37,7 @@ def item_previews(item, kind="initial", request=None):
 
 class PreviewView(BrowserView):
     index = ViewPageTemplateFile("templates/preview.pt")
+    channel_macros = ViewPageTemplateFile("templates/preview_channels.pt")
 
     def __call__(self):
         self.request.response.setHeader("Cache-Control", "private, no-store")

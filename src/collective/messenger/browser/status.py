@@ -18,6 +18,8 @@ from collective.messenger.browser.status_item import item_status
 from collective.messenger.browser.status_labels import STATE_BADGES
 from collective.messenger.browser.status_labels import channel_title
 from collective.messenger.browser.status_labels import format_time
+from collective.messenger.browser.status_labels import site_timezone_name
+from collective.messenger.publishing.sending import scheduled_entries
 
 MODIFY = "Modify portal content"
 
@@ -71,6 +73,16 @@ class MessengerStatusViewlet(ViewletBase):
 
     def send_url(self):
         return f"{self.item_url()}/@@messenger-send"
+
+    def confirm_url(self, action):
+        return f"{self.item_url()}/@@messenger-confirm?action={action}"
+
+    def scheduled(self):
+        """A post waits for the item's effective date: "Send now" and "Cancel sending" instead."""
+        return bool(scheduled_entries(self.context))
+
+    def timezone_name(self):
+        return site_timezone_name()
 
     def preview_url(self):
         return f"{self.item_url()}/@@messenger-preview"

@@ -47,6 +47,7 @@ def kind_title(kind):
 REASON_TITLES = {
     "retracted": _("reason_retracted", default="The item was retracted before its time."),
     "expired": _("reason_expired", default="The item has expired."),
+    "editor": _("reason_editor", default="An editor cancelled sending."),
     "stale": _(
         "reason_stale",
         default="It waited more than three days for the delivery queue and is no news any more.",
@@ -90,6 +91,12 @@ def site_timezone():
         return default_timezone(as_tzinfo=True)
     except Exception:  # noqa: BLE001 - no portal timezone set: show UTC rather than fail
         return timezone.utc
+
+
+def site_timezone_name():
+    """The site's time zone (plone.portal_timezone), e.g. "Europe/Berlin"; "UTC" without one."""
+    zone = site_timezone()
+    return getattr(zone, "key", None) or getattr(zone, "zone", None) or "UTC"
 
 
 def as_datetime(moment):

@@ -10,6 +10,8 @@
   var url = box.getAttribute("data-status-url");
   var every = parseInt(box.getAttribute("data-poll"), 10) || 2000;
   var lang = document.documentElement.lang || undefined;
+  // The site's time zone, as the server writes times, not the browser's own.
+  var timeZone = box.getAttribute("data-timezone") || undefined;
   var badges = {
     waiting: "bg-warning text-dark",
     queued: "bg-info text-dark",
@@ -22,7 +24,7 @@
       return "";
     }
     try {
-      return new Date(iso).toLocaleString(lang, { dateStyle: "medium", timeStyle: "medium" });
+      return new Date(iso).toLocaleString(lang, { dateStyle: "medium", timeStyle: "medium", timeZone: timeZone });
     } catch (error) {
       return iso;
     }

@@ -1,9 +1,13 @@
-"""``POST <item>/@@messenger-send``: the buttons of the messenger box.
+"""``POST <item>/@@messenger-send``: what the confirmation page and the messenger box send.
 
-``action=update`` ("Send update"), ``action=again`` ("Send again", "Send now") and
-``action=drain`` ("Send waiting posts now"). Needs "Modify portal content" (the ZCML
-permission) and "View delivery status"; POST only, with Plone's authenticator. The outcome
-is a status message on the item, where the editor came from.
+``action=update`` ("Send update", with ``lead``: what is new), ``action=again`` ("Send
+again", or "Send now" when publishing sent nothing), ``action=now`` (a scheduled post goes
+out now), ``action=cancel`` (a scheduled post is taken back) and ``action=drain`` ("Send
+waiting posts now"). The first four need ``confirmed=1``, which only the confirmation page
+(``@@messenger-confirm``) sends: without it the editor is taken there, so no click on the
+box sends anything by itself. Needs "Modify portal content" (the ZCML permission) and "View
+delivery status"; POST only, with Plone's authenticator. The outcome is a status message on
+the item, where the editor came from.
 """
 
 import logging
@@ -24,7 +28,8 @@ from collective.messenger.publishing.outbox import SKIPPED
 logger = logging.getLogger("collective.messenger.status")
 
 VIEW_DELIVERY_STATUS = "collective.messenger: View delivery status"
-ACTIONS = ("update", "again", "drain")
+CONFIRMED_ACTIONS = ("update", "again", "now", "cancel")
+ACTIONS = (*CONFIRMED_ACTIONS, "drain")
 
 
 class SendView(BrowserView):
@@ -39,35 +44,66 @@ class SendView(BrowserView):
         action = self.request.form.get("action")
         if action not in ACTIONS:
             return self.refuse(400, _("error_unknown_action", default="Unknown action."))
+        if action in CONFIRMED_ACTIONS and self.request.form.get("confirmed") != "1":
+            # An old page, a bookmark or a script: first the confirmation, which sends nothing.
+            self.request.response.redirect(
+                f"{self.context.absolute_url()}/@@messenger-confirm?action={action}", status=303)
+            return ""
         messages = IStatusMessage(self.request)
         user = api.user.get_current().getId()
         if action == "drain":
             result = dispatch.drain()
             logger.info("%s drained the messenger outbox: %s", user, result)
             messages.add(self.drain_message(result), type="info" if not result["waiting"] else "warning")
-        else:
-            send = sending.send_update if action == "update" else sending.send_again
+        elif action == "update":
+            confirm = api.content.get_view("messenger-confirm", self.context, self.request)
+            if self.request.form.get("preview"):
+                return confirm()  # "Show in the preview": the page again, with the line; no send
             try:
-                entry = send(self.context)
+                lead = sending.clean_lead(self.request.form.get("lead"))
+            except sending.SendRefused as refused:
+                # Back to the confirmation with what was typed and why it is refused.
+                return confirm(error=refused.message)
+            self.send(action, messages, user, lambda item: sending.send_update(item, lead))
+        elif action == "again":
+            self.send(action, messages, user, sending.send_again)
+        elif action == "now":
+            self.send(action, messages, user, sending.send_now)
+        else:
+            try:
+                entries = sending.cancel_sending(self.context)
             except sending.SendRefused as refused:
                 messages.add(translate(refused.message, context=self.request), type="error")
             else:
-                logger.info("%s: %s of %s made post %s", user, action, self.context.absolute_url(), entry.post_id)
-                if entry.state == SKIPPED:
-                    messages.add(
-                        translate(
-                            _(
-                                "warning_post_skipped",
-                                default="Nothing was sent: ${reason}",
-                                mapping={"reason": translate(reason_title(entry.reason), context=self.request)},
-                            ),
-                            context=self.request,
-                        ),
-                        type="warning",
-                    )
-                # Otherwise the hand-over after commit tells the editor what happened.
+                logger.info("%s cancelled the scheduled post(s) %s of %s", user,
+                            ", ".join(entry.post_id for entry in entries), self.context.absolute_url())
+                messages.add(translate(_(
+                    "info_sending_cancelled",
+                    default="Sending was cancelled: the scheduled messenger post will not go out.",
+                ), context=self.request), type="info")
         self.request.response.redirect(self.context.absolute_url(), status=303)
         return ""
+
+    def send(self, action, messages, user, send):
+        try:
+            entry = send(self.context)
+        except sending.SendRefused as refused:
+            messages.add(translate(refused.message, context=self.request), type="error")
+            return
+        logger.info("%s: %s of %s made post %s", user, action, self.context.absolute_url(), entry.post_id)
+        if entry.state == SKIPPED:
+            messages.add(
+                translate(
+                    _(
+                        "warning_post_skipped",
+                        default="Nothing was sent: ${reason}",
+                        mapping={"reason": translate(reason_title(entry.reason), context=self.request)},
+                    ),
+                    context=self.request,
+                ),
+                type="warning",
+            )
+        # Otherwise the hand-over after commit tells the editor what happened.
 
     def drain_message(self, result):
         if result["waiting"]:

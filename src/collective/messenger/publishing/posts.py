@@ -32,8 +32,10 @@ def is_expired_at(item, moment):
     return expires is not None and expires <= moment
 
 
-def make_post(item, kind):
+def make_post(item, kind, lead=""):
     """A new outbox entry for ``item``, handed to Redis after commit; returns the entry.
+
+    ``lead``: the "what is new" line of an update (kept on the entry, so edits keep it).
 
     First brings Redis in line with the outbox (waiting posts from a time Redis was down,
     recipients the workers reported gone), so the next publication drains the outbox.
@@ -41,9 +43,11 @@ def make_post(item, kind):
     dispatch.drain()
     box = get_outbox()
     uid = IUUID(item)
-    post = post_for(item, kind, box.next_post_id(uid))
+    post = post_for(item, kind, box.next_post_id(uid), lead=lead)
     due = due_of(item)
     entry = box.add(uid, kind, post.to_dict(), due)
+    if lead:
+        entry.lead = lead
     if is_expired_at(item, due):
         box.set_state(entry, SKIPPED, reason="expired", synced=True)
         return entry
@@ -71,7 +75,7 @@ def refresh_open_entries(item):
     box = get_outbox()
     changed = []
     for entry in open_entries(item):
-        post = post_for(item, entry.kind, entry.post_id)
+        post = post_for(item, entry.kind, entry.post_id, lead=getattr(entry, "lead", ""))
         entry.post = PersistentMapping(post.to_dict())
         entry.due = due_of(item)
         if is_expired_at(item, entry.due):

@@ -67,8 +67,17 @@ def expires_of(item):
     return as_utc(getattr(item, "expiration_date", None))
 
 
-def post_for(item, kind="initial", post_id="preview"):
-    """What the worker gets for ``item``: title, link, teaser, dates, place, image, template."""
+def with_lead(lead, teaser):
+    """The editor's "what is new" line of an update, leading the teaser's paragraph."""
+    lead = " ".join((lead or "").split())
+    return f"{lead}\n\n{teaser}".strip() if lead else teaser
+
+
+def post_for(item, kind="initial", post_id="preview", lead=""):
+    """What the worker gets for ``item``: title, link, teaser, dates, place, image, template.
+
+    ``lead``: the "what is new" line of "Send update", put before the teaser.
+    """
     post_kind = kind_for(item)
     language = language_of(item)
     title = item.Title()
@@ -84,7 +93,7 @@ def post_for(item, kind="initial", post_id="preview"):
         kind=post_kind,
         title=title,
         url=item.absolute_url(),
-        teaser=teaser_for(item),
+        teaser=with_lead(lead, teaser_for(item)),
         image_url=image_url(item),
         start=_iso(getattr(item, "start", None)),
         end=_iso(getattr(item, "end", None)),

@@ -5,6 +5,7 @@ import os
 import signal
 
 import transaction
+from DateTime import DateTime
 
 from collective.messenger.settings.access import MessengerSettings
 from conftest import SCREENSHOTS
@@ -101,3 +102,76 @@ def test_admin_watches_a_post_go_out(page, live_site, acceptance, sandbox, plone
         worker.signal_group(signal.SIGKILL)
         worker.process.wait(timeout=30)
         _wait_for_dead_workers_to_unblock(plone_redis)
+
+
+def test_editor_confirms_before_anything_is_sent(chromium, live_site, acceptance, sandbox, plone_redis):
+    """Point 23, clicked through: "Send again" and "Send update" only open a confirmation with
+    the recipients and the preview; the form there sends. Without JavaScript, as it must work."""
+    from status_support import publish
+    from test_status_viewlet import entries_of
+
+    portal = prepare(acceptance["portal"], sandbox, channels=("telegram", "signal"))
+    subscribe([6001, 6002, 6003])
+    subscribe(["+4915112345671"], channel="signal")
+    item = news(portal)
+    publish(item)
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="en-US",
+                                   java_script_enabled=False)
+    page = context.new_page()
+    page.set_default_timeout(20000)
+    try:
+        log_in(page, live_site, "editor")
+        item_url = f"{live_site}/{item.getId()}"
+        page.goto(item_url)
+        page.locator("#messenger-send-again").click()
+        assert page.url == f"{item_url}/@@messenger-confirm?action=again"
+        recipients = page.locator("#messenger-confirm-recipients")
+        assert "Recipients: 4" in recipients.inner_text()
+        assert recipients.locator("li[data-channel=telegram]").inner_text() == "Telegram: 3"
+        assert recipients.locator("li[data-channel=signal]").inner_text() == "Signal: 1"
+        assert "Vollsperrung der Hauptstraße" in page.locator("#messenger-preview-telegram").inner_text()
+        shots(page, "confirm-send-again")
+        page.locator("#messenger-confirm-back").click()  # a curious click: nothing happened
+        assert page.url == item_url
+        assert len(entries_of(item)) == 1
+
+        page.locator("#messenger-send-update").click()
+        assert page.locator("#messenger-confirm-send").count() == 0  # first: what is new?
+        page.fill("#messenger-lead", "Die Sperrung dauert bis Freitag.")
+        page.locator("#messenger-confirm-preview").click()
+        telegram = page.locator("#messenger-preview-telegram").inner_text()
+        assert "Update: Vollsperrung der Hauptstraße" in telegram
+        assert "Die Sperrung dauert bis Freitag." in telegram
+        assert page.locator("#messenger-lead").input_value() == "Die Sperrung dauert bis Freitag."
+        shots(page, "confirm-send-update")
+        assert len(entries_of(item)) == 1  # showing the preview sent nothing either
+        page.get_by_role("button", name="Send the update to 4 subscribers").click()
+        assert page.url == item_url
+        assert "Messenger: sending to 4 subscribers." in page.locator("#global_statusmessage").inner_text()
+        update = entries_of(item)[-1]
+        assert update.kind == "update" and dict(update.recipients) == {"signal": 1, "telegram": 3}
+        assert update.post["teaser"].startswith("Die Sperrung dauert bis Freitag.\n\n")
+
+        # A post that waits for its effective date: Send now or Cancel sending, nothing else.
+        later = news(portal, title="Sperrung der Brücke", effective_date=DateTime() + 1)
+        publish(later)
+        page.goto(f"{live_site}/{later.getId()}")
+        actions = page.locator(".messenger-actions")
+        assert actions.locator("#messenger-send-update, #messenger-send-again").count() == 0
+        actions.locator("#messenger-cancel-sending").click()
+        shots(page, "confirm-cancel-sending")
+        page.get_by_role("button", name="Cancel sending").click()
+        assert "Sending was cancelled" in page.locator("#global_statusmessage").inner_text()
+        assert page.locator("article.messenger-post .messenger-state").inner_text() == "Cancelled"
+    finally:
+        context.close()
+
+
+def shots(page, name):
+    """The page at 1280 px and at 360 px (a phone), which must not scroll sideways."""
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.screenshot(path=f"{SCREENSHOTS}/{name}-1280.png", full_page=True)
+    page.set_viewport_size({"width": 360, "height": 780})
+    page.screenshot(path=f"{SCREENSHOTS}/{name}-360.png", full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    page.set_viewport_size({"width": 1280, "height": 900})

@@ -95,12 +95,12 @@ class BatchDelivery:
     # -- the send loop ---------------------------------------------------------------------
 
     def run(self, recipients):
-        without_address = [r for r in recipients if not r.address]
-        if without_address:
+        unaddressed = [r for r in recipients if not r.address]
+        if unaddressed:
             # A failed job put back by hand (rq requeue) after its addresses were removed.
             log.warning("Batch %s: %d recipients without address: %s", self.job.id,
-                        len(without_address), NO_ADDRESS)
-            self._fail_all(without_address, NO_ADDRESS)
+                        len(unaddressed), NO_ADDRESS)
+            self._fail_all(unaddressed, NO_ADDRESS)
             recipients = [r for r in recipients if r.address]
         cache = settings_contract.SettingsCache(self.connection)
         document = cache.require()

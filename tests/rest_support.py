@@ -85,19 +85,15 @@ def rest_fixture(live_site, acceptance):
 
 
 def queued_code(redis_client, subscriber_id):
-    """The code in the reply job queued for ``subscriber_id``, read through rq's Job API."""
-    from rq import Queue
-    from rq.serializers import JSONSerializer
+    """The codes in the replies queued for ``subscriber_id`` (the worker keeps their text in a
+    short-lived value beside the job, see ``reply_texts``)."""
+    from reply_texts import queued_replies
 
-    from messenger_worker import keys
-
-    queue = Queue(keys.QUEUE_LOW, connection=redis_client, serializer=JSONSerializer)
-    codes = []
-    for job in queue.get_jobs():
-        reply_id, recipient, text, _attempt = job.args
-        if reply_id.startswith(f"code-{subscriber_id}-"):
-            codes.append(re.search(r"\b(\d{6})\b", text).group(1))
-    return codes
+    return [
+        re.search(r"\b(\d{6})\b", text).group(1)
+        for reply_id, text in queued_replies(redis_client).items()
+        if reply_id.startswith(f"code-{subscriber_id}-")
+    ]
 
 
 def pending_subscriber(rest, token):

@@ -5,7 +5,6 @@ import json
 import pytest
 import transaction
 from plone import api
-from rq.job import Job
 from zope.component.hooks import setSite
 from zope.globalrequest import setRequest
 from zope.i18n import translate
@@ -17,6 +16,7 @@ from collective.messenger.signup import offer
 from collective.messenger.signup import phones
 from collective.messenger.signup.ratelimit import RateLimited
 from collective.messenger.subscribers import get_store
+from reply_texts import queued_replies
 
 SANDBOX = "http://127.0.0.1:9"
 
@@ -32,12 +32,8 @@ def portal(site):
 
 
 def queued_reply_texts(redis):
-    """Texts of the reply jobs waiting in Redis, read through rq's own Job API."""
-    texts = []
-    for key in redis.keys("rq:job:reply-*"):
-        job = Job.fetch(key.decode().split(":", 2)[2], connection=redis, serializer="rq.serializers.JSONSerializer")
-        texts.append(job.args[2])
-    return texts
+    """Texts of the reply jobs waiting in Redis (beside the jobs, see ``reply_texts``)."""
+    return list(queued_replies(redis).values())
 
 
 def signup(**changes):

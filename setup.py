@@ -55,5 +55,7 @@ setup(
     entry_points={
         "z3c.autoinclude.plugin": ["target = plone"],
         "console_scripts": ["messenger-demo = collective.messenger.demo.run:main"],
+        # The WSGI filter in front of Zope (README: "Operating in production").
+        "paste.filter_factory": ["request_guard = collective.messenger.wsgi:filter_factory"],
     },
 )

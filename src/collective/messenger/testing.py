@@ -8,7 +8,7 @@ from plone.app.testing import PLONE_FIXTURE
 from plone.app.testing import PloneSandboxLayer
 from plone.app.testing import applyProfile
 from plone.testing import Layer
-from plone.testing.zope import WSGI_SERVER_FIXTURE
+from plone.testing.zope import WSGIServer
 
 from messenger_worker.connection import REDIS_URL_VARIABLE
 from messenger_worker.testing import RedisServer
@@ -52,6 +52,18 @@ class MessengerLayer(PloneSandboxLayer):
 
 
 FIXTURE = MessengerLayer()
+
+
+class GuardedWSGIServer(WSGIServer):
+    """plone.testing's WSGI server with the add-on's WSGI filter in front, as in production."""
+
+    def make_wsgi_app(self):
+        from collective.messenger.wsgi import RequestGuard
+
+        return RequestGuard(super().make_wsgi_app())
+
+
+WSGI_SERVER_FIXTURE = GuardedWSGIServer(name="collective.messenger:WSGIServer")
 
 INTEGRATION_TESTING = IntegrationTesting(
     bases=(FIXTURE,), name="collective.messenger:Integration"

@@ -1,0 +1,114 @@
+"""The add-on's WSGI filter (``collective.messenger.wsgi``) in front of Zope, through a real
+WSGI server (the acceptance layer's waitress, which serves with the filter as production
+does): requests Zope fails on before its own error handling get a 400 a person can read.
+
+The demo's server (zope.ini with the filter) is tested in ``test_demo.py``.
+"""
+
+import socket
+
+import pytest
+import requests
+
+from collective.messenger.wsgi import filter_factory
+from collective.messenger.wsgi import preferred_language
+from collective.messenger.wsgi import problem
+
+
+@pytest.fixture
+def server(live_site, acceptance):
+    return f"http://{acceptance['host']}:{acceptance['port']}"
+
+
+def raw_request(host, port, request_line, headers=(), body=b""):
+    """An HTTP/1.0 request sent as bytes (a client library would re-encode the path)."""
+    lines = [request_line, f"Host: {host}:{port}", *headers, f"Content-Length: {len(body)}", "", ""]
+    with socket.create_connection((host, port), timeout=30) as connection:
+        connection.sendall("\r\n".join(lines).encode("latin-1") + body)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _sep, content = answer.partition(b"\r\n\r\n")
+    status = int(head.split()[1])
+    return status, head.decode("latin-1"), content.decode("utf-8", "replace")
+
+
+URLS = ["/", "/plone", "/plone/@messenger-webhook/telegram", "/plone/@@messenger-signup",
+        "/plone/@messenger-subscriptions", "/plone/login_form"]
+
+
+@pytest.mark.parametrize("path", URLS)
+@pytest.mark.parametrize("content_type", ["multipart/form-data", "multipart/form-data; charset=utf-8",
+                                          "Multipart/Form-Data; boundary=", 'multipart/form-data; boundary=""'])
+def test_multipart_without_boundary_is_400_on_every_url(server, path, content_type):
+    response = requests.post(server + path, data=b"--x\r\n\r\n", headers={"Content-Type": content_type},
+                             timeout=30, allow_redirects=False)
+    assert response.status_code == 400, response.text[:500]
+    assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert "names no boundary" in response.text
+    assert "Traceback" not in response.text
+
+
+def test_multipart_without_boundary_in_german_and_as_json(server):
+    german = requests.post(f"{server}/plone", data=b"x", timeout=30, headers={
+        "Content-Type": "multipart/form-data", "Accept-Language": "fr;q=1, de-DE;q=0.8, en;q=0.5"})
+    assert german.status_code == 400
+    assert "Grenze" in german.text, german.text  # "... nennt aber keine Grenze zwischen ..."
+    answer = requests.post(f"{server}/plone/@messenger-subscriptions", data=b"x", timeout=30, headers={
+        "Content-Type": "multipart/form-data", "Accept": "application/json"})
+    assert answer.status_code == 400
+    assert answer.json()["error"]["type"] == "BadRequest"
+    assert "names no boundary" in answer.json()["error"]["message"]
+
+
+def test_multipart_with_a_boundary_reaches_zope(server, live_site):
+    body = (b"--xyz\r\nContent-Disposition: form-data; name=\"topics\"\r\n\r\nwarnungen\r\n--xyz--\r\n")
+    response = requests.post(f"{live_site}/@@messenger-signup", data=body, timeout=30,
+                             headers={"Content-Type": "multipart/form-data; boundary=xyz"})
+    # The signup page answers (it refuses a POST without its form token), not the filter.
+    assert response.status_code != 400 or "names no boundary" not in response.text
+    assert "Traceback" not in response.text
+    assert requests.get(live_site, timeout=30).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/plone/@messenger-webhook/%80", "/%FF", "/plone/%C3%28",
+                                  "/plone/@@messenger-signup/%E4", "/plone/%ED%A0%80"])
+def test_path_that_is_not_utf8_is_400(server, acceptance, path):
+    status, head, text = raw_request(acceptance["host"], acceptance["port"], f"GET {path} HTTP/1.0")
+    assert status == 400, text[:500]
+    assert "not valid" in text and "UTF-8" in text
+    assert "Traceback" not in text
+    status, _head, text = raw_request(acceptance["host"], acceptance["port"], f"POST {path} HTTP/1.0",
+                                      ["Content-Type: application/json"], b"{}")
+    assert status == 400
+
+
+def test_utf8_paths_and_the_next_visitor_are_served_as_usual(server, live_site, acceptance):
+    host, port = acceptance["host"], acceptance["port"]
+    assert raw_request(host, port, "GET /%80 HTTP/1.0")[0] == 400
+    # Valid UTF-8 (an umlaut) reaches Zope: a 404 page of the site, no filter answer.
+    status, _head, text = raw_request(host, port, "GET /plone/t%C3%A4st HTTP/1.0")
+    assert status == 404 and "not valid" not in text
+    page = requests.get(live_site, timeout=30)
+    assert page.status_code == 200 and "Traceback" not in page.text
+
+
+def test_the_filter_alone():
+    """The checks without a server: what passes untouched."""
+    assert problem({"PATH_INFO": "/plone/t\xc3\xa4st", "CONTENT_TYPE": "application/json"}) is None
+    assert problem({"PATH_INFO": "/", "CONTENT_TYPE": "multipart/form-data; boundary=abc"}) is None
+    assert problem({"PATH_INFO": "/", "CONTENT_TYPE": "multipart/mixed"}) is None  # Zope does not parse it
+    assert problem({}) is None
+    assert problem({"PATH_INFO": "/\x80"}) is not None
+    assert preferred_language({"HTTP_ACCEPT_LANGUAGE": "de-AT,de;q=0.9,en;q=0.8"}) == "de"
+    assert preferred_language({"HTTP_ACCEPT_LANGUAGE": "en-US,de;q=0.5"}) == "en"
+    assert preferred_language({"HTTP_ACCEPT_LANGUAGE": "fr, de;q=x"}) == "en"
+    assert preferred_language({}) == "en"
+
+    calls = []
+    guard = filter_factory({})(lambda environ, start_response: calls.append(environ) or [b"ok"])
+    assert guard({"PATH_INFO": "/ok"}, lambda *args: None) == [b"ok"]
+    started = []
+    body = guard({"PATH_INFO": "/%80".replace("%80", "\x80")}, lambda status, headers: started.append(status))
+    assert started == ["400 Bad Request"] and b"UTF-8" in body[0]
+    assert len(calls) == 1

@@ -159,3 +159,33 @@ def test_layout_in_english_and_german(chromium, live_site, acceptance, sandbox):
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         page.screenshot(path=f"{SCREENSHOTS}/signup-code-{language}-{width}.png", full_page=True)
         page.context.close()
+
+
+def test_another_sites_form_cannot_start_a_signup(chromium, live_site, acceptance, sandbox):
+    """A page on another site posts the signup form with a token copied from ours (the page is
+    public, so anyone can read it): the browser says cross-site, the site refuses, stores
+    nothing and sends no code."""
+    portal = acceptance["portal"]
+    prepare_site(portal, sandbox, live_site)
+    page = new_page(chromium, 1280)
+    page.goto(f"{live_site}/@@messenger-signup")
+    token = page.locator("#messenger-signup-form input[name=form_token]").get_attribute("value")
+    fields = {"step": "signup", "path": "page", "topics": "warnungen", "channel": "signal",
+              "phone": "+4915123456799", "consent": "1", "form_token": token}
+    inputs = "".join(f'<input type="hidden" name="{name}" value="{value}">' for name, value in fields.items())
+    attacker = (f'<html><body><form id="forged" method="post" action="{live_site}/@@messenger-signup">'
+                f'{inputs}</form><script>document.getElementById("forged").submit()</script></body></html>')
+    page.route("http://attacker.example/**",
+               lambda route: route.fulfill(status=200, content_type="text/html", body=attacker))
+    page.goto("http://attacker.example/")
+    page.wait_for_url(f"{live_site}/@@messenger-signup")
+    alert = page.locator(".messenger-errors")
+    alert.wait_for()
+    assert "This signup came from another website and was not processed." in alert.inner_text()
+    assert page.locator("#messenger-signup-form").is_visible()  # our own form, to sign up for real
+    assert page.locator("#messenger-signup-form input[name=phone]").input_value() == ""
+    page.screenshot(path=f"{SCREENSHOTS}/signup-cross-site-refused-1280.png", full_page=True)
+    transaction.begin()
+    assert get_store(portal).counts()["states"].get("pending", 0) == 0
+    assert sandbox.messages(channel="signal") == []
+    page.context.close()

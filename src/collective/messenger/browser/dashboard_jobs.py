@@ -4,6 +4,10 @@ A job lands in RQ's FailedJobRegistry when it raised after all its retries (a po
 that expired, Redis trouble that outlasted the job's own waiting). Recipients a job had
 already booked are never sent twice (the ledger's marks), so a retry is always safe.
 Jobs use RQ's JSONSerializer (see messenger_worker.fanout), so the registries need it too.
+
+A failed batch keeps its subscriber ids but not their addresses (messenger_worker.redaction):
+a retry looks the addresses up again in the subscriber store, and leaves out whoever is no
+longer subscribed on that channel.
 """
 
 from dataclasses import dataclass
@@ -15,7 +19,10 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 
+from collective.messenger.subscribers import get_store
 from messenger_worker import keys
+from messenger_worker import redaction
+from messenger_worker.fanout import DELIVER_BATCH
 
 # The dashboard lists the newest ones; "Retry all" takes every one.
 LIST_LIMIT = 50
@@ -71,6 +78,31 @@ def error_summary(job):
     return lines[-1][:ERROR_LIMIT] if lines else ""
 
 
+def restore_addresses(job, store):
+    """Give a redacted batch its recipients' current addresses back (and save it).
+
+    Subscribers who left, were deleted or moved to another channel are left out.
+    """
+    if job.func_name != DELIVER_BATCH or not job.meta.get(redaction.REDACTED):
+        return
+    post_id, channel, rows, *rest = job.args
+    recipients = []
+    for subscriber_id, row_channel, _address, language in rows:
+        subscriber = store.get(subscriber_id) if store is not None else None
+        if subscriber is not None and subscriber.is_active and subscriber.channel == row_channel:
+            recipients.append([subscriber_id, row_channel, subscriber.address, subscriber.language or language])
+    job.args = (post_id, channel, recipients, *rest)
+    # False, not deleted: RQ does not write an empty meta, the old one would stay.
+    job.meta[redaction.REDACTED] = False
+    job.save()
+
+
+def _requeue(failed, job_id, store):
+    job = Job.fetch(job_id, connection=failed.connection, serializer=JSONSerializer)
+    restore_addresses(job, store)
+    failed.requeue(job)
+
+
 def retry_job(connection, job_id):
     """Put failed job ``job_id`` back on its queue; False if it is not failed (any more)."""
     if not isinstance(job_id, str) or not job_id or len(job_id) > JOB_ID_LIMIT:
@@ -79,7 +111,7 @@ def retry_job(connection, job_id):
         failed = registry(name, connection)
         if job_id in failed:
             try:
-                failed.requeue(job_id)
+                _requeue(failed, job_id, get_store(create=False))
             except (InvalidJobOperation, NoSuchJobError):
                 return False  # someone else retried it, or it expired, just now
             return True
@@ -89,11 +121,12 @@ def retry_job(connection, job_id):
 def retry_all(connection):
     """Put every failed job of the messenger queues back; returns how many."""
     retried = 0
+    store = get_store(create=False)
     for name in keys.QUEUES:
         failed = registry(name, connection)
         for job_id in failed.get_job_ids():
             try:
-                failed.requeue(job_id)
+                _requeue(failed, job_id, store)
             except (InvalidJobOperation, NoSuchJobError):
                 continue
             retried += 1

@@ -1,5 +1,9 @@
 """Install and uninstall steps that GenericSetup XML cannot express."""
 
+import logging
+
+import redis
+import transaction
 from plone import api
 from plone.base.interfaces import INonInstallable
 from zope.interface import implementer
@@ -7,6 +11,10 @@ from zope.interface import implementer
 from collective.messenger.settings.publish import publish_after_commit
 from collective.messenger.settings.secrets import SecretStore
 from collective.messenger.subscribers.access import get_store
+from messenger_worker.connection import display_url
+from messenger_worker.keys import SETTINGS_KEY
+
+log = logging.getLogger("collective.messenger")
 
 BEHAVIOR_PREFIX = "collective.messenger."
 
@@ -37,5 +45,23 @@ def remove_behaviors():
 
 def uninstall(context):
     remove_behaviors()
-    # Settings go; subscribers (stored apart from settings) stay for a reinstall.
+    # Settings go; subscribers (stored apart from settings) stay for a reinstall. To erase
+    # them too, "Erase all messenger data" (@@messenger-erase) comes before uninstalling.
     SecretStore().clear()
+    # The settings published for the workers hold the stored secrets: they go with them.
+    transaction.get().addAfterCommitHook(_unpublish_settings)
+
+
+def _unpublish_settings(succeeded):
+    if not succeeded:
+        return
+    from collective.messenger.redis_client import get_redis
+
+    try:
+        get_redis().delete(SETTINGS_KEY)
+    except redis.RedisError as error:
+        log.warning(
+            "The add-on was uninstalled, but %s at %s still holds the published settings with "
+            "their secrets (%s): delete it with redis-cli DEL %s.",
+            SETTINGS_KEY, display_url(), error, SETTINGS_KEY,
+        )

@@ -69,6 +69,9 @@ class DashboardView(BrowserView):
     def controlpanel_url(self):
         return f"{api.portal.get().absolute_url()}/@@messenger-controlpanel"
 
+    def erase_url(self):
+        return f"{api.portal.get().absolute_url()}/@@messenger-erase"
+
     # -- retrying ---------------------------------------------------------------------------
 
     def handle_retry(self, form):

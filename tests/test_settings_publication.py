@@ -56,3 +56,31 @@ def test_reinstall_publishes_defaults(site, plone_redis):
     transaction.commit()
     document = published(plone_redis)
     assert [t["title"] for t in document["topics"]][:2] == ["Baustellen & Verkehr", "Veranstaltungen"]
+
+
+def test_secrets_from_the_environment_are_never_published(site, plone_redis, monkeypatch):
+    """Zope's environment secrets stay in Zope; a worker reads its own environment."""
+    from collective.messenger.settings.access import settings_document
+    from collective.messenger.settings.status import delivery_health
+
+    monkeypatch.setenv("MESSENGER_TELEGRAM_BOT_TOKEN", "123:FROM-ZOPES-ENVIRONMENT")
+    SecretStore(site).set("threema_api_secret", "stored-in-the-site")
+    transaction.commit()
+    document = published(plone_redis)
+    assert document["channels"]["telegram"]["bot_token"] is None
+    assert document["channels"]["threema"]["api_secret"] == "stored-in-the-site"
+    assert b"FROM-ZOPES-ENVIRONMENT" not in plone_redis.dump(keys.SETTINGS_KEY)
+    # Zope itself still uses it (webhooks, previews, the channel state) ...
+    assert settings_document(site)["channels"]["telegram"]["bot_token"] == "123:FROM-ZOPES-ENVIRONMENT"
+    # ... the control panel does not call the workers' settings outdated for it ...
+    assert delivery_health()["settings_current"] is True
+    # ... and a worker takes the variable from its own environment.
+    worker = SettingsCache(plone_redis, environ={"MESSENGER_TELEGRAM_BOT_TOKEN": "123:WORKER"})
+    assert worker.current()["channels"]["telegram"]["bot_token"] == "123:WORKER"
+    assert worker.current()["channels"]["threema"]["api_secret"] == "stored-in-the-site"
+
+
+def test_publish_button_leaves_environment_secrets_out(site, plone_redis, monkeypatch):
+    monkeypatch.setenv("MESSENGER_THREEMA_API_SECRET", "env-only-secret")
+    publish_now(site)
+    assert published(plone_redis)["channels"]["threema"]["api_secret"] is None

@@ -11,17 +11,25 @@ from plone.testing import Layer
 from plone.testing.zope import WSGIServer
 
 from messenger_worker.connection import REDIS_URL_VARIABLE
+from messenger_worker.connection import WORKER_ACL_RULES
+from messenger_worker.connection import ZOPE_ACL_RULES
 from messenger_worker.testing import RedisServer
 
 
 class RedisLayer(Layer):
     """Starts ``redis-server`` on a free loopback port and points MESSENGER_REDIS_URL at it."""
 
+    def make_server(self):
+        return RedisServer()
+
+    def zope_url(self):
+        return self.server.url
+
     def setUp(self):
-        self.server = RedisServer().start()
+        self.server = self.make_server().start()
         self["redis_server"] = self.server
         self._previous_url = os.environ.get(REDIS_URL_VARIABLE)
-        os.environ[REDIS_URL_VARIABLE] = self.server.url
+        os.environ[REDIS_URL_VARIABLE] = self.zope_url()
 
     def tearDown(self):
         if self._previous_url is None:
@@ -32,6 +40,37 @@ class RedisLayer(Layer):
 
 
 REDIS_FIXTURE = RedisLayer(name="collective.messenger:Redis")
+
+# Passwords of the hardened Redis below (test values).
+ACL_PASSWORDS = {"default": "admin-Secret-0", "zope": "zope-Secret-1", "worker": "worker-Secret-2"}
+
+
+class HardenedRedisLayer(RedisLayer):
+    """Redis as the README's "Operating: a hardened Redis" sets it up: ACL users ``zope``
+    and ``worker`` with ``ZOPE_ACL_RULES`` and ``WORKER_ACL_RULES``, passwords, and a TLS
+    port with a throwaway CA. Zope connects as ``zope``; ``redis_server.client()`` is the
+    password-protected default user, for the tests' own checks and clean-ups;
+    ``redis_worker_url`` is what a worker gets."""
+
+    def make_server(self):
+        return RedisServer(
+            password=ACL_PASSWORDS["default"],
+            acl=[
+                f"user zope on >{ACL_PASSWORDS['zope']} {ZOPE_ACL_RULES}",
+                f"user worker on >{ACL_PASSWORDS['worker']} {WORKER_ACL_RULES}",
+            ],
+            tls=True,
+        )
+
+    def zope_url(self):
+        return self.server.url_for("zope", ACL_PASSWORDS["zope"])
+
+    def setUp(self):
+        super().setUp()
+        self["redis_worker_url"] = self.server.url_for("worker", ACL_PASSWORDS["worker"])
+
+
+HARDENED_REDIS_FIXTURE = HardenedRedisLayer(name="collective.messenger:HardenedRedis")
 
 
 class MessengerLayer(PloneSandboxLayer):
@@ -64,11 +103,17 @@ class GuardedWSGIServer(WSGIServer):
 
 
 WSGI_SERVER_FIXTURE = GuardedWSGIServer(name="collective.messenger:WSGIServer")
+HARDENED_FIXTURE = MessengerLayer(
+    bases=(HARDENED_REDIS_FIXTURE, PLONE_FIXTURE), name="collective.messenger:HardenedFixture"
+)
 
 INTEGRATION_TESTING = IntegrationTesting(
     bases=(FIXTURE,), name="collective.messenger:Integration"
 )
 FUNCTIONAL_TESTING = FunctionalTesting(bases=(FIXTURE,), name="collective.messenger:Functional")
+HARDENED_FUNCTIONAL_TESTING = FunctionalTesting(
+    bases=(HARDENED_FIXTURE,), name="collective.messenger:HardenedFunctional"
+)
 ACCEPTANCE_TESTING = FunctionalTesting(
     bases=(FIXTURE, WSGI_SERVER_FIXTURE), name="collective.messenger:Acceptance"
 )

@@ -19,6 +19,21 @@ CA_FILE_VARIABLE = "MESSENGER_REDIS_CA_FILE"
 CERT_FILE_VARIABLE = "MESSENGER_REDIS_CERT_FILE"
 KEY_FILE_VARIABLE = "MESSENGER_REDIS_KEY_FILE"
 
+# Redis ACL rules for the two kinds of clients (README, "Operating: a hardened Redis"; the
+# tests run against a server with exactly these). Both reach only the project's keys and
+# RQ's, run no administrative or dangerous command (no FLUSHALL, CONFIG, KEYS, DEBUG, ACL,
+# MONITOR, CLIENT KILL), but INFO for the health box. Zope never waits on a queue; workers
+# also block on queues and listen on RQ's command channels.
+ZOPE_ACL_RULES = (
+    "resetkeys ~messenger:* ~rq:* resetchannels -@all +@read +@write +@transaction "
+    "+@scripting +@connection -@blocking -@dangerous -@admin -function +info +time"
+)
+WORKER_ACL_RULES = (
+    "resetkeys ~messenger:* ~rq:* resetchannels &rq:pubsub:* -@all +@read +@write "
+    "+@transaction +@scripting +@connection +@blocking +@pubsub -@dangerous -@admin "
+    "-function +info +time"
+)
+
 
 def redis_url(environ=None):
     environ = os.environ if environ is None else environ

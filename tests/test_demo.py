@@ -192,3 +192,47 @@ def test_demo_fails_early_on_a_busy_port(tmp_path):
         with pytest.raises(DemoError, match=rf"Port {port} is already in use.*--http-port"):
             start_stack(tmp_path, http_port=port, redis_port=free_port())
     assert os.listdir(tmp_path) == []  # nothing was started or created
+
+
+@pytest.mark.timeout(600)
+def test_demo_guards_zope_and_limits_request_bodies(var_dir):
+    """The demo serves as README's "Operating in production" recommends: waitress refuses
+    bodies over its max_request_body_size (413), the add-on's WSGI filter answers 400 to a form
+    without a multipart boundary and to a path that is not UTF-8 (Zope: 503 and 500)."""
+    from collective.messenger.demo.create_site import SITE_ID
+    from collective.messenger.demo.zope_ini import MAX_REQUEST_BODY_BYTES
+    from test_wsgi_guard import raw_request
+
+    stack = start_stack(var_dir, http_port=free_port(), redis_port=free_port(), sandbox_port=free_port())
+    try:
+        with open(os.path.join(var_dir, "instance", "etc", "zope.ini"), encoding="utf-8") as ini:
+            settings = ini.read()
+        assert f"max_request_body_size = {MAX_REQUEST_BODY_BYTES}" in settings
+        assert "use = egg:collective.messenger#request_guard" in settings
+        host, port = "127.0.0.1", stack.http_port
+        base = f"http://{host}:{port}"
+
+        for path in ("/", f"/{SITE_ID}", f"/{SITE_ID}/@messenger-webhook/telegram"):
+            response = requests.post(base + path, data=b"--x\r\n", timeout=30,
+                                     headers={"Content-Type": "multipart/form-data"})
+            assert response.status_code == 400, (path, response.text[:300])
+            assert "names no boundary" in response.text
+        german = requests.post(f"{base}/{SITE_ID}", data=b"x", timeout=30, headers={
+            "Content-Type": "multipart/form-data", "Accept-Language": "de"})
+        assert german.status_code == 400 and "Grenze" in german.text
+
+        status, _head, text = raw_request(host, port, f"GET /{SITE_ID}/@messenger-webhook/%80 HTTP/1.0")
+        assert status == 400 and "UTF-8" in text and "Traceback" not in text
+
+        # One byte over the limit, declared: waitress answers before reading the body.
+        with socket.create_connection((host, port), timeout=30) as connection:
+            connection.sendall((f"POST /{SITE_ID}/@messenger-webhook/telegram HTTP/1.1\r\n"
+                                f"Host: {host}:{port}\r\nContent-Type: application/json\r\n"
+                                f"Content-Length: {MAX_REQUEST_BODY_BYTES + 1}\r\n\r\n").encode("ascii"))
+            answer = connection.recv(65536).decode("latin-1")
+        assert answer.split()[1] == "413", answer[:300]
+
+        assert get(stack.site_url)[0] == 200  # the site serves on
+    finally:
+        stack.stop()
+    assert_all_gone(stack)

@@ -21,6 +21,7 @@ import urllib.request
 import redis
 
 from collective.messenger.demo import create_site
+from collective.messenger.demo import zope_ini as zope_ini_file
 from messenger_worker.connection import connect
 from messenger_worker.connection import display_url
 
@@ -250,6 +251,8 @@ def _prepare_instance(stack):
         "create-site", [_bin("zconsole"), "run", zope_conf, create_site.__file__]
     )
     _set_http_port(zope_ini, stack.http_port)
+    # waitress's body limit and the add-on's WSGI filter, as for production (README).
+    zope_ini_file.prepare(zope_ini)
     return zope_ini
 
 

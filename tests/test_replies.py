@@ -407,7 +407,7 @@ def test_worker_killed_mid_send_sends_at_most_once_more(redis_client, sandbox, s
     assert state(redis_client, "welcome-sub-1")[0] == "claimed"
     sandbox.configure(telegram={"latency_ms": 0})
     start_worker()
-    # RQ notices the abandoned job (about 90 s), the claim's lease runs out, the reply goes again.
+    # Worker B takes the abandoned job up (seconds), the claim's lease runs out, the reply goes again.
     wait_until(lambda: settled(redis_client, "welcome-sub-1"), timeout=240, message="recovery")
     assert state(redis_client, "welcome-sub-1")[0] == "sent"
     assert len(sandbox.messages(channel="telegram")) == 2

@@ -115,6 +115,21 @@ def test_a_batch_rq_takes_for_abandoned_after_a_lost_heartbeat_is_not_sent_twice
 
 
 @pytest.mark.timeout(300)
+def test_a_stalled_worker_whose_batch_was_taken_up_sends_nobody_twice(redis_client, sandbox, start_worker):
+    people, first, second = start_one_long_batch(redis_client, sandbox, start_worker)
+    # Worker A stalls (here: SIGSTOP; in life a swapping machine or a long GC pause): no more
+    # heartbeats or lease renewals, while its work horse sends on.
+    os.kill(first.process.pid, signal.SIGSTOP)
+    try:
+        wait_until(lambda: busy_follow_ups(redis_client), timeout=30, message="two executions at once")
+    finally:
+        os.kill(first.process.pid, signal.SIGCONT)
+    # A wakes up and renews its lease: it is not taken for dead again.
+    wait_until(lambda: worker_count(redis_client) == 2, message="worker A's lease renewed")
+    assert_each_received_once(redis_client, sandbox, people)
+
+
+@pytest.mark.timeout(300)
 def test_a_batch_handed_over_again_while_it_runs_is_not_sent_twice(redis_client, sandbox, start_worker):
     people, first, second = start_one_long_batch(redis_client, sandbox, start_worker)
     # Plone drains its outbox and hands the same post over again (same job ids): worker B

@@ -142,5 +142,12 @@ def queued_replies(redis_client):
 
     from messenger_worker import keys
 
+    from messenger_worker.replies import read_content
+
     queue = Queue(keys.QUEUE_LOW, connection=redis_client, serializer=JSONSerializer)
-    return [tuple(job.args[:3]) for job in queue.get_jobs()]
+    replies = []
+    for job in queue.get_jobs():
+        # The job carries the reply id only; recipient and text wait beside it in Redis.
+        recipient, text = read_content(redis_client, job.args[0])
+        replies.append((job.args[0], recipient.to_list(), text))
+    return replies

@@ -15,7 +15,9 @@ from delivery_support import recipients
 from delivery_support import stats
 from messenger_worker import fanout
 from messenger_worker.ledger import GONE_KEY
+from messenger_worker.ledger import errors_key
 from messenger_worker.ledger import marks_key
+from messenger_worker.ledger import stats_key
 from messenger_worker.pauses import ChannelPauses
 from messenger_worker.payload import Recipient
 
@@ -34,6 +36,8 @@ def test_post_reaches_every_telegram_recipient_once(redis_client, sandbox, start
     assert "Straßensperrung Hauptstraße" in received[0]["text"]
     marks = redis_client.hgetall(marks_key("p1"))
     assert all(value.startswith(b"s:") for value in marks.values())
+    # The marks expire with the post's stats (30 days), not never.
+    assert 0 < redis_client.ttl(stats_key("p1")) - 5 <= redis_client.ttl(marks_key("p1"))
 
 
 def test_gone_recipients_are_reported(redis_client, sandbox, start_worker):
@@ -72,6 +76,7 @@ def test_attempts_are_limited(redis_client, sandbox, start_worker):
     counts = stats(redis_client, "p1", "threema")
     assert counts["failed"] == 1
     assert "Gave up after 2 attempts" in counts["last_error"]
+    assert 0 < redis_client.ttl(stats_key("p1")) - 5 <= redis_client.ttl(errors_key("p1"))
 
 
 def test_rejected_token_pauses_channel_until_settings_change(redis_client, sandbox, start_worker):

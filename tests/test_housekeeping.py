@@ -148,3 +148,47 @@ def test_a_broken_round_is_logged_with_its_traceback_once(caplog):
     assert len(errors) >= 3
     assert [bool(r.exc_info) for r in errors[:3]] == [True, False, False]
     assert health.down is False
+
+
+def test_the_round_hands_over_posts_that_waited_for_redis(site, functional, plone_redis):
+    """No cron for @messenger-dispatch either: the clock drains the outbox once Redis is back."""
+    from collective.messenger.publishing.outbox import get_outbox
+    from messenger_worker.ledger import post_key
+    from status_support import news
+    from status_support import prepare
+    from status_support import publish
+    from status_support import subscribe
+
+    prepare(site)
+    subscribe([1001])
+    item = news(site)
+    real_url = os.environ[REDIS_URL_VARIABLE]
+    os.environ[REDIS_URL_VARIABLE] = "redis://127.0.0.1:9/0"
+    try:
+        publish(item)
+    finally:
+        os.environ[REDIS_URL_VARIABLE] = real_url
+    [entry] = get_outbox().entries_for(item.UID())
+    assert not plone_redis.exists(post_key(entry.post_id))
+    results = clock.tick(functional["zodbDB"])
+    assert results[SITE_PATH]["outbox"]["dispatched"] == 1
+    assert plone_redis.exists(post_key(entry.post_id))
+    transaction.begin()
+    assert entry.state == "queued" and entry.synced
+
+
+def test_the_privacy_notice_at_signup_says_what_really_happens(site):
+    """Today's text promised deletion on STOP; addresses are erased N days after leaving."""
+    import json
+    import re
+
+    from conftest import browser_for
+
+    browser = browser_for(site)
+    browser.addHeader("Accept", "application/json")
+    browser.open(site.absolute_url() + "/@messenger-topics")
+    text = json.loads(browser.contents)["privacy"]["text"]
+    days = api.portal.get_registry_record("collective.messenger.erase_after_days")
+    assert "dann löschen wir Ihre Daten" not in text
+    assert re.search(rf"Nach der Abmeldung löschen wir .* spätestens nach {days} Tagen", text)
+    assert "nicht bestätigte Anmeldung löschen wir nach 24 Stunden" in text

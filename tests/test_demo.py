@@ -236,3 +236,30 @@ def test_demo_guards_zope_and_limits_request_bodies(var_dir):
     finally:
         stack.stop()
     assert_all_gone(stack)
+
+
+@pytest.mark.timeout(600)
+def test_demo_on_a_redis_with_password(var_dir):
+    """MESSENGER_REDIS_URL with a password: the demo starts no Redis of its own, Zope and the
+    worker log in, and the password shows nowhere (banner, logs)."""
+    from collective.messenger.demo.run import _banner
+    from messenger_worker.testing import RedisServer
+
+    password = "demo-Redis-Passw0rd"
+    server = RedisServer(password=password).start()
+    stack = start_stack(var_dir, http_port=free_port(), redis_url=server.url,
+                        sandbox_port=free_port())
+    try:
+        assert "redis" not in stack.processes
+        assert get(stack.site_url)[0] == 200
+        output = wait_for_worker(server.url)
+        assert "Settings: version" in output
+        assert f":***@127.0.0.1:{server.port}" in _banner(stack)
+        for name in os.listdir(stack.log_dir):
+            with open(os.path.join(stack.log_dir, name), encoding="utf-8", errors="replace") as log:
+                assert password not in log.read(), name
+        assert password not in _banner(stack)
+    finally:
+        stack.stop()
+        server.remove()
+    assert_all_gone(stack)

@@ -1,0 +1,48 @@
+"""Upgrade step 1003 (issue 9): settings registered again with their values kept, the cron
+permission, and a fresh publication without secrets from Zope's environment."""
+
+import json
+
+import transaction
+from plone import api
+
+from messenger_worker import keys
+
+PROFILE = "collective.messenger:default"
+
+
+def test_upgrade_from_1002(site, plone_redis, monkeypatch):
+    setup = api.portal.get_tool("portal_setup")
+    registry = api.portal.get_tool("portal_registry")
+    # A site as 1002 left it: customised settings, a setting added since missing, no cron
+    # permission, and in Redis a document that still carries Zope's environment token.
+    topics = registry["collective.messenger.topics"] = ["freibad | Freibad"]
+    registry["collective.messenger.telegram_api_url"] = "https://telegram.intern"
+    added_since = sorted(
+        name for name in registry.records.keys()
+        if name.startswith("collective.messenger.") and "codes_per_day" in name
+    ) or ["collective.messenger.signal_rate"]
+    for name in added_since:
+        del registry.records[name]
+    site.manage_permission("collective.messenger: Run maintenance", roles=[], acquire=True)
+    setup.setLastVersionForProfile(PROFILE, "1002")
+    transaction.commit()
+    monkeypatch.setenv("MESSENGER_TELEGRAM_BOT_TOKEN", "123:ENVIRONMENT")
+    plone_redis.hset(keys.SETTINGS_KEY, mapping={
+        "version": 7, "json": json.dumps({"channels": {"telegram": {"bot_token": "123:ENVIRONMENT"}}}),
+    })
+
+    setup.upgradeProfile(PROFILE)
+    transaction.commit()
+
+    assert setup.getLastVersionForProfile(PROFILE) == ("1003",)
+    assert all(name in registry.records for name in added_since)
+    assert registry["collective.messenger.topics"] == topics
+    assert registry["collective.messenger.telegram_api_url"] == "https://telegram.intern"
+    roles = {r["name"] for r in site.rolesOfPermission("collective.messenger: Run maintenance")
+             if r["selected"]}
+    assert roles == {"Manager", "Site Administrator", "Messenger Cron"}
+    assert int(plone_redis.hget(keys.SETTINGS_KEY, "version")) == 8
+    document = json.loads(plone_redis.hget(keys.SETTINGS_KEY, "json"))
+    assert document["channels"]["telegram"]["bot_token"] is None
+    assert document["channels"]["telegram"]["api_url"] == "https://telegram.intern"

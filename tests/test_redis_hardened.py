@@ -108,7 +108,7 @@ def test_publish_and_delivery_through_acl_users_with_token_from_environment(
     site, server, hardened, sandbox, workers, monkeypatch
 ):
     """The whole way through the hardened Redis: settings, publishing, a worker process
-    delivering to the sandbox, the control panel. The bot token is only in the
+    (over TLS) delivering to the sandbox, the control panel. The bot token is only in the
     environment of Zope and of the worker: it must work and never reach Redis."""
     token = sandbox_config.DEFAULTS["telegram"]["token"]
     monkeypatch.setenv(TOKEN_VARIABLE, token)
@@ -122,7 +122,9 @@ def test_publish_and_delivery_through_acl_users_with_token_from_environment(
     subscribe([7001, 7002, 7003])
     item = news(site)
     publish(item)
-    worker = workers(env={TOKEN_VARIABLE: token})
+    # The worker over TLS, checking the server's certificate against the CA from its environment.
+    worker = workers(server.url_for("worker", ACL_PASSWORDS["worker"], tls=True),
+                     env={TOKEN_VARIABLE: token, CA_FILE_VARIABLE: server.ca_file})
     from collective.messenger.publishing.outbox import get_outbox
 
     [entry] = get_outbox().entries_for(item.UID())
@@ -132,6 +134,8 @@ def test_publish_and_delivery_through_acl_users_with_token_from_environment(
                    timeout=60, message="delivery through the worker ACL user")
     except AssertionError:
         raise AssertionError(f"ACL refused {denied(server)}; the worker said:\n{worker.output}")
+    connections = [c for c in admin.client_list() if c.get("user") == "worker"]
+    assert connections and all(c["laddr"].endswith(f":{server.tls_port}") for c in connections)
     received = sandbox.messages(channel="telegram")
     assert sorted(m["recipient"] for m in received) == ["7001", "7002", "7003"]
 
@@ -154,7 +158,6 @@ def test_zope_over_tls_needs_the_ca_file(site, server, monkeypatch):
     with pytest.raises(redis.ConnectionError, match="certificate verify failed"):
         publish_now(site)
     monkeypatch.setenv(CA_FILE_VARIABLE, server.ca_file)
-    get_redis.__globals__["_clients"].clear()  # the client for this URL was made without the CA
     version = publish_now(site)
     assert int(server.client().hget(keys.SETTINGS_KEY, "version")) == version
 

@@ -184,3 +184,32 @@ def test_link_for_nobody_says_not_subscribed(portal, plone_redis):
 @pytest.mark.parametrize("text", ["linked", "link me", "my link is broken"])
 def test_not_the_link_command(text):
     assert not commands.LINK.match(text)
+
+
+def test_dashboard_shows_waiting_replies_and_sends_them(portal, plone_redis):
+    import re
+    from urllib.parse import urlencode
+
+    from conftest import browser_for
+
+    with RedisDown():
+        code_signup()
+        transaction.commit()
+        admin = browser_for(portal, "siteadmin")
+        admin.open(f"{portal.absolute_url()}/@@messenger-dashboard")  # opens without Redis, too
+        assert admin.headers["status"].startswith("200")
+        assert "Replies waiting for the queue: 1." in admin.contents
+    admin.open(f"{portal.absolute_url()}/@@messenger-dashboard")
+    section = re.search(r'id="messenger-code-budget".*?</section>', admin.contents, re.S).group(0)
+    assert "Replies waiting for the queue: 1." in section
+    authenticator = re.search(r'name="_authenticator" value="([^"]+)"', section).group(1)
+    admin.post(f"{portal.absolute_url()}/@@messenger-send-replies", urlencode({"_authenticator": authenticator}))
+    assert "Replies handed to the queue: 1." in admin.contents
+    assert "No replies are waiting." in admin.contents
+    [reply_id] = queued_replies(plone_redis)
+    assert reply_id.startswith("code-")
+    # Without the authenticator nothing happens.
+    from zExceptions import Forbidden
+
+    with pytest.raises(Forbidden):
+        browser_for(portal, "siteadmin").post(f"{portal.absolute_url()}/@@messenger-send-replies", "")

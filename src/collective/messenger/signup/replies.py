@@ -26,6 +26,8 @@ from messenger_worker.payload import Recipient
 # What a citizen writes to leave, per channel. Threema's gateway (basic mode) receives no
 # messages, so Threema subscribers leave through the manage link.
 STOP_WORDS = {"telegram": "/stop", "whatsapp": "STOP", "signal": "STOP"}
+# Where a citizen can write "link" to get the manage link again (commands.LINK).
+LINK_CHANNELS = ("telegram", "whatsapp", "signal")
 
 
 def portal_url():
@@ -69,9 +71,17 @@ def welcome_text(subscriber):
         default="Welcome! You will now receive news from ${site} on: ${topics}.",
         mapping={"site": site_title(), "topics": topics},
     )
-    return f"{translate(welcome, target_language=language)}\n\n" + translate(
+    text = f"{translate(welcome, target_language=language)}\n\n" + translate(
         _how_to_leave(subscriber), target_language=language
     )
+    if subscriber.channel in LINK_CHANNELS:
+        # This message holds the only copy of the manage link: say how to get it again.
+        text += "\n" + translate(
+            _("reply_link_again", default="Lost this message? Send ${word} to get your link again.",
+              mapping={"word": "link"}),
+            target_language=language,
+        )
+    return text
 
 
 def goodbye_text(subscriber):

@@ -18,10 +18,15 @@ import threading
 
 import redis
 import transaction
+from AccessControl.SecurityManagement import getSecurityManager
+from AccessControl.SecurityManagement import newSecurityManager
+from AccessControl.SecurityManagement import setSecurityManager
+from AccessControl.SpecialUsers import system
 from plone.base.interfaces import IPloneSiteRoot
 from Testing.makerequest import makerequest
+from zope.component.hooks import getSite
 from zope.component.hooks import setSite
-from zope.globalrequest import clearRequest
+from zope.globalrequest import getRequest
 from zope.globalrequest import setRequest
 
 from collective.messenger.housekeeping import sweep
@@ -113,9 +118,13 @@ def tick(db, period=None, health=None, owner=None, now=None):
     manager = transaction.TransactionManager()
     connection = db.open(transaction_manager=manager)
     results = {}
+    # The thread's own state is restored afterwards (tests call this in their own thread).
+    previous = getSite(), getRequest(), getSecurityManager()
     try:
         app = makerequest(connection.root()["Application"])
         setRequest(app.REQUEST)
+        # Like a cron call with an admin's login: the sweep is the site's own business.
+        newSecurityManager(None, system)
         paths = list(find_sites(app))
         manager.abort()
         for path in paths:
@@ -130,8 +139,9 @@ def tick(db, period=None, health=None, owner=None, now=None):
                 health.round_ok(path)
     finally:
         manager.abort()
-        setSite(None)
-        clearRequest()
+        setSite(previous[0])
+        setRequest(previous[1])
+        setSecurityManager(previous[2])
         connection.close()
     return results
 

@@ -11,13 +11,20 @@ STAMP := $(VENV)/.installed
 APT_PACKAGES := redis-server chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test install system-packages i18n clean
+.PHONY: run test fuzz install system-packages i18n clean
 
 run: install
 	$(BIN)/messenger-demo
 
 test: install
 	$(BIN)/pytest
+
+# Longer, randomized fuzzing of the HTTP services (the tests run derandomized, the same
+# examples every time): new examples on every run, FUZZ_FACTOR (default 10) times as many.
+# Failures are kept in .hypothesis/ and tried first next time; pin them with @example.
+FUZZ_TESTS := tests/test_webhooks_fuzz.py tests/test_rest_fuzz.py
+fuzz: install
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest --hypothesis-show-statistics $(FUZZ_TESTS)
 
 install: system-packages $(STAMP)
 

@@ -5,6 +5,7 @@ import os
 os.environ.setdefault("zope_i18n_compile_mo_files", "true")
 
 import pytest  # noqa: E402
+from hypothesis import settings as hypothesis_settings  # noqa: E402
 from pytest_plone import fixtures_factory  # noqa: E402
 
 from collective.messenger.testing import ACCEPTANCE_TESTING  # noqa: E402
@@ -17,6 +18,12 @@ from messenger_worker.testing import RedisServer  # noqa: E402
 from messenger_worker.testing import descendants  # noqa: E402
 
 pytest_plugins = ["pytest_plone"]
+
+# Hypothesis: the same examples on every run by default (CI stays red or green for a reason,
+# not for a new draw); `make fuzz` draws new ones (HYPOTHESIS_PROFILE=fuzz, see tests/fuzz_support.py).
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+hypothesis_settings.register_profile("fuzz", derandomize=False, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 globals().update(
     fixtures_factory(

@@ -1,7 +1,8 @@
 """Hypothesis fuzz of the subscription services over HTTP: never a 5xx, rejected input stores nothing.
 
 One live server for all examples; the per-IP signup limit is reset between examples so that
-the validation, not the limit, answers.
+the validation, not the limit, answers. Derandomized in CI (the same examples every run);
+`make fuzz` draws new ones (fuzz_support).
 """
 
 import json
@@ -13,6 +14,7 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from fuzz_support import examples
 from rest_support import SIGNAL_NUMBER
 from rest_support import TOPICS
 from rest_support import active_signal_subscription
@@ -20,9 +22,8 @@ from rest_support import rest_fixture  # noqa: F401  (the "rest" fixture)
 
 SERVICE = "@messenger-subscriptions"
 FUZZ = settings(
-    max_examples=120,
+    max_examples=examples(120),
     deadline=None,
-    database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
@@ -136,7 +137,7 @@ def test_fuzz_signup(rest, plone_redis, body):
         assert after == before
 
 
-@settings(FUZZ, max_examples=40)
+@settings(FUZZ, max_examples=examples(40))
 @given(
     body=st.one_of(st.binary(max_size=300), st.text(max_size=300).map(str.encode)),
     content_type=st.sampled_from(
@@ -145,6 +146,8 @@ def test_fuzz_signup(rest, plone_redis, body):
             "application/json; charset=utf-8",
             "text/plain",
             "application/x-www-form-urlencoded",
+            "multipart/form-data",
+            "multipart/form-data; boundary=x",
             "",
         ]
     ),
@@ -163,7 +166,7 @@ def test_fuzz_confirm_and_manage(rest, plone_redis):
     own = active_signal_subscription(rest, plone_redis)
     step = rest.signup("signal", phone="0176 12345678").json()
 
-    @settings(FUZZ, max_examples=60)
+    @settings(FUZZ, max_examples=examples(60))
     @given(
         body=st.one_of(
             st.fixed_dictionaries(

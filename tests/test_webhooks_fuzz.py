@@ -1,14 +1,21 @@
 """Hypothesis against the live webhooks: random bodies, headers and paths never get a 5xx,
-and a request that is not answered 200 leaves subscribers and Redis as they were."""
+and a request that is not answered 200 leaves subscribers and Redis as they were.
+
+Derandomized in CI (the same examples every run); `make fuzz` draws new ones (fuzz_support).
+Examples that once failed are pinned with ``@example``.
+"""
 
 import json
 
 import pytest
 from hypothesis import HealthCheck
+from hypothesis import example
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from fuzz_support import PROFILE
+from fuzz_support import examples
 from webhooks_support import SIGNAL_SECRET
 from webhooks_support import TELEGRAM_SECRET
 from webhooks_support import WHATSAPP_APP_SECRET
@@ -16,7 +23,8 @@ from webhooks_support import Hooks
 from webhooks_support import configure
 from webhooks_support import signature
 
-FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(max_examples=examples(100), deadline=None,
+               suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 # Header values requests can send: printable ASCII without surrounding spaces.
 header_text = st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=80)
@@ -90,7 +98,7 @@ bodies = (
 )
 content_types = st.sampled_from([
     "application/json", "application/json; charset=utf-8", "text/plain", "application/x-www-form-urlencoded",
-    "multipart/form-data; boundary=x", "", None,
+    "multipart/form-data; boundary=x", "multipart/form-data", "multipart/form-data; boundary=", "", None,
 ]) | header_text
 
 
@@ -112,7 +120,8 @@ def check(hooks, redis_client, method, path, body, headers):
 
 @FUZZ
 @given(
-    path=st.sampled_from(["telegram", "whatsapp", f"signal/{SIGNAL_SECRET}", "signal/x", "signal"])
+    path=st.sampled_from(["telegram", "whatsapp", f"signal/{SIGNAL_SECRET}", "signal/x", "signal",
+                          "%80", "telegram%FF", "t%C3%A4st"])
     | header_text.filter(lambda text: "/" not in text and text not in (".", "..")),
     body=bodies,
     content_type=content_types,
@@ -120,6 +129,11 @@ def check(hooks, redis_client, method, path, body, headers):
     sign=st.none() | header_text,
     method=st.sampled_from(["POST", "POST", "GET", "PUT"]),
 )
+# Found by an earlier run: a path that is not UTF-8 was a 500 with a traceback (Zope decodes
+# the path before traversal); the WSGI filter answers 400 now. And a form without boundary.
+@example(path="%80", body=b"", content_type=None, secret=None, sign=None, method="POST")
+@example(path="telegram", body=b"{}", content_type="multipart/form-data", secret=None, sign=None,
+         method="POST")
 def test_random_requests(hooks, plone_redis, path, body, content_type, secret, sign, method):
     check(hooks, plone_redis, method, path, body, {
         "Content-Type": content_type,
@@ -152,3 +166,20 @@ def test_signal_shaped_payloads(hooks, plone_redis, data, secret):
     response = check(hooks, plone_redis, "POST", f"signal/{secret}", json.dumps(data).encode(),
                      {"Content-Type": "application/json"})
     assert response.status_code == (200 if secret == SIGNAL_SECRET else 403)
+
+
+@pytest.mark.skipif(PROFILE == "fuzz", reason="`make fuzz` draws new examples on purpose")
+def test_ci_draws_the_same_examples_on_every_run():
+    """A red CI run must mean a regression, not a new draw (the path %80 once turned a later
+    run red): the fuzz tests are derandomized outside `make fuzz`."""
+    drawn = []
+
+    @settings(FUZZ, max_examples=30)
+    @given(body=bodies, content_type=content_types)
+    def probe(body, content_type):
+        drawn.append((body, content_type))
+
+    probe()
+    first, drawn[:] = list(drawn), []
+    probe()
+    assert drawn == first and len(set(first)) > 10

@@ -82,7 +82,7 @@ def test_one_instance_sweeps_per_period(site, functional, people, plone_redis):
 def test_redis_down_still_sweeps_and_says_so_once(site, functional, people, caplog):
     real_url = os.environ[REDIS_URL_VARIABLE]
     os.environ[REDIS_URL_VARIABLE] = "redis://127.0.0.1:9/0"  # nothing listens there
-    health = clock.RedisHealth()
+    health = clock.RoundLog()
     try:
         with caplog.at_level(logging.INFO, logger="collective.messenger"):
             first = clock.tick(functional["zodbDB"], health=health)
@@ -132,7 +132,7 @@ def test_switched_off_with_zero(functional, monkeypatch):
 
 
 def test_a_broken_round_is_logged_with_its_traceback_once(caplog):
-    health = clock.RedisHealth()
+    health = clock.RoundLog()
 
     class Broken:
         def open(self, **kw):

@@ -55,9 +55,10 @@ def instance_id():
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-class RedisHealth:
-    """Logs a Redis outage once when it begins and once when it ends, not every round; and
-    a failure that repeats every round with its traceback once, then as one line."""
+class RoundLog:
+    """What the clock says, said once: a Redis outage when it begins and when it ends (not
+    every round), and a failure that repeats every round with its traceback once, then as
+    one line."""
 
     def __init__(self):
         self.down = False
@@ -114,7 +115,7 @@ def tick(db, period=None, health=None, owner=None, now=None):
     instance swept (a site another instance swept this period is absent).
     """
     period = interval_seconds() if period is None else period
-    health = health or RedisHealth()
+    health = health or RoundLog()
     manager = transaction.TransactionManager()
     connection = db.open(transaction_manager=manager)
     results = {}
@@ -172,7 +173,7 @@ class HousekeepingClock(threading.Thread):
         self.db = db
         self.interval = interval
         self.first_round_after = min(interval, FIRST_ROUND_AFTER) if first_round_after is None else first_round_after
-        self.health = RedisHealth()
+        self.health = RoundLog()
         self.rounds = 0
         self._stopped = threading.Event()
 

@@ -83,6 +83,14 @@ def test_rest_manage_look_ups_are_limited_too(site):
     assert int(guesser.headers["Retry-After"]) > 0
     error = json.loads(guesser.contents)["error"]
     assert error["type"] == "RateLimited" and "Too many unknown links" in error["message"]
+    # PATCH and DELETE are refused alike, and change nothing.
+    url = f"{site.absolute_url()}/@messenger-subscriptions/{token}"
+    headers = {"Accept": "application/json", "Content-Type": "application/json"}
+    for method, body in (("PATCH", b'{"state": "unsubscribed"}'), ("DELETE", b"")):
+        answer = guesser.testapp.request(url, method=method, body=body, headers=headers, expect_errors=True)
+        assert answer.status_int == 429, (method, answer.status)
+    transaction.begin()
+    assert get_store(site).by_manage_token(token).is_active
     owner = client(site, OWNER)
     owner.addHeader("Accept", "application/json")
     for _load in range(ratelimit.MANAGE_MISSES_PER_WINDOW + 5):

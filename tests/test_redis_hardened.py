@@ -184,3 +184,14 @@ def test_worker_over_tls_with_ca_file_from_environment(site, server):
     result = worker_status(url)
     assert result.returncode == 1
     assert "certificate verify failed" in result.stdout
+
+
+def test_readme_shows_the_acl_rules_the_tests_use():
+    from messenger_worker.connection import WORKER_ACL_RULES
+    from messenger_worker.connection import ZOPE_ACL_RULES
+
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md"), encoding="utf-8").read()
+    section = readme.split("## Operating: a hardened Redis")[1].split("\n## ")[0]
+    assert f"user zope on >ZOPE-PASSWORD {ZOPE_ACL_RULES}\n" in section
+    assert f"user worker on >WORKER-PASSWORD {WORKER_ACL_RULES}\n" in section
+    assert "user default off\n" in section

@@ -155,6 +155,10 @@ def test_sending_an_unreadable_entry_anyway_says_why_not(portal, plone_redis):
     transaction.commit()
     browser = dashboard(portal)
     assert "Its stored message cannot be read: PayloadError" in set_aside_rows(browser)[entry.post_id]
+    # Among the recent posts too, as editors see it on the item: not sent, and why.
+    recent = lxml.html.fromstring(browser.contents).xpath(f'//tr[@data-post-id="{entry.post_id}"]')[0]
+    assert "Not sent" in text_of(recent)
+    assert "Its stored message cannot be read; the messenger dashboard says why." in text_of(recent)
     click(browser, entry.post_id, "send_set_aside")
     assert "“Alte Meldung” still cannot be read, so nothing was sent" in browser.contents
     assert list(set_aside_rows(browser)) == [entry.post_id]

@@ -52,6 +52,11 @@ REASON_TITLES = {
         "reason_stale",
         default="It waited more than three days for the delivery queue and is no news any more.",
     ),
+    # Set aside by the outbox drain (publishing.outbox.UNREADABLE); the dashboard says why.
+    "unreadable": _(
+        "reason_unreadable",
+        default="Its stored message cannot be read; the messenger dashboard says why.",
+    ),
 }
 
 

@@ -163,6 +163,7 @@ class Liveness:
             if job.retries_left:
                 job.retries_left -= 1
                 job.started_at = None
+                # As RQ's own Job.retry does (enqueue_job would set up dependencies anew).
                 queue._enqueue_job(job, pipeline=pipe, at_front=True)
                 failed = False
             else:

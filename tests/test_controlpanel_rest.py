@@ -299,3 +299,14 @@ def test_short_webhook_secret_refused(rest, field):
     secret = "a" * 32
     assert rest("PATCH", "manager", json={field: secret}).status_code == 204
     assert rest("GET", "manager").json()["data"][field] == secret
+
+
+def test_site_administrator_cannot_go_around_through_registry(rest, live_site):
+    # @registry needs "Manage portal", which Plone gives to Managers only: keep it so.
+    before = rest("GET", "manager").json()["data"]["telegram_api_url"]
+    response = requests.patch(
+        f"{live_site}/@registry", json={"collective.messenger.telegram_api_url": "https://evil.example"},
+        auth=("siteadmin", PASSWORD), headers={"Accept": "application/json"}, timeout=30,
+    )
+    assert response.status_code in (400, 401, 403), response.text
+    assert rest("GET", "manager").json()["data"]["telegram_api_url"] == before

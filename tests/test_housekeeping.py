@@ -192,3 +192,17 @@ def test_the_privacy_notice_at_signup_says_what_really_happens(site):
     assert "dann löschen wir Ihre Daten" not in text
     assert re.search(rf"Nach der Abmeldung löschen wir .* spätestens nach {days} Tagen", text)
     assert "nicht bestätigte Anmeldung löschen wir nach 24 Stunden" in text
+
+
+def test_the_gdpr_export_says_when_a_leaver_is_erased(site, people):
+    from collective.messenger.browser.admin_export import subscriber_data
+
+    store = get_store(site)
+    left = store.get(people["recently_gone"])
+    document = subscriber_data(left, {}, site.REQUEST)
+    record = document["subscriber"]
+    erased_on = left.unsubscribed + timedelta(days=30)
+    assert record["left"] == left.unsubscribed.isoformat()
+    assert record["erased_on"] == erased_on.isoformat()
+    assert f"The record is erased on {erased_on.date().isoformat()}, 30 days after leaving" in document["notes"][-1]
+    assert "erased_on" not in subscriber_data(store.get(people["active"]), {}, site.REQUEST)["subscriber"]

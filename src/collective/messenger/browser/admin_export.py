@@ -6,9 +6,12 @@ and the confirmation token or the code hash of a pending signup. The export says
 they exist, which is what the person has a right to know.
 """
 
+from datetime import timedelta
+
 from zope.i18n import translate
 
 from collective.messenger import _
+from collective.messenger.housekeeping.sweep import erase_after_days
 
 
 def iso(moment):
@@ -46,6 +49,19 @@ def subscriber_data(subscriber, topic_titles, request):
             "because anyone who has it could change the subscription.",
         )
     ]
+    if subscriber.has_left:
+        # How long the record is kept is part of what the person has a right to know.
+        days = erase_after_days()
+        record["left"] = iso(subscriber.left_at)
+        record["erased_on"] = iso(subscriber.left_at + timedelta(days=days))
+        notes.append(
+            _(
+                "export_note_erasure",
+                default="This subscription has ended. The record is erased on ${date}, "
+                "${days} days after leaving; only anonymous counts remain.",
+                mapping={"date": record["erased_on"][:10], "days": days},
+            )
+        )
     if subscriber.is_pending:
         record["confirm_expires"] = iso(subscriber.confirm_expires)
         code = subscriber.code

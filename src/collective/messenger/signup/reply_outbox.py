@@ -66,11 +66,15 @@ class WaitingReply(Persistent):
     def channel(self):
         return self.recipient[1] if self.recipient else ""
 
-    def empty(self):
-        """Redis has it: keep nothing a citizen could be recognised or harmed by."""
+    def empty_once(self):
+        """Redis has it (or it is given up): keep nothing a citizen could be recognised or
+        harmed by. True if this changed the record."""
+        if self.handed_over:
+            return False
         self.handed_over = True
         self.text = None
         self.recipient = None
+        return True
 
     def as_recipient(self):
         return Recipient.from_list(list(self.recipient))
@@ -128,38 +132,54 @@ def waiting_count(site=None):
 
 
 def record(reply_id, recipient, text):
-    """Keep the reply with this transaction and hand it to Redis after commit."""
+    """Keep the reply with this transaction and hand it to Redis after commit.
+
+    The request only adds to the outbox; emptying and removing records happens in other
+    transactions, so a burst of signups does not conflict over the outbox.
+    """
+    from collective.messenger.subscribers import get_store
+
     box = get_reply_outbox()
-    if len(box):
-        # Replies from a time Redis was down go first, like posts on the next publication;
-        # records emptied after their hand-over are removed.
-        drain(box=box)
     entry = box.add(reply_id, recipient, text)
-    transaction.get().addAfterCommitHook(_hand_over_after_commit, args=(entry, reply_id, recipient, text))
+    transaction.get().addAfterCommitHook(
+        _hand_over_after_commit, args=(entry, box, get_store(), reply_id, recipient, text)
+    )
 
 
-def _hand_over_after_commit(succeeded, entry, reply_id, recipient, text):
+def _hand_over_after_commit(succeeded, entry, box, store, reply_id, recipient, text):
     if not succeeded:
         return
     try:
-        enqueue_reply(get_redis(), reply_id, recipient, text)
+        connection = get_redis()
+        enqueue_reply(connection, reply_id, recipient, text)
     except redis.RedisError as error:
         log.warning(
             "Reply %s for %s subscriber %s waits in the reply outbox: Redis at %s is unreachable "
-            "(%s). It is handed over by the next reply, publication, 'Send waiting posts now' or "
-            "POST @messenger-dispatch.",
+            "(%s). It is handed over by the next reply, publication, 'Send waiting replies now' "
+            "on the dashboard or POST @messenger-dispatch.",
             reply_id.split("-", 1)[0], recipient.channel, recipient.subscriber_id or "-",
             display_url(), error,
         )
         return
-    _empty_in_own_transaction(entry)
+    _in_own_transaction(entry, lambda get: _after_hand_over(get, entry, box, store, connection))
 
 
-def _empty_in_own_transaction(entry):
-    """Drop the handed-over reply's text and address in a transaction of its own (the
-    request's is over)."""
-    jar, oid = entry._p_jar, entry._p_oid
-    if jar is None or oid is None:
+def _after_hand_over(get, entry, box, store, connection):
+    """Empty the reply just handed over; Redis is back, so hand over the ones that waited too
+    (emptying them, never touching the outbox's tree)."""
+    changed = get(entry).empty_once()
+    waiting = [record for record in get(box).waiting() if record.reply_id != entry.reply_id]
+    if waiting:
+        result = hand_over(waiting, connection, get(store), remove=None)
+        changed = changed or any(result.values())
+    return changed
+
+
+def _in_own_transaction(entry, work):
+    """Run ``work(get)`` in a transaction of its own (the request's is over); ``get`` gives an
+    object of the request as this transaction sees it. Retried on write conflicts."""
+    jar = entry._p_jar
+    if jar is None:
         return
     manager = transaction.TransactionManager()
     connection = jar.db().open(transaction_manager=manager)
@@ -167,17 +187,15 @@ def _empty_in_own_transaction(entry):
         for _attempt in range(FORGET_ATTEMPTS):
             manager.begin()
             try:
-                record = connection.get(oid)
-                if not record.handed_over:
-                    record.empty()
-                    manager.get().note("collective.messenger: reply handed over")
+                if work(lambda obj: connection.get(obj._p_oid)):
+                    manager.get().note("collective.messenger: replies handed over")
                     manager.commit()
                 return
             except ConflictError:
                 manager.abort()
         log.info("Reply %s keeps its text until the next drain (write conflicts).", entry.reply_id)
-    except KeyError:
-        pass  # removed meanwhile (a drain): nothing left to empty
+    except (KeyError, redis.RedisError) as error:
+        log.info("Reply %s keeps its text until the next drain (%s).", entry.reply_id, error)
     finally:
         manager.abort()
         connection.close()
@@ -187,7 +205,9 @@ def _empty_in_own_transaction(entry):
 
 
 def drain(connection=None, box=None, site=None):
-    """Hand every waiting reply to Redis, in the current transaction.
+    """Hand every waiting reply to Redis and remove the records handed over, in the current
+    transaction (a publication, the dashboard's button, ``@messenger-dispatch``, the
+    housekeeping clock).
 
     Returns ``{"replies_sent", "replies_dropped", "replies_waiting"}``. Replies past their
     use and replies of subscribers deleted meanwhile are dropped.
@@ -201,39 +221,46 @@ def drain(connection=None, box=None, site=None):
     for entry in box.entries():
         if entry.handed_over:
             box.forget(entry.reply_id)
-    if not box.waiting():
-        return result
-    try:
-        connection = connection or get_redis()
-        connection.ping()
-    except redis.RedisError:
-        result["replies_waiting"] = len(box.waiting())
-        return result
-    store = get_store(site)
-    now = utcnow()
     # A reply recorded in this very transaction is handed over after its commit, not before:
     # the transaction may still fail, and then the reply must not go out.
     own = recorded_in(transaction.get())
-    for entry in box.waiting():
-        if entry.reply_id in own:
+    waiting = [entry for entry in box.waiting() if entry.reply_id not in own]
+    if waiting:
+        try:
+            connection = connection or get_redis()
+            connection.ping()
+        except redis.RedisError:
+            result["replies_waiting"] = len(box.waiting())
+            return result
+        result.update(hand_over(waiting, connection, get_store(site), remove=box))
+    result["replies_waiting"] = len(box.waiting())
+    return result
+
+
+def hand_over(entries, connection, store, remove=None):
+    """Enqueue ``entries`` (drop those past their use or of deleted subscribers); each is
+    removed from ``remove`` (an outbox) or, without it, emptied in place."""
+    result = {"replies_sent": 0, "replies_dropped": 0}
+    now = utcnow()
+    for entry in entries:
+        if entry.handed_over:
             continue
         if entry.expires <= now:
             log.warning("Reply %s waited too long for the queue; dropped.", entry.reply_id)
-            box.forget(entry.reply_id)
             result["replies_dropped"] += 1
-            continue
-        if entry.subscriber_id and store.get(entry.subscriber_id) is None:
-            box.forget(entry.reply_id)  # the subscriber's data was deleted meanwhile
-            result["replies_dropped"] += 1
-            continue
-        try:
-            enqueue_reply(connection, entry.reply_id, entry.as_recipient(), entry.text)
-        except redis.RedisError as error:
-            log.warning("Reply outbox: Redis at %s failed during the drain (%s).", display_url(), error)
-            break
-        box.forget(entry.reply_id)
-        result["replies_sent"] += 1
-    result["replies_waiting"] = len(box.waiting())
+        elif entry.subscriber_id and (store is None or store.get(entry.subscriber_id) is None):
+            result["replies_dropped"] += 1  # the subscriber's data was deleted meanwhile
+        else:
+            try:
+                enqueue_reply(connection, entry.reply_id, entry.as_recipient(), entry.text)
+            except redis.RedisError as error:
+                log.warning("Reply outbox: Redis at %s failed during the hand-over (%s).", display_url(), error)
+                break
+            result["replies_sent"] += 1
+        if remove is not None:
+            remove.forget(entry.reply_id)
+        else:
+            entry.empty_once()
     return result
 
 

@@ -62,3 +62,38 @@ def test_invalid_topic_shows_error_next_to_field(page, live_site):
     error = page.locator("#formfield-form-widgets-topics .invalid-feedback")
     error.wait_for()
     assert '"Freibad!" is not a valid topic id' in error.inner_text()
+
+
+def test_site_administrator_refused_foreign_api_url_and_short_secret_in_german(chromium, live_site):
+    """A German Site Administrator on the Telegram tab: another host for the API and a short
+    webhook secret are both refused, each with the reason next to its field."""
+    api.portal.set_registry_record("plone.available_languages", ["en", "de"])
+    api.portal.set_registry_record("plone.use_request_negotiation", True)
+    transaction.commit()
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="de-DE")
+    page = context.new_page()
+    page.set_default_timeout(20000)
+    try:
+        log_in(page, live_site, "siteadmin")
+        page.goto(f"{live_site}/@@messenger-controlpanel")
+        page.locator("nav a", has_text="Telegram").click()
+        page.fill("input[name='form.widgets.telegram_api_url']", "https://telegram.example.net")
+        page.fill("input[name='form.widgets.telegram_webhook_secret']", "kurz")
+        page.click("#form-buttons-save")
+        page.wait_for_load_state()
+        page.locator("nav a", has_text="Telegram").click()
+        url_error = page.locator("#formfield-form-widgets-telegram_api_url .invalid-feedback")
+        url_error.wait_for()
+        page.screenshot(path=f"{SCREENSHOTS}/controlpanel-api-url-refused.png", full_page=True)
+        assert url_error.inner_text().startswith(
+            "Nur ein Manager darf das Token dieses Kanals an https://telegram.example.net senden"
+        )
+        secret_error = page.locator("#formfield-form-widgets-telegram_webhook_secret .invalid-feedback")
+        assert secret_error.inner_text().startswith(
+            "Das Geheimnis hat 4 Zeichen; verwenden Sie mindestens 32."
+        )
+        assert "kurz" not in page.locator("input[name='form.widgets.telegram_webhook_secret']").input_value()
+    finally:
+        context.close()
+    transaction.begin()
+    assert api.portal.get_registry_record("collective.messenger.telegram_api_url") == "https://api.telegram.org"

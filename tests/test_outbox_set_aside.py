@@ -181,3 +181,19 @@ def test_send_anyway_needs_the_authenticator_and_an_admin(portal, plone_redis):
     transaction.begin()
     assert get_outbox().needs_attention() == [entry]
     assert plone_redis.keys("messenger:post:*") == []
+
+
+def test_an_item_retracted_meanwhile_is_not_sent_anyway(portal, plone_redis):
+    from plone import api
+
+    subscribe([1001])
+    item = news(portal, title="Zurückgezogen")
+    entry = stale(published_while_redis_down(item))
+    dispatch.drain()
+    api.content.transition(obj=item, transition="retract")
+    transaction.commit()
+    browser = dashboard(portal)
+    click(browser, entry.post_id, "send_set_aside")
+    assert "“Zurückgezogen” is no longer published, so it was not sent. Dismiss it." in browser.contents
+    assert list(set_aside_rows(browser)) == [entry.post_id]
+    assert plone_redis.keys("messenger:post:*") == []

@@ -148,6 +148,9 @@ class DashboardView(BrowserView):
                     mapping={"title": title},
                 )
                 action = "dismissed"
+        except dispatch.NotSendable as error:
+            messages.addStatusMessage(error.message, "error")
+            return
         except PayloadError as error:
             logger.warning("%s tried to send post %s set aside; still unreadable: %s", user, post_id, error)
             messages.addStatusMessage(

@@ -24,6 +24,7 @@ from zope.globalrequest import getRequest
 from zope.i18n import translate
 
 from collective.messenger import _
+from collective.messenger.errors import MessageError
 from collective.messenger.publishing.gone import absorb_gone
 from collective.messenger.publishing.outbox import CANCELLED
 from collective.messenger.publishing.outbox import QUEUED
@@ -243,16 +244,36 @@ def error_text(error):
 # -- entries set aside: the dashboard's "Send anyway" and "Dismiss" -----------------------------
 
 
+class NotSendable(MessageError):
+    """An entry set aside whose item is gone or no longer public: nothing is sent."""
+
+
+def _still_public(entry):
+    from plone import api
+
+    from collective.messenger.publishing.events import is_public  # events imports this module
+
+    brains = api.portal.get_tool("portal_catalog").unrestrictedSearchResults(UID=entry.content_uid)
+    return bool(brains) and is_public(brains[0]._unrestrictedGetObject())
+
+
 def retry_set_aside(post_id, site=None, connection=None):
     """Hand an entry that was set aside over now, with today's recipients; returns it.
 
     None if ``post_id`` is not set aside (any more). Raises ``redis.RedisError`` (nothing
-    changes) and ``PayloadError`` (the entry stays set aside, with the new error).
+    changes), ``NotSendable`` (the item was retracted or deleted meanwhile) and
+    ``PayloadError`` (the entry stays set aside, with the new error).
     """
     box = get_outbox(site)
     entry = box.get(post_id) if isinstance(post_id, str) else None
     if entry is None or entry not in box.needs_attention():
         return None
+    if not _still_public(entry):
+        raise NotSendable(_(
+            "error_set_aside_not_public",
+            default="“${title}” is no longer published, so it was not sent. Dismiss it.",
+            mapping={"title": entry.title or entry.post_id},
+        ))
     connection = connection or get_redis()
     now = utcnow()
     try:

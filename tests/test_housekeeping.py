@@ -206,3 +206,13 @@ def test_the_gdpr_export_says_when_a_leaver_is_erased(site, people):
     assert record["erased_on"] == erased_on.isoformat()
     assert f"The record is erased on {erased_on.date().isoformat()}, 30 days after leaving" in document["notes"][-1]
     assert "erased_on" not in subscriber_data(store.get(people["active"]), {}, site.REQUEST)["subscriber"]
+
+
+def test_a_site_not_upgraded_yet_keeps_thirty_days(site, functional, people, plone_redis):
+    """Before the upgrade step registers the setting, the default applies."""
+    registry = site.portal_registry
+    del registry.records["collective.messenger.erase_after_days"]
+    transaction.commit()
+    results = clock.tick(functional["zodbDB"])
+    assert results[SITE_PATH]["erased"] == 1
+    assert present(site, people) == {"fresh", "recently_gone", "active"}

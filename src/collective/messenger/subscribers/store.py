@@ -457,7 +457,7 @@ class SubscriberStore(Persistent):
         return len(due)
 
     def leavers_due(self, keep_days, now=None):
-        """How many leavers ``erase_leavers(keep_days)`` would erase now (for the dashboard)."""
+        """How many leavers ``erase_leavers(keep_days)`` would erase now (reads the index only)."""
         if self._left is None:
             return 0
         cutoff = epoch((now or utcnow()) - timedelta(days=keep_days))

@@ -64,3 +64,24 @@ def test_refused_event_leaves_the_others_of_the_call_standing(store, plone_redis
     assert store.get(signup.id).address == "4915112345678"
     ((reply_id, recipient, _text),) = queued_replies(plone_redis)
     assert reply_id.startswith(f"welcome-{signup.id}-")
+
+
+def test_refusal_from_inside_the_store_is_undone(store, plone_redis, caplog):
+    """A record the store's checks no longer accept (here a topic id from an older version)
+    makes the merge on confirmation raise SubscriberError half-way: that message is undone
+    to its savepoint and logged, the call answered."""
+    existing = store.activate(pending(store), address="4711")
+    existing.topics = ("Alte Rubrik",)  # not a topic id any more
+    signup = pending(store)
+    transaction.commit()
+    counts = store.counts()
+
+    outcomes = dispatch.apply([Message("telegram", "4711", f"/start {signup.confirm_token}"),
+                               Message("telegram", "4712", "/stop")])
+    assert outcomes == ["refused", "not-subscribed"]
+    transaction.commit()
+    assert store.get(signup.id).is_pending
+    assert store.get(existing.id).topics == ("Alte Rubrik",) and store.counts() == counts
+    (record,) = [r for r in caplog.records if "does not take it" in r.getMessage()]
+    assert "is not a topic id" in record.getMessage() and "4711" not in record.getMessage()
+    assert len(queued_replies(plone_redis)) == 1  # the answer to 4712 only

@@ -46,7 +46,7 @@ log = logging.getLogger("collective.messenger")
 
 JSON = "application/json"
 PLATFORMS = ("telegram", "whatsapp", "signal")
-# The secret each platform proves itself with; it also keys the replay check's hashes.
+# The secret each platform proves itself with.
 SECRET_SETTINGS = {"telegram": "webhook_secret", "whatsapp": "app_secret", "signal": "webhook_secret"}
 # Path segments after the platform: Signal's secret.
 EXTRA_SEGMENTS = {"telegram": 0, "whatsapp": 0, "signal": 1}
@@ -117,7 +117,7 @@ class MessengerWebhook(Service):
         events = self.events(platform, settings, payload)
         # Authenticated by the platform's secret, not by a browser's cookie: CSRF does not apply.
         alsoProvides(self.request, IDisableCSRFProtection)
-        checked = replay.fresh(platform, events, settings.get(SECRET_SETTINGS[platform]))
+        checked = replay.fresh(platform, events)
         outcomes = [dispatch.apply_one(event) if is_fresh else replay.REPLAYED for event, is_fresh in checked]
         return 200, json.dumps({"ok": True, "outcomes": outcomes}), JSON
 

@@ -6,9 +6,9 @@ names itself (``events.*.delivery``: Telegram's update_id, WhatsApp's message id
 timestamp and sender); the first request to claim a name acts on it, later ones within 24 h
 are answered 200 and change nothing.
 
-A claim is ``SET NX`` with a 24 h expiry on ``messenger:webhook-seen:<platform>:<digest>``.
-The digest is an HMAC of the name keyed with the channel's webhook secret, so a key reveals
-no chat id or phone number, even to someone who guesses numbers. A request whose
+A claim is ``SET NX`` with a 24 h expiry on ``messenger:webhook-seen:<platform>:<pseudonym>``.
+The pseudonym is the site's keyed hash of the name (``signup.pseudonyms``), so a key reveals
+no chat id or phone number, even to someone who tries all numbers. A request whose
 transaction does not commit (an error, or a ConflictError that Zope retries) gives its
 claims back, so its retry, or the platform's, is acted on.
 
@@ -18,8 +18,6 @@ are idempotent for the subscriber store anyway (a used token, an unsubscribed nu
 their replies need Redis to go out at all.
 """
 
-import hashlib
-import hmac
 import logging
 import uuid
 
@@ -27,6 +25,7 @@ import redis
 import transaction
 
 from collective.messenger.redis_client import get_redis
+from collective.messenger.signup.pseudonyms import pseudonym
 from messenger_worker.connection import display_url
 
 log = logging.getLogger("collective.messenger")
@@ -48,22 +47,21 @@ return released
 """
 
 
-def seen_key(platform, delivery, secret):
-    digest = hmac.new(secret.encode("utf-8"), f"{platform}\n{delivery}".encode("utf-8"), hashlib.sha256)
-    return f"{KEY_PREFIX}:{platform}:{digest.hexdigest()}"
+def seen_key(platform, delivery):
+    return f"{KEY_PREFIX}:{platform}:{pseudonym('webhook-seen:' + platform, delivery)}"
 
 
-def fresh(platform, events, secret, connection=None):
+def fresh(platform, events, connection=None):
     """``events`` with a flag each: (event, True) to act on, (event, False) for a replay.
 
     Claims the deliveries of the fresh ones for 24 h, given back if the transaction fails.
     Events without a delivery name (receipts, which count once by themselves) are fresh.
     """
     named = [event for event in events if getattr(event, "delivery", None)]
-    if not named or not secret:
+    if not named:
         return [(event, True) for event in events]
     token = uuid.uuid4().hex
-    keys = {id(event): seen_key(platform, event.delivery, secret) for event in named}
+    keys = {id(event): seen_key(platform, event.delivery) for event in named}
     try:
         connection = connection or get_redis()
         pipeline = connection.pipeline(transaction=False)

@@ -69,7 +69,7 @@ def test_secrets_from_the_environment_are_never_published(site, plone_redis, mon
     document = published(plone_redis)
     assert document["channels"]["telegram"]["bot_token"] is None
     assert document["channels"]["threema"]["api_secret"] == "stored-in-the-site"
-    assert b"FROM-ZOPES-ENVIRONMENT" not in plone_redis.dump(keys.SETTINGS_KEY)
+    assert b"FROM-ZOPES-ENVIRONMENT" not in plone_redis.hget(keys.SETTINGS_KEY, "json")
     # Zope itself still uses it (webhooks, previews, the channel state) ...
     assert settings_document(site)["channels"]["telegram"]["bot_token"] == "123:FROM-ZOPES-ENVIRONMENT"
     # ... the control panel does not call the workers' settings outdated for it ...
@@ -78,6 +78,25 @@ def test_secrets_from_the_environment_are_never_published(site, plone_redis, mon
     worker = SettingsCache(plone_redis, environ={"MESSENGER_TELEGRAM_BOT_TOKEN": "123:WORKER"})
     assert worker.current()["channels"]["telegram"]["bot_token"] == "123:WORKER"
     assert worker.current()["channels"]["threema"]["api_secret"] == "stored-in-the-site"
+
+
+def test_webhook_secrets_stay_in_plone(site, plone_redis):
+    """Only Plone checks incoming webhooks; whoever reads Redis must not be able to forge them."""
+    store = SecretStore(site)
+    store.set("telegram_webhook_secret", "t" * 40)
+    store.set("signal_webhook_secret", "s" * 40)
+    store.set("whatsapp_app_secret", "a" * 32)
+    store.set("whatsapp_verify_token", "verify-me")
+    store.set("whatsapp_access_token", "EAAG-access")
+    transaction.commit()
+    channels = published(plone_redis)["channels"]
+    assert channels["telegram"]["webhook_secret"] is None
+    assert channels["signal"]["webhook_secret"] is None
+    assert channels["whatsapp"]["app_secret"] is None
+    assert channels["whatsapp"]["verify_token"] is None
+    assert channels["whatsapp"]["access_token"] == "EAAG-access"  # a worker sends with it
+    raw = plone_redis.hget(keys.SETTINGS_KEY, "json")
+    assert b"t" * 40 not in raw and b"verify-me" not in raw
 
 
 def test_publish_button_leaves_environment_secrets_out(site, plone_redis, monkeypatch):

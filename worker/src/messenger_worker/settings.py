@@ -28,6 +28,14 @@ SECRET_FIELDS = {
     "threema": ("api_secret",),
 }
 
+# Secrets only Plone uses (to check incoming webhooks): they are never published to Redis,
+# a worker has no use for them and whoever reads Redis could forge webhooks with them.
+PLONE_ONLY_SECRETS = {
+    "telegram": ("webhook_secret",),
+    "whatsapp": ("app_secret", "verify_token"),
+    "signal": ("webhook_secret",),
+}
+
 # Increment the version and store the document in one step, so that a reader never sees
 # a new version paired with an old document.
 _PUBLISH_SCRIPT = """

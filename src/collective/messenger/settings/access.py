@@ -12,6 +12,7 @@ from collective.messenger.settings.schema import SECRET_FIELD_NAMES
 from collective.messenger.settings.secrets import SecretStore
 from collective.messenger.settings.validation import parse_topic_lines
 from messenger_worker.settings import CHANNELS
+from messenger_worker.settings import PLONE_ONLY_SECRETS
 from messenger_worker.settings import SETTINGS_SCHEMA
 
 TEMPLATE_PREFIX = "template_"
@@ -77,11 +78,16 @@ def settings_document(site=None, environment_secrets=True):
 def worker_document(site=None):
     """The document published to Redis for the workers.
 
-    Secrets from Zope's environment stay out of it: whoever can read Redis must not learn
-    them, and each worker reads the same variables from its own environment. Secrets
-    stored in the site do travel through Redis (the workers have no other way to get them).
+    Secrets from Zope's environment stay out of it (``null``): whoever can read Redis must
+    not learn them, and each worker reads the same variables from its own environment. So
+    do the webhook secrets, which only Plone uses. The other secrets stored in the site do
+    travel through Redis: the workers have no other way to get them.
     """
-    return settings_document(site, environment_secrets=False)
+    document = settings_document(site, environment_secrets=False)
+    for channel, fields in PLONE_ONLY_SECRETS.items():
+        for field in fields:
+            document["channels"][channel][field] = None
+    return document
 
 
 def may_read_secrets():

@@ -240,3 +240,20 @@ def test_limit_keys_are_keyed_hashes(code_site, plone_redis):
     transaction.begin()
     assert ratelimit.limit_key("code", number) in keys  # the same name on every request
     assert get_store(code_site) is not None
+
+
+# -- behind a caching proxy: one rendering of the form for everybody -------------------------------
+
+
+def test_two_citizens_on_one_cached_page_get_their_own_signups(telegram_site):
+    first = client(telegram_site, "192.0.2.61")
+    cached_form = signup_data(first, telegram_site)  # what the proxy hands to everybody
+    post(first, signup_url(telegram_site), cached_form)
+    first_link = re.search(r'href="(https://t\.me/[^"]+)"', first.contents).group(1)
+    post(first, signup_url(telegram_site), cached_form)  # a double click: the same signup
+    assert first_link in first.contents
+    second = client(telegram_site, "192.0.2.62")
+    post(second, signup_url(telegram_site), cached_form)
+    second_link = re.search(r'href="(https://t\.me/[^"]+)"', second.contents).group(1)
+    assert second_link != first_link
+    assert len(pending_subscribers(telegram_site)) == 2

@@ -21,6 +21,7 @@ from zope.interface import alsoProvides
 from collective.messenger import _
 from collective.messenger.browser import signup_token
 from collective.messenger.browser.signup_form import SignupFormFragment
+from collective.messenger.browser.signup_form import signup_request_key
 from collective.messenger.browser.signup_form import topics_from_query
 from collective.messenger.settings.schema import CHANNEL_TITLES
 from collective.messenger.signup import flow
@@ -84,9 +85,9 @@ class SignupView(BrowserView):
         if isinstance(data["topics"], str):
             data["topics"] = [data["topics"]]
         path = form.get("path") if form.get("path") in ("page", "portlet") else "page"
-        request_key = form.get("request_key") if isinstance(form.get("request_key"), str) else None
+        request_key = signup_request_key(form, self.request)
         try:
-            step = flow.start_signup(data, path, self.request, request_key=request_key or None)
+            step = flow.start_signup(data, path, self.request, request_key=request_key)
         except flow.SignupInvalid as invalid:
             self.request.response.setStatus(400)
             self.show_form(values=form, errors=invalid.errors)

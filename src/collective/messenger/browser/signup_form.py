@@ -10,6 +10,7 @@ page refuses POSTs that do not come from its own form).
 
 import re
 import secrets
+import time
 from functools import cached_property
 
 from plone import api
@@ -21,14 +22,33 @@ from collective.messenger import _
 from collective.messenger.browser import signup_token
 from collective.messenger.signup import flow
 from collective.messenger.signup import offer
+from collective.messenger.signup import ratelimit
+from collective.messenger.signup.pseudonyms import pseudonym
 
 PATHS = ("page", "portlet")
 REQUEST_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+# A double submit comes within seconds; a cached page gives everyone the same nonce.
+DOUBLE_SUBMIT_WINDOW_SECONDS = 600
 ERROR_ORDER = ("form", "topics", "channel", "phone", "consent", "language")
 
 
 def new_request_key():
     return secrets.token_urlsafe(18)
+
+
+def signup_request_key(form, request, now=None):
+    """The posted form's nonce, bound to the visitor and a ten-minute window, or None.
+
+    A proxy serves one rendering of the page (one nonce) to everybody: two citizens who
+    choose the same topics on a cached page must not share one signup. The same browser
+    sending the form twice in a row still finds its first signup.
+    """
+    key = form.get("request_key")
+    if not isinstance(key, str) or not key:
+        return None
+    visitor = f"{ratelimit.client_ip(request)}|{request.getHeader('User-Agent') or ''}"
+    window = int((now if now is not None else time.time()) // DOUBLE_SUBMIT_WINDOW_SECONDS)
+    return f"{key[:64]}.{pseudonym('form-visitor', visitor)[:16]}.{window}"
 
 
 def submitted_topics(form):

@@ -213,3 +213,19 @@ def test_dashboard_shows_waiting_replies_and_sends_them(portal, plone_redis):
 
     with pytest.raises(Forbidden):
         browser_for(portal, "siteadmin").post(f"{portal.absolute_url()}/@@messenger-send-replies", "")
+
+
+@pytest.mark.parametrize("channel,address", [("signal", "+4915123456783"), ("whatsapp", "4915123456784")])
+def test_link_works_on_signal_and_whatsapp(portal, plone_redis, channel, address):
+    from collective.messenger.subscribers import Consent
+
+    store = get_store()
+    pending = store.add_pending(channel, ["warnungen"], "de", Consent(privacy_version="x", path="page"),
+                                address=address if channel == "signal" else None)
+    subscriber = store.activate(pending, address=None if channel == "signal" else address)
+    transaction.commit()
+    assert commands.handle_message(channel, address, "Link") == commands.LINK_SENT
+    transaction.commit()
+    [reply] = [text for reply_id, text in queued_replies(plone_redis).items() if reply_id.startswith("link-")]
+    assert f"@@messenger-manage/{subscriber.manage_token}" in reply
+    assert "Ihr persönlicher Link" in reply  # in the subscriber's language

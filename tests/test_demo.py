@@ -101,9 +101,73 @@ def test_demo_serves_site_and_controlpanel_with_a_worker(var_dir):
         assert stack.processes["worker"].poll() is None
         output = wait_for_worker(stack.redis_url)
         assert "Settings: version" in output  # published when the add-on was installed
+
+        # A real Plone: blob storage (an image can be added), Europe/Berlin, German dates.
+        assert add_news_with_image(stack).status_code == 201
+        assert registry(stack, "plone.portal_timezone") == "Europe/Berlin"
+        event = requests.get(f"{stack.site_url}/stadtfest-musterstadt", timeout=30)
+        assert event.status_code == 200  # its dates are aware: Plone's event view can show them
+        assert re.search(r"\b\d\d\.\d\d\.20\d\d\b", event.text)  # 16.12.2026, not Dec 16, 2026
+        assert_no_traceback_for_visitors(stack)
     finally:
         stack.stop()
     assert_all_gone(stack)
+
+
+PNG = base64.b64encode(bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cf"
+    "c0f01f0005000201e221bc330000000049454e44ae426082"
+)).decode()
+
+
+def add_news_with_image(stack, title="Bild-Test"):
+    """A News Item with a lead image through plone.restapi: needs the instance's blob storage."""
+    return requests.post(stack.site_url, timeout=60, headers={
+        "Authorization": ADMIN_AUTH, "Accept": "application/json"}, json={
+        "@type": "News Item", "title": title,
+        "image": {"data": PNG, "encoding": "base64", "filename": "bild.png", "content-type": "image/png"}})
+
+
+def registry(stack, name):
+    answer = requests.get(f"{stack.site_url}/@registry/{name}", timeout=30,
+                          headers={"Authorization": ADMIN_AUTH, "Accept": "application/json"})
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def assert_no_traceback_for_visitors(stack):
+    """An error a visitor can cause shows Plone's error page, never Python's traceback; the
+    traceback goes to the log for the operator."""
+    with open(os.path.join(stack.var_dir, "instance", "etc", "zope.conf"), encoding="utf-8") as conf:
+        text = conf.read()
+    assert re.search(r"(?m)^debug-mode off$", text) and re.search(r"(?m)^debug-exceptions off$", text)
+    for path in ("?b_start:int=abc", "@@search?b_start:int=x"):
+        answer = requests.get(f"{stack.site_url}/{path}", headers={"Accept": "text/html"}, timeout=30)
+        assert answer.status_code == 500, path
+        for leak in ("Traceback", 'File "', "Module ZPublisher", "ValueError", "invalid literal"):
+            assert leak not in answer.text, (path, leak)
+        assert "error" in answer.text.lower()
+    with open(os.path.join(stack.log_dir, "zope.log"), encoding="utf-8", errors="replace") as log:
+        assert "An integer was expected in the value 'x'" in log.read()  # the operator has it
+
+
+def test_zope_conf_of_an_older_demo_gets_blob_storage(tmp_path):
+    """mkwsgiinstance writes no blob-dir; the demo adds it (and debug mode off) on every start."""
+    from collective.messenger.demo import zope_conf
+
+    script = os.path.join(os.path.dirname(sys.executable), "mkwsgiinstance")
+    subprocess.run([script, "-d", str(tmp_path / "instance"), "-u", "admin:admin"],
+                   check=True, capture_output=True, timeout=120)
+    path = tmp_path / "instance" / "etc" / "zope.conf"
+    assert "blob-dir" not in "".join(line for line in path.read_text().splitlines() if not line.startswith("#"))
+    assert zope_conf.prepare(path) is True
+    text = path.read_text()
+    assert re.search(r"(?ms)<filestorage>\s*path \$INSTANCE/var/Data\.fs\s*"
+                     r"blob-dir \$INSTANCE/var/blobstorage\s*</filestorage>", text)
+    assert zope_conf.prepare(path) is False  # once is enough
+    path.write_text(text.replace("\ndebug-mode off\n", "\ndebug-mode on\n"))
+    assert zope_conf.prepare(path) is True
+    assert not re.search(r"(?m)^debug-mode on", path.read_text())
 
 
 def wait_for_messages(sandbox, address, count, timeout=30):
@@ -167,12 +231,22 @@ def test_demo_newcomer_subscribes_with_telegram_and_leaves(var_dir):
 
 @pytest.mark.timeout(600)
 def test_demo_second_start_reuses_site_and_notices_a_dead_child(var_dir):
+    # A data directory of an earlier demo: its zope.conf had no blob-dir.
+    conf = os.path.join(var_dir, "instance", "etc", "zope.conf")
+    with open(conf, encoding="utf-8") as file:
+        text = file.read()
+    with open(conf, "w", encoding="utf-8") as file:
+        file.write(re.sub(r"(?m)^\s*blob-dir .*\n", "", text))
     # Other ports than before: the port in zope.ini is rewritten on every start.
     stack = start_stack(var_dir, http_port=free_port(), redis_port=free_port(), sandbox_port=free_port())
     try:
         assert get(stack.site_url)[0] == 200
         with open(stack.log_path("create-site")) as log:
             assert log.read().rstrip().endswith("Site Musterstadt exists.")
+        assert add_news_with_image(stack, "Bild nach dem Neustart").status_code == 201
+        image = requests.get(f"{stack.site_url}/bild-test/@@images/image", timeout=30,
+                             headers={"Authorization": ADMIN_AUTH})  # private, as it was made
+        assert image.status_code == 200 and image.headers["Content-Type"] == "image/png"  # still there
 
         stack.processes["worker"].kill()
         deadline = time.monotonic() + 10

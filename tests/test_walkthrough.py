@@ -1,9 +1,11 @@
 """The README's walk-through, end to end, on the stack ``make run`` starts (free ports here).
 
 A newcomer subscribes through the portlet with Telegram, taps Start on the sandbox phone and
-gets the welcome message; the admin writes and publishes a Construction Notice; it arrives
-on the phone with title, dates, place and link, and the item's status counts it as sent.
-The screenshots go to docs/walkthrough/, where the README shows them.
+gets the welcome message; the admin writes a Construction Notice with a lead image and
+publishes it; it arrives on the phones with title, dates, place, link and the image
+(Telegram as a photo, WhatsApp in the template's image header, Signal as an attachment),
+and the item's status counts it as sent. The screenshots go to docs/walkthrough/, where the
+README shows them.
 """
 
 import base64
@@ -40,6 +42,33 @@ def phone_texts(sandbox):
     return [m["text"] for m in sandbox.messages(channel="telegram", recipient=CHAT)]
 
 
+def lead_image(path):
+    """A small PNG, as an editor would upload it: a closed road in the town's colours."""
+    from PIL import Image
+    from PIL import ImageDraw
+
+    image = Image.new("RGB", (800, 450), (246, 246, 240))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 300, 800, 450), fill=(90, 90, 90))  # the road
+    for x in range(40, 800, 160):  # the barrier: red and white
+        draw.rectangle((x, 250, x + 80, 290), fill=(200, 30, 30))
+        draw.rectangle((x + 80, 250, x + 160, 290), fill=(255, 255, 255))
+    draw.polygon(((400, 40), (520, 220), (280, 220)), fill=(230, 170, 0), outline=(40, 40, 40))
+    image.save(path, "PNG")
+    return str(path)
+
+
+def wait_for_post(sandbox, channel, title, timeout=60):
+    """The post titled ``title`` as ``channel``'s phone received it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [m for m in sandbox.messages(channel=channel) if title in (m.get("text") or "")]
+        if found:
+            return found[-1]
+        assert time.monotonic() < deadline, f"no post on the {channel} phone: {sandbox.messages(channel=channel)}"
+        time.sleep(0.3)
+
+
 def wait_for_phone(sandbox, predicate, timeout=60, what="message"):
     deadline = time.monotonic() + timeout
     while True:
@@ -52,7 +81,7 @@ def wait_for_phone(sandbox, predicate, timeout=60, what="message"):
 
 
 @pytest.mark.timeout(600)
-def test_newcomer_subscribes_and_receives_a_published_construction_notice(stack, chromium):
+def test_newcomer_subscribes_and_receives_a_published_construction_notice(stack, chromium, tmp_path):
     sandbox = SandboxProcess(port=stack.sandbox_port)
 
     # 1. A newcomer subscribes through the portlet (German site, German browser).
@@ -95,6 +124,9 @@ def test_newcomer_subscribes_and_receives_a_published_construction_notice(stack,
     editor.fill("#form-widgets-start", "2026-12-07T07:00")
     editor.fill("#form-widgets-end", "2026-12-11T17:00")
     editor.check("#form-widgets-impact-0")  # full closure
+    # The lead image: needs the instance's blob storage (without it: "Blobs are not supported").
+    editor.set_input_files("input[type=file][name='form.widgets.ILeadImageBehavior.image']",
+                           lead_image(tmp_path / "sperrung.png"))
     editor.locator("#content-core .autotoc-nav a, form .autotoc-nav a").filter(has_text="Messenger").first.click()
     editor.check("#form-widgets-IMessengerPush-messenger_topics-0")  # Baustellen & Verkehr
     shot(editor, "4-messenger-tab")
@@ -108,13 +140,28 @@ def test_newcomer_subscribes_and_receives_a_published_construction_notice(stack,
     editor.locator("#workflow-transition-publish").click()
     editor.wait_for_load_state()
 
-    # 4. It arrives on the phone: title, dates, place and link.
+    # 4. It arrives on the phones: title, dates, place, link and the lead image.
     post = wait_for_phone(sandbox, lambda t: "Vollsperrung der Hauptstraße" in t, what="construction notice")
     assert "Hauptstraße zwischen Rathaus und Kirche" in post
     assert "07.12.2026" in post and "11.12.2026" in post
     assert item_url in post or "vollsperrung-der-hauptstrasse" in post
+    image_url = f"{item_url}/@@images/image/large"
+    telegram = wait_for_post(sandbox, "telegram", "Vollsperrung der Hauptstraße")
+    assert telegram["kind"] == "photo" and telegram["image"] == image_url  # a photo with the text as caption
+    whatsapp = wait_for_post(sandbox, "whatsapp", "Vollsperrung der Hauptstraße")
+    assert whatsapp["kind"] == "template" and whatsapp["image"] == image_url  # the template's image header
+    signal = wait_for_post(sandbox, "signal", "Vollsperrung der Hauptstraße")
+    # The worker fetched the image from the site and sent it along as an attachment.
+    assert signal["kind"] == "photo" and signal["attachments"] == 1
+    assert signal["image"].startswith("data:image/")
+    fetched = requests.get(image_url, timeout=30)  # what a citizen's messenger loads: public
+    assert fetched.status_code == 200 and fetched.headers["Content-Type"].startswith("image/")
     page.reload()
+    page.locator("img").first.wait_for()
     shot(page, "6-phone")
+    for channel, address in (("whatsapp", whatsapp["recipient"]), ("signal", signal["recipient"])):
+        page.goto(f"{stack.phones_url}phone/{channel}/{address}")
+        shot(page, f"6-phone-{channel}")
 
     # 5. The item's status counts it as sent (the newcomer and the sample subscribers).
     deadline = time.monotonic() + 60
@@ -129,6 +176,7 @@ def test_newcomer_subscribes_and_receives_a_published_construction_notice(stack,
     telegram = post_status["channels"]["telegram"]
     assert telegram["sent"] == 3 and telegram["failed"] == 0  # 1001, 1003 and the newcomer
     assert post_status["channels"]["whatsapp"]["sent"] == 1
+    assert post_status["channels"]["signal"]["sent"] == 1
     editor.reload()
     viewlet = editor.locator("#messenger-status, .messenger-status").first
     assert "3" in viewlet.inner_text()

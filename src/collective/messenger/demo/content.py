@@ -8,6 +8,7 @@ admin publishes reaches them.
 from datetime import datetime
 from datetime import timedelta
 
+import pytz
 from plone import api
 
 from collective.messenger.subscribers import Consent
@@ -19,13 +20,38 @@ SAMPLE_SUBSCRIBERS = (
     ("telegram", "1002", ("veranstaltungen",)),
     ("telegram", "1003", ("baustellen-verkehr", "rathaus-aktuell", "veranstaltungen", "warnungen")),
     ("whatsapp", "4915112340001", ("baustellen-verkehr",)),
-    ("signal", "+4915112340002", ("warnungen", "rathaus-aktuell")),
+    ("signal", "+4915112340002", ("baustellen-verkehr", "warnungen", "rathaus-aktuell")),
 )
 
 
+TIMEZONE = "Europe/Berlin"
+
+
 def _at(days, hour):
-    day = datetime.now().replace(hour=hour, minute=0, second=0, microsecond=0)
-    return day + timedelta(days=days)
+    """``hour`` o'clock in Musterstadt, ``days`` from today: aware, as Plone's event views
+    need it (a naive start breaks the event view with "can't compare offset-naive and
+    offset-aware datetimes")."""
+    zone = pytz.timezone(TIMEZONE)
+    day = datetime.now(zone).replace(hour=hour, minute=0, second=0, microsecond=0, tzinfo=None)
+    return zone.localize(day + timedelta(days=days))
+
+
+def make_dates_aware(site):
+    """Heal sample events of an earlier demo that were made with naive dates; returns how many."""
+    zone = pytz.timezone(TIMEZONE)
+    healed = 0
+    for brain in api.content.find(context=site, portal_type=["Event", "construction_notice"]):
+        item = brain.getObject()
+        changed = False
+        for name in ("start", "end"):
+            value = getattr(item, name, None)
+            if isinstance(value, datetime) and value.tzinfo is None:
+                setattr(item, name, zone.localize(value))
+                changed = True
+        if changed:
+            item.reindexObject()
+            healed += 1
+    return healed
 
 
 def _item(site, type_name, title, description, topics, **values):

@@ -7,6 +7,7 @@ runs this file as ``__main__``. Importing it does nothing.
 SITE_ID = "Musterstadt"
 TITLE = "Musterstadt"
 LANGUAGE = "de"
+TIMEZONE = "Europe/Berlin"
 EXTENSION_IDS = [
     "plone.app.contenttypes:plone-content",
     "plonetheme.barceloneta:default",
@@ -26,11 +27,45 @@ def create_site(app):
         SITE_ID,
         title=TITLE,
         default_language=LANGUAGE,
+        portal_timezone=TIMEZONE,
         setup_content=True,
         extension_ids=EXTENSION_IDS,
     )
     transaction.commit()
     return True
+
+
+def use_berlin_time(app):
+    """The site in Europe/Berlin, also when an earlier demo made it with Plone's default, UTC.
+
+    An admin's own choice of another zone is kept.
+    """
+    import transaction
+    from plone import api
+    from zope.component.hooks import site as site_context
+
+    with site_context(app[SITE_ID]):
+        if api.portal.get_registry_record("plone.portal_timezone", default=None) in (None, "", "UTC"):
+            api.portal.set_registry_record("plone.portal_timezone", TIMEZONE)
+            zones = api.portal.get_registry_record("plone.available_timezones", default=None) or []
+            if TIMEZONE not in zones:
+                api.portal.set_registry_record("plone.available_timezones", [*zones, TIMEZONE])
+            api.portal.set_registry_record("plone.first_weekday", 0)  # Monday, as in Germany
+            transaction.commit()
+
+
+def heal_sample_dates(app):
+    """Events of an earlier demo were made with naive dates, which Plone's event view cannot show."""
+    import transaction
+    from plone import api
+    from zope.component.hooks import site as site_context
+
+    from collective.messenger.demo.content import make_dates_aware
+
+    site = app[SITE_ID]
+    with site_context(site), api.env.adopt_user(username="admin"):
+        if make_dates_aware(site):
+            transaction.commit()
 
 
 def use_sandbox(app):
@@ -109,6 +144,9 @@ def publish_settings(app):
 
 if __name__ == "__main__":
     created = create_site(app)  # noqa: F821 (bound by zconsole)
+    use_berlin_time(app)  # noqa: F821
+    if not created:
+        heal_sample_dates(app)  # noqa: F821
     use_sandbox(app)  # noqa: F821
     if created:
         assign_signup_portlet(app)  # noqa: F821

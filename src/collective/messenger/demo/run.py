@@ -21,6 +21,7 @@ import urllib.request
 import redis
 
 from collective.messenger.demo import create_site
+from collective.messenger.demo import zope_conf as zope_conf_file
 from collective.messenger.demo import zope_ini as zope_ini_file
 from messenger_worker.connection import connect
 from messenger_worker.connection import display_url
@@ -83,6 +84,9 @@ class Stack:
         self.env[REDIS_URL_VARIABLE] = redis_url
         # Zope compiles the .po catalogs (German) to .mo at start-up.
         self.env["zope_i18n_compile_mo_files"] = "true"
+        # Musterstadt's local time also for what Zope dates by the process's zone (created,
+        # modified); the site's own zone is plone.portal_timezone (create_site).
+        self.env.setdefault("TZ", create_site.TIMEZONE)
         # The site setup script points the channels at the sandbox.
         self.env[SANDBOX_URL_VARIABLE] = self.sandbox_url
 
@@ -221,9 +225,9 @@ def _start_sandbox(stack):
 
     config = {
         "telegram": {"webhook_url": f"{stack.webhook_base}/telegram"},
-        # The sandbox's template then takes posts without an image, like a text-header template.
-        "whatsapp": {"webhook_url": f"{stack.webhook_base}/whatsapp",
-                     "templates": {"musterstadt_post": {"header": None}}},
+        # The sandbox's template has an image header, as Meta's templates for posts with a
+        # lead image do: the post's image shows at the top of the WhatsApp message.
+        "whatsapp": {"webhook_url": f"{stack.webhook_base}/whatsapp"},
         "signal": {"webhook_url": f"{stack.webhook_base}/signal/{SANDBOX_SIGNAL_WEBHOOK_SECRET}"},
     }
     path = os.path.join(stack.var_dir, "sandbox.json")
@@ -246,6 +250,8 @@ def _prepare_instance(stack):
             "mkwsgiinstance",
             [_bin("mkwsgiinstance"), "-d", instance, "-u", ":".join(ADMIN)],
         )
+    # Blob storage and debug mode off, also for an instance made by an earlier demo.
+    zope_conf_file.prepare(zope_conf)
     # The script checks whether the site exists: cheap on later runs, and heals a deleted site.
     stack.run_once(
         "create-site", [_bin("zconsole"), "run", zope_conf, create_site.__file__]

@@ -200,3 +200,29 @@ def test_the_page_in_german(portal, plone_redis):
     assert "Alle Messenger-Daten löschen" in browser.contents
     assert "3 Abonnements mit ihren Nummern" in listed
     assert "Redis-Schlüssel, die mit messenger: beginnen" in listed
+
+
+def test_zope_acl_user_may_erase_and_take_the_housekeeping_lock():
+    """The hardened Redis of the README: Zope's ACL user can scan and unlink its keys and
+    take the clock's lock, and still cannot touch anything but messenger:* and rq:*."""
+    import redis as redis_py
+
+    from collective.messenger import erasure
+    from messenger_worker.connection import ZOPE_ACL_RULES
+    from messenger_worker.testing import RedisServer
+
+    server = RedisServer(password="admin-Secret-0",
+                         acl=[f"user zope on >zope-Secret-1 {ZOPE_ACL_RULES}"]).start()
+    try:
+        admin = server.client()
+        zope = redis_py.Redis.from_url(server.url_for("zope", "zope-Secret-1"))
+        zope.set("messenger:post:p1", "{}")
+        Queue(keys.QUEUE_DEFAULT, connection=zope, serializer=JSONSerializer).enqueue(
+            "os.getcwd", job_id="msg-p1-telegram-0")
+        admin.set("session:42", "x")
+        assert zope.set("messenger:housekeeping:/plone", "zope-1", nx=True, ex=270)
+        erasure._erase_queues(zope)
+        erasure._erase_keys(zope)
+        assert sorted(admin.keys()) == [b"session:42"]
+    finally:
+        server.remove()

@@ -247,3 +247,27 @@ def test_short_webhook_secret_refused_with_reason(browser, site, field):
     assert "Changes saved" in browser.contents
     transaction.begin()
     assert SecretStore(site).stored(field) == "k" * 32
+
+
+def test_short_webhook_secret_from_before_is_kept_and_flagged(browser, site, monkeypatch):
+    """An older version stored a short secret: it keeps working, the Channels box says to
+    replace it (also for one set in the environment)."""
+    SecretStore(site).set("signal_webhook_secret", "old-short-secret")
+    api.portal.set_registry_record("collective.messenger.signal_enabled", True)
+    transaction.commit()
+    browser.reload()
+    channels = browser.contents.split('id="messenger-channels"')[1].split("</table>")[0]
+    signal_row = channels.split("Signal")[1].split("</tr>")[0]
+    assert "Replace Receive secret: shorter than 32 characters" in signal_row
+    assert "Replace" not in channels.split("Signal")[0]  # Telegram has none set
+
+    browser.getControl(name="form.widgets.signal_rate").value = "2"
+    browser.getControl(name="form.buttons.save").click()
+    assert "Changes saved" in browser.contents
+    transaction.begin()
+    assert SecretStore(site).stored("signal_webhook_secret") == "old-short-secret"
+
+    monkeypatch.setenv("MESSENGER_TELEGRAM_WEBHOOK_SECRET", "env-short")
+    browser.reload()
+    channels = browser.contents.split('id="messenger-channels"')[1].split("</table>")[0]
+    assert "Replace Webhook secret: shorter than 32 characters" in channels

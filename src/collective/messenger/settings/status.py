@@ -8,10 +8,18 @@ from collective.messenger.settings.access import settings_document
 from collective.messenger.settings.access import worker_document
 from collective.messenger.settings.schema import CHANNEL_TITLES
 from collective.messenger.settings.schema import IMessengerSettings
+from collective.messenger.settings.validation import WEBHOOK_SECRET_MIN_LENGTH
+from collective.messenger.settings.validation import check_webhook_secret
 from messenger_worker import health
 from messenger_worker.settings import CHANNELS
 from messenger_worker.settings import digest
 from messenger_worker.settings import missing_fields
+
+
+WEBHOOK_SECRET_FIELDS = frozenset(
+    name for name, field in getFields(IMessengerSettings).items()
+    if field.constraint is check_webhook_secret
+)
 
 
 def delivery_health():
@@ -22,8 +30,20 @@ def delivery_health():
     return state
 
 
+def weak_webhook_secrets(document, channel):
+    """Names of ``channel``'s webhook secrets, set (stored by an older version or in the
+    environment) but shorter than the form accepts today: they work, and should be replaced."""
+    values = document["channels"][channel]
+    return [
+        name for name in values
+        if f"{channel}_{name}" in WEBHOOK_SECRET_FIELDS
+        and values[name] and len(values[name]) < WEBHOOK_SECRET_MIN_LENGTH
+    ]
+
+
 def channel_states(request):
-    """Per channel: enabled, rate, and the titles of settings it still lacks to send."""
+    """Per channel: enabled, rate, the titles of settings it still lacks to send, and of
+    webhook secrets too short to be safe."""
     document = settings_document()
     fields = getFields(IMessengerSettings)
     states = []
@@ -40,6 +60,10 @@ def channel_states(request):
                 "enabled": bool(values.get("enabled")),
                 "rate": values.get("rate"),
                 "missing": missing,
+                "weak": [
+                    translate(fields[f"{channel}_{name}"].title, context=request)
+                    for name in weak_webhook_secrets(document, channel)
+                ],
             }
         )
     return states

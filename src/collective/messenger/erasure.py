@@ -57,7 +57,7 @@ def inventory(site, connection=None):
     connection = connection or get_redis()
     return {
         "subscribers": store.counts()["total"] if store is not None else 0,
-        "posts": len(outbox._entries) if outbox is not None else 0,
+        "posts": outbox.count() if outbox is not None else 0,
         "annotations": our_annotations(site),
         "redis_keys": sum(1 for _key in connection.scan_iter(match=REDIS_PATTERN, count=BATCH)),
         "jobs": len(queue_job_ids(connection)),

@@ -94,6 +94,10 @@ class Outbox(Persistent):
     def get(self, post_id):
         return self._entries.get(post_id)
 
+    def count(self):
+        """How many posts the outbox holds (not ``__len__``: an empty outbox stays truthy)."""
+        return len(self._entries)
+
     def entries_for(self, uid):
         return [self._entries[post_id] for post_id in self._by_content.get(uid, ())]
 

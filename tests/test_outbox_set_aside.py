@@ -107,6 +107,13 @@ def test_one_entry_that_breaks_in_any_way_leaves_the_others_to_go_out(portal, pl
     assert result["dispatched"] == 1 and result["skipped"] == 1 and result["waiting"] == 0
     assert second.state == "queued" and plone_redis.exists(post_key(second.post_id))
     assert first.reason == "unreadable" and get_outbox().needs_attention() == [first]
+    # Listed, not a broken page; "Send anyway" says why not.
+    browser = dashboard(portal)
+    assert browser.headers["status"].startswith("200")
+    assert "Its stored message cannot be read: PayloadError" in set_aside_rows(browser)[first.post_id]
+    click(browser, first.post_id, "send_set_aside")
+    assert browser.headers["status"].startswith("200")
+    assert "still cannot be read, so nothing was sent" in browser.contents
 
 
 def test_a_stale_entry_is_listed_and_sent_anyway(portal, plone_redis):

@@ -231,7 +231,12 @@ def _drain_entry(box, entry, connection, now):
 
 def _hand_over(connection, entry, now):
     """Send ``entry`` with the recipients of now; raises PayloadError before touching Redis."""
-    Post.from_dict(dict(entry.post))
+    try:
+        Post.from_dict(dict(entry.post))
+    except (TypeError, ValueError, AttributeError) as error:
+        if isinstance(error, PayloadError):
+            raise
+        raise PayloadError(f"The stored post is not a post snapshot ({error}).") from None
     recipients = recipients_for(tuple(entry.post.get("topics") or ()))
     entry.recipients = PersistentMapping(count_by_channel(recipients))
     send(connection, entry.post, recipients, entry.due)

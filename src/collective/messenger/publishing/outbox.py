@@ -61,11 +61,18 @@ class OutboxEntry(Persistent):
 
     @property
     def title(self):
-        return self.post.get("title", "")
+        return self._from_post("title")
 
     @property
     def url(self):
-        return self.post.get("url", "")
+        return self._from_post("url")
+
+    def _from_post(self, name):
+        # An unreadable entry (set aside) must still show on the dashboard.
+        try:
+            return self.post.get(name) or ""
+        except AttributeError:
+            return ""
 
     @property
     def is_future(self):

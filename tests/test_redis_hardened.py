@@ -153,6 +153,40 @@ def test_publish_and_delivery_through_acl_users_with_token_from_environment(
         assert token.encode() not in dump, key
 
 
+def test_citizen_signs_up_through_the_webhook_and_gets_the_welcome(site, server, hardened, sandbox, workers):
+    """The inbound way: a Telegram /start reaches Zope's webhook, Zope (as ``zope``) queues
+    the welcome, the worker (as ``worker``) sends it to the phone."""
+    from collective.messenger.subscribers import get_store
+    from collective.messenger.subscribers.model import Consent
+    from webhooks_support import TELEGRAM_SECRET
+    from webhooks_support import new_delivery
+    from webhooks_support import payload
+
+    prepare(site, sandbox, channels=("telegram",))
+    pending = get_store().add_pending("telegram", ["baustellen-verkehr"], "de",
+                                      Consent(privacy_version="test", path="rest"))
+    transaction.commit()
+    update = new_delivery("telegram", payload("telegram_message_private.json"))
+    update["message"]["text"] = f"/start {pending.confirm_token}"
+    update["message"]["chat"]["id"] = update["message"]["from"]["id"] = 4711
+
+    browser = Browser(hardened["app"])
+    browser.handleErrors = False
+    browser.addHeader("X-Telegram-Bot-Api-Secret-Token", TELEGRAM_SECRET)
+    browser.post(site.absolute_url() + "/@messenger-webhook/telegram", json.dumps(update),
+                 "application/json")
+    assert json.loads(browser.contents)["outcomes"] == ["activated"]
+
+    worker = workers()
+    try:
+        [welcome] = wait_until(lambda: sandbox.messages(channel="telegram", recipient="4711"),
+                               timeout=60, message="the welcome on the phone")
+    except AssertionError:
+        raise AssertionError(f"ACL refused {denied(server)}; the worker said:\n{worker.output}")
+    assert "/stop" in welcome["text"]
+    assert denied(server) == [], worker.output
+
+
 def test_zope_over_tls_needs_the_ca_file(site, server, monkeypatch):
     monkeypatch.setenv(REDIS_URL_VARIABLE, server.url_for("zope", ACL_PASSWORDS["zope"], tls=True))
     monkeypatch.delenv(CA_FILE_VARIABLE, raising=False)

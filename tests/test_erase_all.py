@@ -81,13 +81,13 @@ def test_erases_all_messenger_data_and_nothing_else(portal, plone_redis):
 
     browser = erase_page(portal)
     listed = text_of(lxml.html.fromstring(browser.contents).xpath('//ul[@id="messenger-erase-list"]')[0])
-    assert "3 subscribers" in listed and "1 posts in the outbox" in listed
+    assert "Subscribers: 3," in listed and "Posts in the outbox: 1," in listed
     redis_keys = len(list(plone_redis.scan_iter(match="messenger:*")))
-    assert f"{redis_keys} Redis keys" in listed
+    assert f"Redis keys starting with messenger:: {redis_keys} (" in listed
     browser.getControl(name="confirm").value = True
     browser.getControl(name="form.buttons.erase").click()
     assert browser.headers["status"].startswith("200")
-    assert "All messenger data was erased: 3 subscribers, 1 posts" in browser.contents
+    assert "All messenger data was erased: subscribers 3, posts 1, Redis keys" in browser.contents
 
     transaction.begin()
     assert our_annotations(portal) == []
@@ -103,7 +103,7 @@ def test_erases_all_messenger_data_and_nothing_else(portal, plone_redis):
     assert api.content.get(UID=item.UID()) is not None
     assert api.portal.get_registry_record("collective.messenger.telegram_enabled") is True
     # The page now shows nothing left.
-    assert "<strong>0</strong> subscribers" in browser.contents
+    assert "Subscribers: <strong>0</strong>" in browser.contents
 
 
 def test_nothing_is_erased_without_the_confirmation(portal, plone_redis):
@@ -160,14 +160,14 @@ def test_an_admin_erases_from_the_dashboard_in_a_browser(page, live_site, accept
     page.goto(f"{live_site}/@@messenger-dashboard")
     page.get_by_role("link", name="Erase all messenger data").click()
     assert page.locator("h1").inner_text() == "Erase all messenger data"
-    assert "1 subscribers" in page.locator("#messenger-erase-list").inner_text()
+    assert "Subscribers: 1," in page.locator("#messenger-erase-list").inner_text()
     page.screenshot(path=f"{SCREENSHOTS}/erase-all.png", full_page=True)
     button = page.get_by_role("button", name="Erase all messenger data")
     button.click()  # the browser asks for the tick first: nothing is sent
     assert page.locator("#messenger-erase-confirm").evaluate("box => !box.validity.valid")
     page.get_by_label("I understand that all messenger data listed above is erased for good.").check()
     button.click()
-    page.wait_for_selector("text=All messenger data was erased: 1 subscribers")
+    page.wait_for_selector("text=All messenger data was erased: subscribers 1,")
     transaction.begin()
     assert "collective.messenger.subscribers" not in IAnnotations(portal)
 
@@ -198,8 +198,8 @@ def test_the_page_in_german(portal, plone_redis):
     browser.open(portal.absolute_url() + "/@@messenger-erase")
     listed = text_of(lxml.html.fromstring(browser.contents).xpath('//ul[@id="messenger-erase-list"]')[0])
     assert "Alle Messenger-Daten löschen" in browser.contents
-    assert "3 Abonnements mit ihren Nummern" in listed
-    assert "Redis-Schlüssel, die mit messenger: beginnen" in listed
+    assert "Abonnements: 3, mit ihren Nummern" in listed
+    assert "Redis-Schlüssel, die mit messenger: beginnen:" in listed
 
 
 def test_zope_acl_user_may_erase_and_take_the_housekeeping_lock():

@@ -72,8 +72,8 @@ class EraseAllView(BrowserView):
         IStatusMessage(self.request).addStatusMessage(
             _(
                 "info_erased_all",
-                default="All messenger data was erased: ${subscribers} subscribers, ${posts} "
-                "posts, ${keys} Redis keys and ${jobs} queue jobs. Pack the database to remove "
+                default="All messenger data was erased: subscribers ${subscribers}, posts "
+                "${posts}, Redis keys ${keys}, queue jobs ${jobs}. Pack the database to remove "
                 "old revisions, then uninstall the add-on if you wish.",
                 mapping={"subscribers": erased["subscribers"], "posts": erased["posts"],
                          "keys": erased["redis_keys"], "jobs": erased["jobs"]},

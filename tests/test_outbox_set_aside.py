@@ -132,7 +132,7 @@ def test_a_stale_entry_is_listed_and_sent_anyway(portal, plone_redis):
     subscribe([1003])  # sent to today's subscribers
     click(browser, entry.post_id, "send_set_aside")
     assert browser.headers["status"].startswith("200")
-    assert "“Vollsperrung Hauptstraße” is on its way to 3 subscribers." in browser.contents
+    assert "“Vollsperrung Hauptstraße” was handed to the delivery queue; recipients: 3." in browser.contents
     assert set_aside_rows(browser) == {}
     transaction.begin()
     assert entry.state == "queued" and entry.reason == ""

@@ -136,7 +136,7 @@ class DashboardView(BrowserView):
                 done = dispatch.retry_set_aside(post_id)
                 message = _(
                     "info_set_aside_sent",
-                    default="“${title}” is on its way to ${count} subscribers.",
+                    default="“${title}” was handed to the delivery queue; recipients: ${count}.",
                     mapping={"title": title, "count": recipients_total(done) if done else 0},
                 )
                 action = "sent anyway"

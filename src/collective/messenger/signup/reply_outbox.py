@@ -6,9 +6,10 @@ Once Redis has it, a short transaction of its own drops the text (which may hold
 the manage link) and the address from the record, so they are kept no longer than the
 hand-over takes; it changes only that record, never the outbox's tree, so it cannot
 conflict with requests adding replies. The emptied record is removed by the next drain. If
-Redis is unreachable at commit, the record waits and is handed over by ``drain``: the next
-reply that is recorded, the next publication, the "Send waiting posts now" button and
-``POST @messenger-dispatch`` call it.
+Redis is unreachable at commit, the record waits: the next reply whose hand-over succeeds
+hands it over too (emptying it the same way), and ``drain`` does (the next publication,
+"Send waiting posts now", the dashboard's "Send waiting replies now",
+``POST @messenger-dispatch`` and the housekeeping clock call it).
 
 ``enqueue_reply`` is idempotent per reply id (the worker's job id and mark), so a reply
 handed over twice (a drain racing a hand-over, a side transaction that conflicted) is
@@ -40,7 +41,12 @@ ANNOTATION_KEY = "collective.messenger.reply_outbox"
 REPLY_LIFETIME = timedelta(days=3)
 # How often the side transaction that empties a handed-over reply is tried on conflicts;
 # if all fail, the next drain hands it over again (the worker sends a reply id once).
-FORGET_ATTEMPTS = 3
+SIDE_ATTEMPTS = 3
+
+# Whether replies may be waiting that this process has not handed over since: set when a
+# hand-over found Redis down (and at start-up, not knowing). While it is unset, a hand-over
+# looks at its own record only, not at every record of the outbox.
+_maybe_waiting = {"flag": True}
 
 
 def lifetime_of(reply_id):
@@ -153,6 +159,7 @@ def _hand_over_after_commit(succeeded, entry, box, store, reply_id, recipient, t
         connection = get_redis()
         enqueue_reply(connection, reply_id, recipient, text)
     except redis.RedisError as error:
+        _maybe_waiting["flag"] = True
         log.warning(
             "Reply %s for %s subscriber %s waits in the reply outbox: Redis at %s is unreachable "
             "(%s). It is handed over by the next reply, publication, 'Send waiting replies now' "
@@ -161,36 +168,41 @@ def _hand_over_after_commit(succeeded, entry, box, store, reply_id, recipient, t
             display_url(), error,
         )
         return
-    _in_own_transaction(entry, lambda get: _after_hand_over(get, entry, box, store, connection))
+    others = _maybe_waiting["flag"]
+    done = _in_own_transaction(entry, lambda get: _after_hand_over(get, entry, box, store, connection, others))
+    if done and others:
+        _maybe_waiting["flag"] = False
 
 
-def _after_hand_over(get, entry, box, store, connection):
-    """Empty the reply just handed over; Redis is back, so hand over the ones that waited too
-    (emptying them, never touching the outbox's tree)."""
+def _after_hand_over(get, entry, box, store, connection, others):
+    """Empty the reply just handed over; if replies may have waited (``others``), Redis is
+    back: hand them over too (emptying them, never touching the outbox's tree)."""
     changed = get(entry).empty_once()
-    waiting = [record for record in get(box).waiting() if record.reply_id != entry.reply_id]
-    if waiting:
-        result = hand_over(waiting, connection, get(store), remove=None)
-        changed = changed or any(result.values())
+    if others:
+        waiting = [record for record in get(box).waiting() if record.reply_id != entry.reply_id]
+        if waiting:
+            result = hand_over(waiting, connection, get(store), remove=None)
+            changed = changed or any(result.values())
     return changed
 
 
 def _in_own_transaction(entry, work):
     """Run ``work(get)`` in a transaction of its own (the request's is over); ``get`` gives an
-    object of the request as this transaction sees it. Retried on write conflicts."""
+    object of the request as this transaction sees it. Retried on write conflicts; True once
+    done."""
     jar = entry._p_jar
     if jar is None:
-        return
+        return False
     manager = transaction.TransactionManager()
     connection = jar.db().open(transaction_manager=manager)
     try:
-        for _attempt in range(FORGET_ATTEMPTS):
+        for _attempt in range(SIDE_ATTEMPTS):
             manager.begin()
             try:
                 if work(lambda obj: connection.get(obj._p_oid)):
                     manager.get().note("collective.messenger: replies handed over")
                     manager.commit()
-                return
+                return True
             except ConflictError:
                 manager.abort()
         log.info("Reply %s keeps its text until the next drain (write conflicts).", entry.reply_id)
@@ -199,6 +211,7 @@ def _in_own_transaction(entry, work):
     finally:
         manager.abort()
         connection.close()
+    return False
 
 
 # -- draining ---------------------------------------------------------------------------------

@@ -313,22 +313,28 @@ def test_demo_guards_zope_and_limits_request_bodies(var_dir):
 
 
 @pytest.mark.timeout(600)
-def test_demo_on_a_redis_with_password(var_dir):
-    """MESSENGER_REDIS_URL with a password: the demo starts no Redis of its own, Zope and the
-    worker log in, and the password shows nowhere (banner, logs)."""
+def test_demo_on_a_redis_with_password_over_tls(var_dir, monkeypatch):
+    """MESSENGER_REDIS_URL with a password and TLS (the CA from MESSENGER_REDIS_CA_FILE): the
+    demo starts no Redis of its own, Zope and the worker log in over TLS, and the password
+    shows nowhere (banner, logs)."""
     from collective.messenger.demo.run import _banner
+    from messenger_worker.connection import CA_FILE_VARIABLE
     from messenger_worker.testing import RedisServer
 
     password = "demo-Redis-Passw0rd"
-    server = RedisServer(password=password).start()
-    stack = start_stack(var_dir, http_port=free_port(), redis_url=server.url,
-                        sandbox_port=free_port())
+    server = RedisServer(password=password, tls=True).start()
+    url = server.url_for(password=password, tls=True)
+    monkeypatch.setenv(CA_FILE_VARIABLE, server.ca_file)
+    stack = start_stack(var_dir, http_port=free_port(), redis_url=url, sandbox_port=free_port())
     try:
         assert "redis" not in stack.processes
         assert get(stack.site_url)[0] == 200
-        output = wait_for_worker(server.url)
+        output = wait_for_worker(url)
         assert "Settings: version" in output
-        assert f":***@127.0.0.1:{server.port}" in _banner(stack)
+        assert f"rediss://:***@127.0.0.1:{server.tls_port}/0" in _banner(stack)
+        over_tls = [c for c in server.client().client_list()
+                    if c["laddr"].endswith(f":{server.tls_port}")]
+        assert len(over_tls) >= 2  # the worker and its scheduler at least
         for name in os.listdir(stack.log_dir):
             with open(os.path.join(stack.log_dir, name), encoding="utf-8", errors="replace") as log:
                 assert password not in log.read(), name

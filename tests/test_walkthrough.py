@@ -12,6 +12,8 @@ import base64
 import os
 import re
 import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -180,6 +182,25 @@ def test_newcomer_subscribes_and_receives_a_published_construction_notice(stack,
     editor.reload()
     viewlet = editor.locator("#messenger-status, .messenger-status").first
     assert "3" in viewlet.inner_text()
+    # Times in German and in Musterstadt's time zone (Europe/Berlin), not the server's UTC.
+    created = viewlet.locator("time[data-time=created]").first
+    berlin = datetime.fromisoformat(created.get_attribute("datetime")).astimezone(ZoneInfo("Europe/Berlin"))
+    assert berlin.strftime("%d.%m.%Y") in created.inner_text()
+    assert berlin.strftime("%H:%M") in created.inner_text()
     shot(editor, "7-status")
+
+    # 6. An update goes through its confirmation: recipients per messenger, what is new, the preview.
+    viewlet.locator("#messenger-send-update").click()
+    editor.fill("#messenger-lead", "Die Sperrung beginnt schon um 6 Uhr.")
+    editor.locator("#messenger-confirm-preview").click()
+    recipients = editor.locator("#messenger-confirm-recipients").inner_text()
+    assert "Empfängerinnen und Empfänger: 5" in recipients and "WhatsApp: 1" in recipients
+    assert "Die Sperrung beginnt schon um 6 Uhr." in editor.locator("#messenger-preview-telegram").inner_text()
+    shot(editor, "8-confirm-update")
+    editor.locator("#messenger-confirm-send").click()
+    update = wait_for_phone(sandbox, lambda t: "Die Sperrung beginnt schon um 6 Uhr." in t, what="update")
+    assert update.startswith("Baustelle: Aktualisierung: Vollsperrung der Hauptstraße")
+    # What is new opens the text: after the notice's place and dates, before its teaser.
+    assert update.index("Die Sperrung beginnt schon um 6 Uhr.") < update.index("Die Hauptstraße wird für")
     citizen.close()
     admin.close()

@@ -93,12 +93,46 @@ def test_utf8_paths_and_the_next_visitor_are_served_as_usual(server, live_site, 
     assert page.status_code == 200 and "Traceback" not in page.text
 
 
+@pytest.mark.parametrize("request_line, headers, fragment", [
+    # Zope: ValueError in the form marshalling, 500 on any Plone URL.
+    ("GET /plone?b_start:int=x HTTP/1.0", [], "An integer was expected in the value 'x'"),
+    ("GET /plone/@@messenger-signup?a:record=1&a.b:int=x HTTP/1.0", [], "An integer was expected"),
+    # Zope: binascii.Error and ValueError decoding Basic credentials, 500.
+    ("GET / HTTP/1.0", ["Authorization: Basic !!!"], "Basic credentials"),
+    ("GET /plone HTTP/1.0", ["Authorization: Basic dXNlcg=="], "Basic credentials"),  # "user", no colon
+    # Zope: LookupError for the form's charset, 500.
+    ("POST /plone HTTP/1.0", ["Content-Type: application/x-www-form-urlencoded; charset=bogus"],
+     "charset=bogus"),
+])
+def test_other_requests_zope_fails_on_before_traversal(server, acceptance, request_line, headers, fragment):
+    body = b"a=1" if request_line.startswith("POST") else b""
+    status, _head, text = raw_request(acceptance["host"], acceptance["port"], request_line, headers, body)
+    assert status == 400, text[:300]
+    assert fragment in text and "Traceback" not in text
+
+
+def test_good_credentials_typed_parameters_and_charsets_pass(server, live_site):
+    from conftest import PASSWORD
+
+    assert requests.get(f"{live_site}?b_start:int=20", timeout=30).status_code == 200
+    page = requests.get(f"{live_site}/@@messenger-dashboard", auth=("siteadmin", PASSWORD), timeout=30)
+    assert page.status_code == 200 and "messenger-dashboard" in page.text
+    response = requests.post(f"{live_site}/@messenger-subscriptions", data=b"{}", timeout=30,
+                             headers={"Accept": "application/json",
+                                      "Content-Type": "application/json; charset=latin-1"})
+    assert response.status_code == 400 and "topics" in response.text.lower()  # the service's own answer
+
+
 def test_the_filter_alone():
     """The checks without a server: what passes untouched."""
     assert problem({"PATH_INFO": "/plone/t\xc3\xa4st", "CONTENT_TYPE": "application/json"}) is None
     assert problem({"PATH_INFO": "/", "CONTENT_TYPE": "multipart/form-data; boundary=abc"}) is None
     assert problem({"PATH_INFO": "/", "CONTENT_TYPE": "multipart/mixed"}) is None  # Zope does not parse it
     assert problem({}) is None
+    assert problem({"PATH_INFO": "/", "QUERY_STRING": "b_start:int=20"}) is None
+    assert problem({"PATH_INFO": "/", "HTTP_AUTHORIZATION": "Bearer x.y.z"}) is None
+    # Zope does not parse a JSON body as a form: its charset is the service's business.
+    assert problem({"PATH_INFO": "/", "REQUEST_METHOD": "POST", "CONTENT_TYPE": "application/json; charset=x"}) is None
     assert problem({"PATH_INFO": "/\x80"}) is not None
     assert preferred_language({"HTTP_ACCEPT_LANGUAGE": "de-AT,de;q=0.9,en;q=0.8"}) == "de"
     assert preferred_language({"HTTP_ACCEPT_LANGUAGE": "en-US,de;q=0.5"}) == "en"

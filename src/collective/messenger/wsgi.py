@@ -1,18 +1,22 @@
 """A WSGI filter in front of Zope: answers 400 to requests Zope fails on before its own
 error handling runs.
 
-Zope's publisher reads two things before traversal, outside the code that turns errors into
-pages, so a bad value there gives a 5xx on every URL (the Zope root included) and, depending
-on the error view, a traceback for an anonymous visitor:
+Zope's publisher reads a few things before traversal, outside the code that turns errors
+into pages, so a bad value there gives a 5xx on every URL (the Zope root included) and,
+depending on the error view, a traceback for an anonymous visitor:
 
 - the path must be UTF-8 (``/@messenger-webhook/%80`` raised UnicodeDecodeError);
 - a ``multipart/form-data`` body needs its ``boundary`` (without one, Zope's form parser
-  raised KeyError; behind waitress every URL answered 503).
+  raised KeyError; behind waitress every URL answered 503);
+- a form's ``charset`` must be one Python knows (LookupError);
+- Basic credentials must be base64 of "user:password" (binascii.Error, ValueError);
+- typed query parameters must convert (``?a:record=1&a.b:int=x``: ValueError from Zope's
+  form marshalling).
 
-The filter checks both with the same parsing Zope uses and answers such a request itself:
-400, a sentence a person understands (English or German after Accept-Language; JSON for
-clients that ask for JSON), a log line, and the application never sees it. Everything else
-passes through untouched. Wire it into the WSGI pipeline in front of Zope (zope.ini)::
+The filter checks these with Zope's own code and answers such a request itself: 400, a
+sentence a person understands (English or German after Accept-Language; JSON for clients
+that ask for JSON), a log line, and the application never sees it. Everything else passes
+through untouched. Wire it into the WSGI pipeline in front of Zope (zope.ini)::
 
     [filter:messenger_guard]
     use = egg:collective.messenger#request_guard
@@ -25,11 +29,17 @@ passes through untouched. Wire it into the WSGI pipeline in front of Zope (zope.
         zope
 """
 
+import codecs
+import io
 import json
 import logging
 
 from multipart import parse_options_header
+from zExceptions import BadRequest
 from zope.i18n import translate
+from ZPublisher.HTTPRequest import HTTPRequest
+from ZPublisher.HTTPResponse import HTTPResponse
+from ZPublisher.utils import basic_auth_decode
 
 from collective.messenger import _
 
@@ -46,6 +56,14 @@ MULTIPART_WITHOUT_BOUNDARY = _(
     default="The request says it sends a form (multipart/form-data) but names no boundary "
     "between its parts, so it cannot be read.",
 )
+BAD_BASIC_AUTH = _(
+    "request_bad_basic_auth",
+    default="The Authorization header cannot be read: Basic credentials must be "
+    "\"user:password\" in base64.",
+)
+# The bodies Zope parses as a form (ZPublisher.HTTPRequest.ZopeFieldStorage).
+FORM_TYPES = ("", "multipart/form-data", "application/x-www-form-urlencoded", "application/x-url-encoded")
+FORM_METHODS = ("POST", "PUT", "PATCH")
 
 
 def problem(environ):
@@ -57,8 +75,64 @@ def problem(environ):
     except UnicodeError:
         return NOT_UTF8_PATH
     content_type, options = parse_options_header(environ.get("CONTENT_TYPE") or "")
-    if content_type.lower() == "multipart/form-data" and not options.get("boundary"):
+    content_type = content_type.lower()
+    if content_type == "multipart/form-data" and not options.get("boundary"):
         return MULTIPART_WITHOUT_BOUNDARY
+    method = (environ.get("REQUEST_METHOD") or "GET").upper()
+    charset = options.get("charset")
+    if charset and method in FORM_METHODS and content_type in FORM_TYPES and not known_charset(charset):
+        return _("request_unknown_charset",
+                 default="The request's form is in a character set that is not known (charset=${charset}).",
+                 mapping={"charset": charset[:40]})
+    if not readable_basic_auth(environ.get("HTTP_AUTHORIZATION")):
+        return BAD_BASIC_AUTH
+    reason = query_problem(environ)
+    if reason:
+        return _("request_bad_query",
+                 default="A parameter in the address of this request cannot be read: ${reason}",
+                 mapping={"reason": reason})
+    return None
+
+
+def known_charset(name):
+    try:
+        codecs.lookup(name)
+    except (LookupError, ValueError):
+        return False
+    return True
+
+
+def readable_basic_auth(value):
+    """Whether Zope can decode the Authorization header (it ignores all but "Basic ...")."""
+    try:
+        basic_auth_decode(value)
+    except Exception:  # binascii.Error, UnicodeDecodeError, ValueError (no colon)
+        return False
+    return True
+
+
+def query_problem(environ):
+    """Why Zope's form marshalling fails on the query string (in Zope's words), or None.
+
+    Only typed or structured parameters (``name:int``, ``name:record``) can fail; a query
+    string with a colon goes through Zope's own ``processInputs`` on a throwaway request.
+    """
+    query = environ.get("QUERY_STRING") or ""
+    if ":" not in query and "%3a" not in query.lower():
+        return None
+    probe = {key: environ[key] for key in ("SERVER_NAME", "SERVER_PORT", "HTTP_HOST", "SCRIPT_NAME", "PATH_INFO")
+             if key in environ}
+    probe.update(REQUEST_METHOD="GET", QUERY_STRING=query)
+    try:
+        request = HTTPRequest(io.BytesIO(b""), probe, HTTPResponse())
+    except Exception:
+        return None  # not the query's fault: Zope judges the request itself
+    try:
+        request.processInputs()
+    except BadRequest:
+        return None  # Zope answers 400 itself
+    except Exception as error:
+        return str(error)[:200] or type(error).__name__
     return None
 
 

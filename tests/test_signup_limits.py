@@ -257,3 +257,12 @@ def test_two_citizens_on_one_cached_page_get_their_own_signups(telegram_site):
     second_link = re.search(r'href="(https://t\.me/[^"]+)"', second.contents).group(1)
     assert second_link != first_link
     assert len(pending_subscribers(telegram_site)) == 2
+
+
+def test_a_spent_budget_is_logged_once_a_day(code_site, plone_redis, caplog):
+    browser = client(code_site, "192.0.2.71")
+    for number in ("+4915123456731", "+4915123456732", "+4915123456733", "+4915123456734"):
+        signal_signup(browser, code_site, number)
+    spent = [r for r in caplog.records if "daily code budget of signal (2) is spent" in r.getMessage()]
+    assert len(spent) == 1 and spent[0].levelname == "WARNING"
+    assert "control panel" in spent[0].getMessage()

@@ -194,11 +194,12 @@ def take_code_budget(channel):
         return
     if int(taken):
         return
-    log.warning(
-        "The daily code budget of %s (%d) is spent; code signups wait until midnight. "
-        "Raise it in the messenger control panel if this is expected.",
-        channel, budget,
-    )
+    if _first_refusal_today(channel, day, until_midnight):
+        log.warning(
+            "The daily code budget of %s (%d) is spent; code signups are refused until midnight. "
+            "Raise it in the messenger control panel if this is expected.",
+            channel, budget,
+        )
     raise RateLimited(
         until_midnight,
         _(
@@ -211,3 +212,11 @@ def take_code_budget(channel):
 
 
 CHANNEL_NAMES = {"signal": "Signal", "threema": "Threema"}
+
+
+def _first_refusal_today(channel, day, ttl):
+    """True once a day per channel: the operator's log gets one line, not one per citizen."""
+    try:
+        return bool(get_redis().set(budget_key(channel, day) + ":warned", 1, nx=True, ex=ttl + 3600))
+    except redis.RedisError:
+        return True

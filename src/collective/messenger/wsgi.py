@@ -183,7 +183,7 @@ class RequestGuard:
             return self.app(environ, start_response)
         # The path as sent, shortened: enough to find the client's request in the access log.
         log.info("Answered 400 before Zope to %s %r: %s", environ.get("REQUEST_METHOD"),
-                 (environ.get("PATH_INFO") or "")[:200], message.default)
+                 (environ.get("PATH_INFO") or "")[:200], translate(message))
         status, headers, body = refusal(environ, message)
         start_response(status, headers)
         return [body]

@@ -146,3 +146,14 @@ def test_the_filter_alone():
     body = guard({"PATH_INFO": "/%80".replace("%80", "\x80")}, lambda status, headers: started.append(status))
     assert started == ["400 Bad Request"] and b"UTF-8" in body[0]
     assert len(calls) == 1
+
+
+def test_refusals_are_logged_for_the_operator(server, acceptance, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="collective.messenger.wsgi"):
+        raw_request(acceptance["host"], acceptance["port"], "GET /plone/@messenger-webhook/%80 HTTP/1.0")
+    (record,) = [r for r in caplog.records if r.name == "collective.messenger.wsgi"]
+    assert record.getMessage() == ("Answered 400 before Zope to GET '/plone/@messenger-webhook/\\x80': "
+                                   "The address of this request is not valid: it contains bytes that are "
+                                   "not UTF-8 (for example %80). Please check the link.")

@@ -66,8 +66,28 @@ class HardenedRedisLayer(RedisLayer):
         return self.server.url_for("zope", ACL_PASSWORDS["zope"])
 
     def setUp(self):
+        # MESSENGER_REDIS_URL points here while the site is set up (installing the add-on
+        # publishes the settings through the zope user); then, and between this layer's
+        # tests, it points back, so that layers set up beside this one keep their Redis.
         super().setUp()
         self["redis_worker_url"] = self.server.url_for("worker", ACL_PASSWORDS["worker"])
+
+    def leave(self):
+        _set_url(self._previous_url)
+
+    def testSetUp(self):
+        self._outer_url = os.environ.get(REDIS_URL_VARIABLE)
+        os.environ[REDIS_URL_VARIABLE] = self.zope_url()
+
+    def testTearDown(self):
+        _set_url(self._outer_url)
+
+
+def _set_url(url):
+    if url is None:
+        os.environ.pop(REDIS_URL_VARIABLE, None)
+    else:
+        os.environ[REDIS_URL_VARIABLE] = url
 
 
 HARDENED_REDIS_FIXTURE = HardenedRedisLayer(name="collective.messenger:HardenedRedis")
@@ -103,9 +123,17 @@ class GuardedWSGIServer(WSGIServer):
 
 
 WSGI_SERVER_FIXTURE = GuardedWSGIServer(name="collective.messenger:WSGIServer")
-HARDENED_FIXTURE = MessengerLayer(
-    bases=(HARDENED_REDIS_FIXTURE, PLONE_FIXTURE), name="collective.messenger:HardenedFixture"
-)
+
+
+class HardenedMessengerLayer(MessengerLayer):
+    defaultBases = (HARDENED_REDIS_FIXTURE, PLONE_FIXTURE)
+
+    def setUp(self):
+        super().setUp()
+        HARDENED_REDIS_FIXTURE.leave()
+
+
+HARDENED_FIXTURE = HardenedMessengerLayer(name="collective.messenger:HardenedFixture")
 
 INTEGRATION_TESTING = IntegrationTesting(
     bases=(FIXTURE,), name="collective.messenger:Integration"

@@ -266,3 +266,19 @@ def test_a_spent_budget_is_logged_once_a_day(code_site, plone_redis, caplog):
     spent = [r for r in caplog.records if "daily code budget of signal (2) is spent" in r.getMessage()]
     assert len(spent) == 1 and spent[0].levelname == "WARNING"
     assert "control panel" in spent[0].getMessage()
+
+
+def test_an_ipv6_guesser_cannot_escape_by_changing_addresses(site):
+    _id, token = subscribe(site)
+    for number in range(ratelimit.MANAGE_MISSES_PER_WINDOW):
+        guesser = client(site, f"2001:db8:7:1::{number + 1:x}")  # one /64, a new address each time
+        guesser.open(manage_url(site, unknown_token(number)))
+        assert guesser.headers["status"].startswith("404")
+    guesser = client(site, "2001:db8:7:1:ffff::1")
+    guesser.open(manage_url(site, token))
+    assert guesser.headers["status"].startswith("429")
+    neighbour = client(site, "2001:db8:7:2::1")  # another /64
+    neighbour.open(manage_url(site, token))
+    assert neighbour.headers["status"].startswith("200")
+    assert ratelimit.client_key("::ffff:192.0.2.1") == "192.0.2.1"
+    assert ratelimit.client_key("unknown") == "unknown"

@@ -9,6 +9,7 @@ delivery queue being up, and codes cannot be sent then anyway (they wait in the 
 outbox and are sent when Redis is back).
 """
 
+import ipaddress
 import logging
 from datetime import datetime
 from datetime import timedelta
@@ -68,6 +69,20 @@ def client_ip(request):
     return request.getClientAddr() or request.get("REMOTE_ADDR", "") or "unknown"
 
 
+def client_key(ip):
+    """What a limit per client counts by: the address, or for IPv6 its /64 network (one
+    household or phone gets a whole /64 and could otherwise pick a fresh address per try)."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if address.version == 6:
+        if address.ipv4_mapped:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
 def limit_key(kind, value):
     # Keys name no IP address or phone number in clear (they are personal data).
     return f"messenger:limit:{kind}:{pseudonym('limit-' + kind, value)}"
@@ -83,7 +98,7 @@ def _count(key, window):
 
 
 def limit_signups(ip):
-    count, ttl = _count(limit_key("signup", ip), 60)
+    count, ttl = _count(limit_key("signup", client_key(ip)), 60)
     if count > SIGNUPS_PER_MINUTE:
         raise RateLimited(
             ttl,
@@ -114,7 +129,7 @@ def limit_codes(address):
 
 
 def _manage_key(ip):
-    return limit_key("manage", ip)
+    return limit_key("manage", client_key(ip))
 
 
 def check_manage_lookups(ip):

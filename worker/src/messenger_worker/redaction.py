@@ -15,6 +15,7 @@ store (``collective.messenger.browser.dashboard_jobs``); a job put back otherwis
 (``rq requeue``) fails those recipients with a reason that says so (``jobs.NO_ADDRESS``).
 """
 
+import json
 import logging
 
 from rq.job import Job
@@ -46,6 +47,15 @@ def redact(job):
     return True
 
 
+def _unredacted(connection, ids):
+    """The ids among ``ids`` whose job's meta does not say it was redacted (one round trip)."""
+    with connection.pipeline(transaction=False) as pipe:
+        for job_id in ids:
+            pipe.hget(Job.key_for(job_id), "meta")
+        metas = pipe.execute()
+    return [job_id for job_id, meta in zip(ids, metas) if not (meta and json.loads(meta).get(REDACTED) is True)]
+
+
 def redact_failed_jobs(connection):
     """Redact every failed batch of the messenger queues that still has addresses."""
     redacted = 0
@@ -53,8 +63,9 @@ def redact_failed_jobs(connection):
         registry = FailedJobRegistry(name, connection=connection, serializer=JSONSerializer)
         ids = registry.get_job_ids(cleanup=False)
         for start in range(0, len(ids), CHUNK):
-            jobs = Job.fetch_many(ids[start:start + CHUNK], connection=connection, serializer=JSONSerializer)
-            for job in jobs:
+            # Only the meta of jobs redacted before is read: a week of failures stays cheap.
+            chunk = _unredacted(connection, ids[start:start + CHUNK])
+            for job in Job.fetch_many(chunk, connection=connection, serializer=JSONSerializer):
                 if job is not None and job.get_status(refresh=False) == JobStatus.FAILED and redact(job):
                     redacted += 1
     if redacted:

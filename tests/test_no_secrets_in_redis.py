@@ -101,6 +101,7 @@ def test_no_number_code_token_or_link_lingers_in_redis(live_site, acceptance, sa
         code,
         signal_link.group(1), telegram_link.group(1),  # manage tokens
         signal_link.group(0), telegram_link.group(0),  # manage links
+        confirm_token, start_token,  # the signups' own tokens, too
     ]
     assert keys_holding(plone_redis, *secrets) == {}
     assert plone_redis.dbsize() > 10  # the scan saw the queues, marks and job hashes

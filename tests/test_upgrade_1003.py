@@ -26,6 +26,9 @@ def test_upgrade_from_1002(site, plone_redis, monkeypatch):
     for name in added_since:
         del registry.records[name]
     site.manage_permission("collective.messenger: Run maintenance", roles=[], acquire=True)
+    site.__ac_roles__ = tuple(r for r in site.__ac_roles__ if r != "Messenger Cron")
+    # The site's own choice for an older permission survives the upgrade.
+    site.manage_permission("collective.messenger: Manage messenger", roles=["Manager"], acquire=True)
     setup.setLastVersionForProfile(PROFILE, "1002")
     transaction.commit()
     monkeypatch.setenv("MESSENGER_TELEGRAM_BOT_TOKEN", "123:ENVIRONMENT")
@@ -43,6 +46,10 @@ def test_upgrade_from_1002(site, plone_redis, monkeypatch):
     roles = {r["name"] for r in site.rolesOfPermission("collective.messenger: Run maintenance")
              if r["selected"]}
     assert roles == {"Manager", "Site Administrator", "Messenger Cron"}
+    assert "Messenger Cron" in site.valid_roles()
+    managers = {r["name"] for r in site.rolesOfPermission("collective.messenger: Manage messenger")
+                if r["selected"]}
+    assert managers == {"Manager"}
     assert int(plone_redis.hget(keys.SETTINGS_KEY, "version")) == 8
     document = json.loads(plone_redis.hget(keys.SETTINGS_KEY, "json"))
     assert document["channels"]["telegram"]["bot_token"] is None

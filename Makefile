@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-APT_PACKAGES := redis-server chromium
+APT_PACKAGES := redis-server chromium openssl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test fuzz install system-packages i18n clean
@@ -29,9 +29,9 @@ fuzz: install
 install: system-packages $(STAMP)
 
 # redis-server for the tests and the demo, Debian's Chromium for the browser tests
-# (Playwright cannot download its own browser here).
+# (Playwright cannot download its own browser here), openssl for the tests' throwaway TLS CA.
 system-packages:
-	@if ! command -v redis-server >/dev/null || [ ! -x /usr/bin/chromium ]; then \
+	@if ! command -v redis-server >/dev/null || [ ! -x /usr/bin/chromium ] || ! command -v openssl >/dev/null; then \
 		echo "Installing Debian packages: $(APT_PACKAGES)"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PACKAGES); \

@@ -8,7 +8,8 @@
 Everything is anonymous: the confirm token (given to whoever started the signup) and the
 manage token (given only after the messenger or the code proved the address) are the
 credentials. No answer contains an address, only the masked one of the subscriber's own
-subscription.
+subscription. A client that tried too many unknown manage tokens gets 429 on the
+``<manage token>`` calls for a while (``ratelimit.check_manage_lookups``).
 """
 
 import logging

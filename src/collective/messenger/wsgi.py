@@ -61,6 +61,11 @@ BAD_BASIC_AUTH = _(
     default="The Authorization header cannot be read: Basic credentials must be "
     "\"user:password\" in base64.",
 )
+BAD_QUERY = _(
+    "request_bad_query",
+    default="A parameter in the address of this request cannot be read (for example text where "
+    "a number belongs). Please check the link.",
+)
 # The bodies Zope parses as a form (ZPublisher.HTTPRequest.ZopeFieldStorage).
 FORM_TYPES = ("", "multipart/form-data", "application/x-www-form-urlencoded", "application/x-url-encoded")
 FORM_METHODS = ("POST", "PUT", "PATCH")
@@ -88,9 +93,9 @@ def problem(environ):
         return BAD_BASIC_AUTH
     reason = query_problem(environ)
     if reason:
-        return _("request_bad_query",
-                 default="A parameter in the address of this request cannot be read: ${reason}",
-                 mapping={"reason": reason})
+        # Zope's reason (which echoes the value) goes to the log only.
+        log.info("Zope cannot read the query string of %r: %s", path[:200], reason)
+        return BAD_QUERY
     return None
 
 

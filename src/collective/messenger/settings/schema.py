@@ -29,6 +29,11 @@ CHANNEL_TITLES = {
 }
 
 RATE_HELP = _("Messages per second that the platform accepts from this sender account.")
+API_URL_HELP = _(
+    "api_url_help",
+    default="Change only to use a test server or the sandbox. The channel's token is sent "
+    "there: only a Manager may choose another host than the platform's own or this machine.",
+)
 
 
 def _codes_per_day():
@@ -111,7 +116,7 @@ class IMessengerSettings(model.Schema):
     telegram_rate = _rate(30.0)
     telegram_api_url = schema.URI(
         title=_("API base URL"),
-        description=_("Change only to use a test server or the sandbox."),
+        description=API_URL_HELP,
         default="https://api.telegram.org",
     )
 
@@ -169,7 +174,7 @@ class IMessengerSettings(model.Schema):
     whatsapp_rate = _rate(80.0)
     whatsapp_api_url = schema.URI(
         title=_("API base URL"),
-        description=_("Change only to use a test server or the sandbox."),
+        description=API_URL_HELP,
         default="https://graph.facebook.com",
     )
 
@@ -204,7 +209,11 @@ class IMessengerSettings(model.Schema):
     signal_codes_per_day = _codes_per_day()
     signal_api_url = schema.URI(
         title=_("signal-cli-rest-api base URL"),
-        description=_("Where your signal-cli-rest-api service answers."),
+        description=_(
+            "signal_api_url_help",
+            default="Where your signal-cli-rest-api service answers. Only a Manager may "
+            "choose another host than this machine (localhost).",
+        ),
         default="http://localhost:8080",
     )
 
@@ -232,7 +241,7 @@ class IMessengerSettings(model.Schema):
     threema_codes_per_day = _codes_per_day()
     threema_api_url = schema.URI(
         title=_("API base URL"),
-        description=_("Change only to use a test server or the sandbox."),
+        description=API_URL_HELP,
         default="https://msgapi.threema.ch",
     )
 

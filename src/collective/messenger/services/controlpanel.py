@@ -2,8 +2,9 @@
 
 The stock registry serializer would read secrets from the registry and return them to
 anyone allowed to open control panels. Here secrets come from the secret store, only a
-Manager gets their values, everyone else sees whether one is set; and a PATCH that sends a
-secret empty or masked keeps the stored value, as the classic form does.
+Manager gets their values, everyone else sees whether one is set; a PATCH that sends a
+secret empty or masked keeps the stored value, as the classic form does; and only a Manager
+may point an API base URL at another host (``settings.destinations``).
 """
 
 import json

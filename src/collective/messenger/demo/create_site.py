@@ -36,10 +36,8 @@ def create_site(app):
 
 
 def use_berlin_time(app):
-    """The site in Europe/Berlin, also when an earlier demo made it with Plone's default, UTC.
-
-    An admin's own choice of another zone is kept.
-    """
+    """The site in Europe/Berlin with German date formats, also when an earlier demo made it
+    with Plone's defaults (UTC, ISO dates). An admin's own choice is kept."""
     import transaction
     from plone import api
     from zope.component.hooks import site as site_context
@@ -51,7 +49,25 @@ def use_berlin_time(app):
             if TIMEZONE not in zones:
                 api.portal.set_registry_record("plone.available_timezones", [*zones, TIMEZONE])
             api.portal.set_registry_record("plone.first_weekday", 0)  # Monday, as in Germany
-            transaction.commit()
+        use_german_date_formats()
+        transaction.commit()
+
+
+DATE_FORMATS = {"date_format_short": "%d.%m.%Y", "date_format_long": "%d.%m.%Y %H:%M", "time_format": "%H:%M"}
+DATE_FORMAT_RECORD = "Products.CMFPlone.i18nl10n.override_dateformat."
+
+
+def use_german_date_formats():
+    """German dates everywhere, also where Plone formats them without the request's language
+    (the event portlet showed "Dec 16, 2026 10:00 AM" on the German site)."""
+    from plone import api
+
+    enabled = api.portal.get_registry_record(DATE_FORMAT_RECORD + "Enabled", default=None)
+    short = api.portal.get_registry_record(DATE_FORMAT_RECORD + "date_format_short", default=None)
+    if enabled is False and short == "%Y-%m-%d":  # Plone's defaults: no admin has chosen yet
+        for name, value in DATE_FORMATS.items():
+            api.portal.set_registry_record(DATE_FORMAT_RECORD + name, value)
+        api.portal.set_registry_record(DATE_FORMAT_RECORD + "Enabled", True)
 
 
 def heal_sample_dates(app):

@@ -4,6 +4,8 @@ Real parts throughout: the functional site, Plone's Redis, the publishing core, 
 job code run in this process (SimpleWorker) against the sandbox over HTTP.
 """
 
+import re
+
 import lxml.html
 import pytest
 from DateTime import DateTime
@@ -474,3 +476,35 @@ def test_whatsapp_receipts_counted(portal, plone_redis, sandbox):
     }
     telegram = article.xpath('.//td[@data-channel="telegram"][@data-counter="read"]/text()')
     assert telegram == ["–"]  # Telegram sends no receipts
+
+
+def test_confirmation_in_german(portal, plone_redis):
+    subscribe([1001])
+    item = scheduled_item(portal)
+    api.portal.set_registry_record("plone.available_languages", ["en", "de"])
+    api.portal.set_registry_record("plone.use_request_negotiation", True)
+    transaction.commit()
+    browser = open_item(item)
+    browser.addHeader("Accept-Language", "de-DE,de;q=0.9")
+    browser.open(item.absolute_url())
+    assert [text_of(a) for a in status_box(browser.contents).xpath('.//a[contains(@class, "btn")]')] == [
+        "Vorschau der Nachricht", "Jetzt senden", "Senden abbrechen"]
+    page = confirm(browser, "messenger-send-now")
+    text = text_of(page.xpath('//*[@id="messenger-confirm"]')[0])
+    assert "Geplante Nachricht jetzt senden" in text
+    assert "ist für" in text and "geplant. Stattdessen jetzt senden?" in text
+    assert re.search(r"\d\d\.\d\d\.20\d\d \d\d:\d\d", text)  # the scheduled time, German style
+    assert "Empfängerinnen und Empfänger: 1" in text
+    assert "Jetzt an 1 Abonnentinnen und Abonnenten senden" in text
+    assert "Zurück zum Beitrag, nichts wird gesendet" in text
+    page = confirm(open_german(item), "messenger-cancel-sending")
+    text = text_of(page.xpath('//*[@id="messenger-confirm"]')[0])
+    assert "Keine Nachricht an diese 1 Abonnentinnen und Abonnenten" in text
+    assert "Zurück zum Beitrag, die Nachricht bleibt geplant" in text
+
+
+def open_german(item):
+    browser = open_item(item)
+    browser.addHeader("Accept-Language", "de-DE,de;q=0.9")
+    browser.open(item.absolute_url())
+    return browser

@@ -276,7 +276,9 @@ def test_confirmation_is_for_editors_only_and_knows_its_actions(portal):
     editor = open_item(item)
     editor.open(f"{item.absolute_url()}/@@messenger-confirm?action=delete")
     assert editor.headers["status"].startswith("400") and editor.contents == "Unknown action."
-    editor.open(f"{item.absolute_url()}/@@messenger-confirm?action=again")
+    editor.open(f"{item.absolute_url()}/@@messenger-confirm?action=again&error=Ihr+Konto+ist+gesperrt")
+    assert "Ihr Konto ist gesperrt" not in editor.contents  # no text from the address on the page
+    assert editor.headers["status"].startswith("200")
     assert "Nobody follows the topics of this item yet" in editor.contents  # no subscribers here
     assert 'id="messenger-confirm-form"' not in editor.contents
 

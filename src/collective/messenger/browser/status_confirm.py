@@ -72,7 +72,15 @@ class ConfirmView(BrowserView):
     lead_limit = sending.LEAD_LIMIT
     error = ""
 
-    def __call__(self, error=None):
+    def __call__(self):
+        # No arguments: Zope would fill them from the query string.
+        return self.render()
+
+    def with_error(self, error):
+        """The page again, with what the editor typed and why the send refused it (400)."""
+        return self.render(error)
+
+    def render(self, error=None):
         if not api.user.has_permission(VIEW_DELIVERY_STATUS, obj=self.context):
             raise Unauthorized("View delivery status is needed to send.")
         response = self.request.response

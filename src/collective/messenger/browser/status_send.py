@@ -63,7 +63,7 @@ class SendView(BrowserView):
                 lead = sending.clean_lead(self.request.form.get("lead"))
             except sending.SendRefused as refused:
                 # Back to the confirmation with what was typed and why it is refused.
-                return confirm(error=refused.message)
+                return confirm.with_error(refused.message)
             self.send(action, messages, user, lambda item: sending.send_update(item, lead))
         elif action == "again":
             self.send(action, messages, user, sending.send_again)

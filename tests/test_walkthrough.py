@@ -158,6 +158,7 @@ def test_newcomer_subscribes_and_receives_a_published_construction_notice(stack,
     assert signal["image"].startswith("data:image/")
     fetched = requests.get(image_url, timeout=30)  # what a citizen's messenger loads: public
     assert fetched.status_code == 200 and fetched.headers["Content-Type"].startswith("image/")
+    page.set_viewport_size({"width": 1280, "height": 1500})  # the whole chat: the phone page scrolls inside
     page.reload()
     page.locator("img").first.wait_for()
     shot(page, "6-phone")

@@ -510,3 +510,21 @@ def open_german(item):
     browser.addHeader("Accept-Language", "de-DE,de;q=0.9")
     browser.open(item.absolute_url())
     return browser
+
+
+def test_scheduled_message_in_the_sites_time_zone(portal, plone_redis):
+    """"Messenger: scheduled for ..." after publishing says the time as the site shows it."""
+    from datetime import datetime
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    api.portal.set_registry_record("plone.portal_timezone", "Europe/Berlin")
+    subscribe([1001])
+    tomorrow = datetime.now(ZoneInfo("Europe/Berlin")).replace(hour=9, minute=30, second=0, microsecond=0) + timedelta(days=1)
+    item = news(portal, effective_date=DateTime(tomorrow.isoformat()))
+    browser = open_item(item, "manager")
+    browser.open(f"{item.absolute_url()}/content_status_modify?workflow_action=publish"
+                 f"&_authenticator={token_for(item, 'manager')}")
+    message = text_of(lxml.html.fromstring(browser.contents).xpath('//*[@id="global_statusmessage"]')[0])
+    assert "Messenger: scheduled for" in message and "to 1 subscribers." in message
+    assert "09:30 AM" in message and "UTC" not in message  # Musterstadt's morning, not 08:30 UTC

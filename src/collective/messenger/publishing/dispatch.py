@@ -128,10 +128,13 @@ def _run_after_commit(succeeded, operation, notify):
 
 def _sent_message(count, due):
     if due > utcnow() + timedelta(seconds=1):
+        # In the site's time zone and the editor's language, as the Messenger box shows it.
+        from collective.messenger.browser.status_labels import format_time
+
         return _(
             "status_post_scheduled",
-            default="Messenger: scheduled for ${when} (UTC) to ${count} subscribers.",
-            mapping={"when": due.strftime("%Y-%m-%d %H:%M"), "count": count},
+            default="Messenger: scheduled for ${when} to ${count} subscribers.",
+            mapping={"when": format_time(due), "count": count},
         )
     return _(
         "status_post_sending",

@@ -17,18 +17,17 @@ from zope.i18n import translate
 
 from collective.messenger import _
 from collective.messenger.browser.preview import item_previews
-from collective.messenger.browser.status_labels import channel_title
 from collective.messenger.browser.status_item import item_entries
+from collective.messenger.browser.status_labels import channel_title
 from collective.messenger.browser.status_labels import format_time
+from collective.messenger.browser.status_send import CONFIRMED_ACTIONS
+from collective.messenger.browser.status_send import VIEW_DELIVERY_STATUS
 from collective.messenger.publishing import sending
 from collective.messenger.publishing.snapshot import recipients_for
 from collective.messenger.publishing.snapshot import topics_of
 from collective.messenger.redis_client import get_redis
 from collective.messenger.subscribers import get_store
 from messenger_worker.ledger import GONE_KEY
-
-VIEW_DELIVERY_STATUS = "collective.messenger: View delivery status"
-CONFIRMED_ACTIONS = ("update", "again", "now", "cancel")
 
 HEADINGS = {
     "update": _("confirm_heading_update", default="Send an update"),
@@ -138,9 +137,6 @@ class ConfirmView(BrowserView):
 
     def send_url(self):
         return f"{self.item_url()}/@@messenger-send"
-
-    def confirm_url(self):
-        return f"{self.item_url()}/@@messenger-confirm"
 
     def ready(self):
         """Whether the send button is offered: nothing refused, and an update has its line."""

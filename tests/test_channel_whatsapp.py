@@ -46,15 +46,35 @@ def test_post_is_sent_as_the_approved_template(sandbox, whatsapp):  # noqa: F811
                                    "url": "https://www.musterstadt.de/aktuelles/weihnachtsmarkt"}]
 
 
-def test_post_without_image_does_not_fit_an_image_template(whatsapp):
+def test_post_without_image_goes_out_as_the_template_without_header(sandbox, whatsapp):  # noqa: F811
+    assert whatsapp.settings["image_template_name"] == "musterstadt_post"
+    outcome = whatsapp.send(make_post(image_url=None), to())
+    assert outcome.kind == "sent", outcome.reason
+    [message] = sandbox.messages(channel="whatsapp", recipient=WA_ID)
+    assert message["template"] == "musterstadt_post_text"
+    assert message["image"] is None
+    assert message["text"].startswith("Neu aus Musterstadt: Weihnachtsmarkt eröffnet\n\n")
+
+
+def test_post_with_image_and_no_image_template_leaves_the_image_out(sandbox, whatsapp):  # noqa: F811
+    whatsapp.settings = dict(whatsapp.settings, image_template_name=None)
+    outcome = whatsapp.send(make_post(), to())
+    assert outcome.kind == "sent", outcome.reason
+    [message] = sandbox.messages(channel="whatsapp", recipient=WA_ID)
+    assert message["template"] == "musterstadt_post_text"
+    assert message["image"] is None
+    assert message["buttons"] == [{"text": "Weiterlesen",
+                                   "url": "https://www.musterstadt.de/aktuelles/weihnachtsmarkt"}]
+
+
+def test_image_template_as_broadcast_template_fails_saying_where_it_belongs(sandbox, whatsapp):  # noqa: F811
+    # A site that kept its image template in the old single setting.
+    whatsapp.settings = dict(whatsapp.settings, template_name="musterstadt_post", image_template_name="")
     outcome = whatsapp.send(make_post(image_url=None), to())
     assert outcome.kind == "failed"
-    assert "header" in outcome.reason
-
-
-def test_post_without_image_fits_a_template_without_header(sandbox, whatsapp):  # noqa: F811
-    sandbox.configure(whatsapp={"templates": {"musterstadt_post": {"header": None}}})
-    assert whatsapp.send(make_post(image_url=None), to()).kind == "sent"
+    assert "header does not fit this post" in outcome.reason
+    assert "'Template for posts with an image'" in outcome.reason
+    assert sandbox.messages(channel="whatsapp") == []
 
 
 def test_throughput_limit_retries_and_pauses_the_bucket(sandbox, whatsapp):  # noqa: F811
@@ -113,9 +133,13 @@ def test_invalid_token_pauses_the_channel(sandbox, whatsapp):  # noqa: F811
     assert whatsapp.settings["access_token"] not in outcome.reason
 
 
-def test_unknown_template_pauses_the_channel(whatsapp):
-    whatsapp.settings = dict(whatsapp.settings, template_name="gibt_es_nicht")
-    outcome = whatsapp.send(make_post(), to())
+@pytest.mark.parametrize("setting, image_url", [
+    ("template_name", None),
+    ("image_template_name", "https://www.musterstadt.de/markt.jpg"),
+])
+def test_unknown_template_pauses_the_channel(whatsapp, setting, image_url):
+    whatsapp.settings = dict(whatsapp.settings, **{setting: "gibt_es_nicht"})
+    outcome = whatsapp.send(make_post(image_url=image_url), to())
     assert outcome.kind == "pause"
     assert "template does not exist" in outcome.reason
 

@@ -2,6 +2,7 @@
 
 import json
 
+import lxml.html
 import pytest
 import transaction
 from plone import api
@@ -230,6 +231,61 @@ def test_manager_may_point_api_anywhere(functional, site):
     manager.getControl(name="form.buttons.save").click()
     assert "Changes saved" in manager.contents
     assert registry("whatsapp_api_url") == "https://graph.intern.example"
+
+
+def german_browser(functional, site, user):
+    api.portal.set_registry_record("plone.available_languages", ["en", "de"])
+    api.portal.set_registry_record("plone.use_request_negotiation", True)
+    transaction.commit()
+    browser = Browser(functional["app"])
+    browser.handleErrors = False
+    browser.addHeader("Authorization", f"Basic {user}:{PASSWORD}")
+    browser.addHeader("Accept-Language", "de-DE,de;q=0.9")
+    browser.open(site.absolute_url() + "/@@messenger-controlpanel")
+    return browser
+
+
+def test_whatsapp_image_template_is_saved_and_published(browser, plone_redis):
+    browser.getControl(name="form.widgets.whatsapp_template_name").value = "musterstadt_post_text"
+    browser.getControl(name="form.widgets.whatsapp_image_template_name").value = "musterstadt_post"
+    browser.getControl(name="form.buttons.save").click()
+    assert "Changes saved" in browser.contents
+    assert registry("whatsapp_image_template_name") == "musterstadt_post"
+    whatsapp = json.loads(plone_redis.hget(keys.SETTINGS_KEY, "json"))["channels"]["whatsapp"]
+    assert (whatsapp["template_name"], whatsapp["image_template_name"]) == (
+        "musterstadt_post_text", "musterstadt_post")
+
+    browser.getControl(name="form.widgets.whatsapp_image_template_name").value = "Mit Bild"
+    browser.getControl(name="form.buttons.save").click()
+    assert '"Mit Bild" is not a WhatsApp template name' in browser.contents
+    assert registry("whatsapp_image_template_name") == "musterstadt_post"
+
+
+def test_whatsapp_image_template_field_in_german(functional, site):
+    browser = german_browser(functional, site, ADMIN)
+    page = lxml.html.fromstring(browser.contents)
+    [label] = page.xpath('//label[@for="form-widgets-whatsapp_image_template_name"]')
+    assert "Vorlage für Beiträge mit Bild" in label.text_content()
+    assert "eine freigegebene Vorlage mit Bild-Kopfzeile" in browser.contents
+    # In the WhatsApp tab, right after the broadcast template.
+    fieldset = page.xpath('//fieldset[.//input[@name="form.widgets.whatsapp_template_name"]]')[0]
+    names = fieldset.xpath('.//input[starts-with(@name, "form.widgets.whatsapp_")]/@name')
+    position = names.index("form.widgets.whatsapp_template_name")
+    assert names[position + 1] == "form.widgets.whatsapp_image_template_name"
+
+
+def test_manager_finds_the_erase_page_below_the_settings(functional, site):
+    browser = german_browser(functional, site, "manager")
+    page = lxml.html.fromstring(browser.contents)
+    [section] = page.xpath('//section[@id="messenger-controlpanel-erase"]')
+    assert "Den Dienst beenden" in section.text_content()
+    assert "Website-Konfiguration → Add-ons" in section.text_content()
+    [link] = section.xpath('.//a[@id="messenger-controlpanel-erase-link"]')
+    assert link.text_content().strip() == "Alle Messenger-Daten löschen"
+    assert link.get("href") == site.absolute_url() + "/@@messenger-erase"
+    browser.getLink(id="messenger-controlpanel-erase-link").click()
+    assert browser.url == site.absolute_url() + "/@@messenger-erase"
+    assert 'id="messenger-erase"' in browser.contents
 
 
 @pytest.mark.parametrize("field", ["telegram_webhook_secret", "signal_webhook_secret"])

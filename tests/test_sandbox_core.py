@@ -82,7 +82,7 @@ def test_configure_validates_and_reset_restores(sandbox):  # noqa: F811
         sandbox.configure(telegram={"rate": 5})
     sandbox.configure(whatsapp={"templates": {"notfall": {"languages": ["de"], "body": "{{1}}", "header": None,
                                                            "buttons": [], "category": "UTILITY"}}})
-    assert set(sandbox.config()["whatsapp"]["templates"]) == {"musterstadt_post", "notfall"}
+    assert set(sandbox.config()["whatsapp"]["templates"]) == {"musterstadt_post", "musterstadt_post_text", "notfall"}
     sandbox.reset(keep_config=True)
     assert sandbox.config()["telegram"]["blocked"] == ["1"]
     sandbox.reset()

@@ -54,7 +54,8 @@ def test_settings_point_a_worker_at_the_sandbox(sandbox):  # noqa: F811
     assert settings["api_url"] == sandbox.url + "/whatsapp"
     assert (settings["phone_number_id"], settings["access_token"], settings["app_secret"]) == (
         "100200300", TOKEN, "SANDBOX-APP-SECRET")
-    assert (settings["template_name"], settings["template_language"]) == ("musterstadt_post", "de")
+    assert (settings["template_name"], settings["template_language"]) == ("musterstadt_post_text", "de")
+    assert settings["image_template_name"] == "musterstadt_post"  # the one with an image header
     assert settings["business_number"] == "+4930123456" and settings["verify_token"]
 
 

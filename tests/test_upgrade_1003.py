@@ -18,8 +18,9 @@ def test_upgrade_from_1002(site, plone_redis, monkeypatch):
     # permission, and in Redis a document that still carries Zope's environment token.
     topics = registry["collective.messenger.topics"] = ["freibad | Freibad"]
     registry["collective.messenger.telegram_api_url"] = "https://telegram.intern"
-    # Records of settings added in this issue (the daily code budgets) and of an older one.
-    added_since = ["collective.messenger.public_states"] + sorted(
+    # Records of settings added in this issue (the daily code budgets, the WhatsApp template for
+    # posts with an image) and of an older one.
+    added_since = ["collective.messenger.public_states", "collective.messenger.whatsapp_image_template_name"] + sorted(
         name for name in registry.records.keys()
         if name.startswith("collective.messenger.") and name.endswith("codes_per_day")
     )

@@ -225,8 +225,9 @@ def _start_sandbox(stack):
 
     config = {
         "telegram": {"webhook_url": f"{stack.webhook_base}/telegram"},
-        # The sandbox's template has an image header, as Meta's templates for posts with a
-        # lead image do: the post's image shows at the top of the WhatsApp message.
+        # The sandbox has two approved templates (its defaults, which the site's settings name
+        # too): posts with a lead image show it in the image header, the others go out as
+        # the template without header.
         "whatsapp": {"webhook_url": f"{stack.webhook_base}/whatsapp"},
         "signal": {"webhook_url": f"{stack.webhook_base}/signal/{SANDBOX_SIGNAL_WEBHOOK_SECRET}"},
     }

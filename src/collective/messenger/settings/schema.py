@@ -131,6 +131,7 @@ class IMessengerSettings(model.Schema):
             "whatsapp_app_secret",
             "whatsapp_verify_token",
             "whatsapp_template_name",
+            "whatsapp_image_template_name",
             "whatsapp_template_language",
             "whatsapp_api_version",
             "whatsapp_rate",
@@ -159,7 +160,22 @@ class IMessengerSettings(model.Schema):
     )
     whatsapp_template_name = schema.TextLine(
         title=_("Broadcast template name"),
-        description=_("An approved message template used for posts to subscribers."),
+        description=_(
+            "whatsapp_template_name_help",
+            default="An approved message template without header, used for posts to subscribers.",
+        ),
+        required=False,
+        constraint=validation.check_whatsapp_template_name,
+    )
+    whatsapp_image_template_name = schema.TextLine(
+        title=_("whatsapp_image_template_name", default="Template for posts with an image"),
+        description=_(
+            "whatsapp_image_template_name_help",
+            default="Optional: an approved template with an image header, in the same language. "
+            "Posts with a lead image go out with it and show the image at the top; without it "
+            "they go out as the broadcast template, which then must have no header, and the "
+            "image is left out.",
+        ),
         required=False,
         constraint=validation.check_whatsapp_template_name,
     )

@@ -1,9 +1,13 @@
 """WhatsApp Cloud API: broadcasts as approved template messages, replies as free text.
 
 A business may only start a conversation with an approved template, so a post goes out as
-the template named in the settings, filled like this:
+one of two templates named in the settings: a post with an image as ``image_template_name``
+(a template with an image header) when one is set, every other post as ``template_name`` (a
+template without header; an image is then left out). Meta refuses a header parameter for a
+template without header and a missing one for a template with an image header, so one
+template cannot carry both kinds of post. The template is filled like this:
 
-- header: the post's image (only when the post has one; the template needs an image header);
+- header: the post's image (only with ``image_template_name``);
 - body: {{1}} = the title, {{2}} = teaser, date and place in one line (WhatsApp refuses line
   breaks, tabs and runs of spaces inside parameters);
 - URL button: {{1}} = the post's path, so the template's button URL is the site root followed
@@ -106,10 +110,18 @@ class WhatsAppChannel(Channel):
 
     # Rendering ---------------------------------------------------------------------------
 
+    def template_for(self, post):
+        """(name, with image header) of the template ``post`` goes out as."""
+        image_template = self.settings.get("image_template_name")
+        if post.image_url and image_template:
+            return image_template, True
+        return self.settings.get("template_name") or "", False
+
     def template_message(self, post, to):
         """The Cloud API payload of ``post`` as the configured template message."""
+        name, image_header = self.template_for(post)
         components = []
-        if post.image_url:
+        if image_header:
             components.append({"type": "header", "parameters": [{"type": "image", "image": {"link": post.image_url}}]})
         title = render.cut_words(one_line(post.title), TITLE_LIMIT) or "–"
         components.append({"type": "body", "parameters": [
@@ -124,7 +136,7 @@ class WhatsAppChannel(Channel):
             "to": to,
             "type": "template",
             "template": {
-                "name": self.settings.get("template_name") or "",
+                "name": name,
                 "language": {"code": self.settings.get("template_language") or "de"},
                 "components": components,
             },
@@ -175,7 +187,9 @@ class WhatsAppChannel(Channel):
                                  f"{self.account()} ({detail}).")
         if code == 132012 and "header" in detail.lower():
             return Outcome.failed("The WhatsApp template's header does not fit this post (one has an "
-                                  f"image, the other not): {detail}. Use a template that matches.")
+                                  f"image, the other not): {detail}. The broadcast template must have no "
+                                  "header; a template with an image header belongs in 'Template for "
+                                  "posts with an image'.")
         if code in PAUSE or (code is not None and 200 <= code <= 299):
             why = PAUSE.get(code, "the app lacks a permission for WhatsApp messages")
             return Outcome.pause(f"Sending paused: {why} ({code}: {detail}).")

@@ -21,6 +21,8 @@ COMMON = {
     "webhook_url": "",  # where simulated citizens' messages are posted
 }
 
+# Two approved templates, as a site needs them: one with an image header for posts with a
+# lead image, one without header for all other posts (Meta refuses a post that does not fit).
 DEFAULT_TEMPLATES = {
     "musterstadt_post": {
         "languages": ["de"],
@@ -30,7 +32,16 @@ DEFAULT_TEMPLATES = {
         "body": "Neu aus Musterstadt: {{1}}\n\n{{2}}",
         "footer": "Abmelden: STOP",
         "buttons": [{"type": "url", "text": "Weiterlesen", "url": "https://www.musterstadt.de/{{1}}"}],
-    }
+    },
+    "musterstadt_post_text": {
+        "languages": ["de"],
+        "category": "MARKETING",
+        "status": "APPROVED",
+        "header": None,
+        "body": "Neu aus Musterstadt: {{1}}\n\n{{2}}",
+        "footer": "Abmelden: STOP",
+        "buttons": [{"type": "url", "text": "Weiterlesen", "url": "https://www.musterstadt.de/{{1}}"}],
+    },
 }
 
 DEFAULTS = {

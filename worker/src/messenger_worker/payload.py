@@ -14,9 +14,20 @@ CONTRACT_VERSION = 1
 
 KINDS = ("news", "event", "construction_notice", "alert")
 
+RECIPIENT_FIELDS = ("subscriber_id", "channel", "address", "language")
+RECIPIENT_LAYOUT = f"[{', '.join(RECIPIENT_FIELDS)}]"
+
 
 class PayloadError(ValueError):
     """A snapshot or batch that this worker cannot read; the message says why."""
+
+
+def _kind(value):
+    """What ``value`` is, without its content: "a dict", "null"."""
+    if value is None:
+        return "null"
+    name = type(value).__name__
+    return f"an {name}" if name[0] in "aeiou" else f"a {name}"
 
 
 @dataclass(frozen=True)
@@ -97,8 +108,18 @@ class Recipient:
 
     @classmethod
     def from_list(cls, values):
-        try:
-            subscriber_id, channel, address, language = values
-        except (TypeError, ValueError):
-            raise PayloadError(f"A recipient is [subscriber_id, channel, address, language], not {values!r}.") from None
+        # The errors say what is wrong but never show the row: it holds an address (a phone
+        # number), and the message lands in the failed job's result in Redis and in logs.
+        if not isinstance(values, (list, tuple)):
+            raise PayloadError(f"A recipient is a list {RECIPIENT_LAYOUT}, not {_kind(values)}.")
+        if len(values) != len(RECIPIENT_FIELDS):
+            raise PayloadError(f"A recipient is a list {RECIPIENT_LAYOUT}; one has {len(values)} "
+                               f"values instead of {len(RECIPIENT_FIELDS)}.")
+        subscriber_id, channel, address, language = values
+        if not isinstance(subscriber_id, (str, int)) or isinstance(subscriber_id, bool):
+            raise PayloadError(f"A recipient's subscriber_id must be text or a number, not {_kind(subscriber_id)}.")
+        for name, value, kinds in (("channel", channel, str), ("address", address, (str, int))):
+            if not isinstance(value, kinds) or isinstance(value, bool):
+                raise PayloadError(f"Recipient of subscriber {subscriber_id}: the {name} must be "
+                                   f"{'text' if kinds is str else 'text or a number'}, not {_kind(value)}.")
         return cls(str(subscriber_id), channel, str(address), language)

@@ -25,6 +25,7 @@ from rq.serializers import JSONSerializer
 
 from messenger_worker import keys
 from messenger_worker.fanout import DELIVER_BATCH
+from messenger_worker.payload import RECIPIENT_FIELDS
 
 log = logging.getLogger("messenger_worker.redaction")
 
@@ -41,10 +42,16 @@ def redact(job):
     if not has_addresses(job):
         return False
     post_id, channel, rows, *rest = job.args
-    job.args = (post_id, channel, [[row[0], row[1], "", row[3]] for row in rows], *rest)
+    # A malformed row (the job failed on it, see payload.Recipient.from_list) goes as a whole:
+    # which of its values is the address cannot be known, and it could not be sent anyway.
+    job.args = (post_id, channel, [[row[0], row[1], "", row[3]] for row in rows if _well_formed(row)], *rest)
     job.meta[REDACTED] = True
     job.save()
     return True
+
+
+def _well_formed(row):
+    return isinstance(row, (list, tuple)) and len(row) == len(RECIPIENT_FIELDS)
 
 
 def _unredacted(connection, ids):

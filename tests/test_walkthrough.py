@@ -4,8 +4,9 @@ A newcomer subscribes through the portlet with Telegram, taps Start on the sandb
 gets the welcome message; the admin writes a Construction Notice with a lead image and
 publishes it; it arrives on the phones with title, dates, place, link and the image
 (Telegram as a photo, WhatsApp in the template's image header, Signal as an attachment),
-and the item's status counts it as sent. The screenshots go to docs/walkthrough/, where the
-README shows them.
+and the item's status counts it as sent; a news item without an image reaches WhatsApp as
+the template without header. The screenshots go to docs/walkthrough/, where the README shows
+them.
 """
 
 import base64
@@ -203,5 +204,18 @@ def test_newcomer_subscribes_and_receives_a_published_construction_notice(stack,
     assert update.startswith("Baustelle: Aktualisierung: Vollsperrung der Hauptstraße")
     # What is new opens the text: after the notice's place and dates, before its teaser.
     assert update.index("Die Sperrung beginnt schon um 6 Uhr.") < update.index("Die Hauptstraße wird für")
+
+    # 7. A news item without a lead image reaches WhatsApp too: as the template without header.
+    headers = {"Accept": "application/json", "Content-Type": "application/json"}
+    created = requests.post(stack.site_url, auth=ADMIN, headers=headers, timeout=30, json={
+        "@type": "News Item", "title": "Hauptstraße wieder frei",
+        "description": "Die Belagsarbeiten sind fertig.", "messenger_topics": ["baustellen-verkehr"]})
+    assert created.status_code == 201, created.text
+    published = requests.post(f"{created.json()['@id']}/@workflow/publish", auth=ADMIN, headers=headers, timeout=30)
+    assert published.status_code == 200, published.text
+    text_only = wait_for_post(sandbox, "whatsapp", "Hauptstraße wieder frei")
+    assert text_only["kind"] == "template" and text_only["image"] is None
+    assert text_only["template"] == "musterstadt_post_text"
+    assert whatsapp["template"] == "musterstadt_post"  # the construction notice, with its image
     citizen.close()
     admin.close()

@@ -97,3 +97,29 @@ def test_site_administrator_refused_foreign_api_url_and_short_secret_in_german(c
         context.close()
     transaction.begin()
     assert api.portal.get_registry_record("collective.messenger.telegram_api_url") == "https://api.telegram.org"
+
+
+def test_german_manager_sees_the_image_template_and_goes_on_to_erase_all_data(chromium, live_site):
+    """The WhatsApp tab offers the template for posts with an image; below the settings, the
+    way to "Erase all messenger data" before uninstalling."""
+    api.portal.set_registry_record("plone.available_languages", ["en", "de"])
+    api.portal.set_registry_record("plone.use_request_negotiation", True)
+    transaction.commit()
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="de-DE")
+    page = context.new_page()
+    page.set_default_timeout(20000)
+    try:
+        log_in(page, live_site, "manager")
+        page.goto(f"{live_site}/@@messenger-controlpanel")
+        page.locator("nav a", has_text="WhatsApp").click()
+        field = page.get_by_label("Vorlage für Beiträge mit Bild")
+        field.wait_for()
+        assert field.get_attribute("name") == "form.widgets.whatsapp_image_template_name"
+        section = page.locator("#messenger-controlpanel-erase")
+        assert "Den Dienst beenden" in section.inner_text()
+        page.screenshot(path=f"{SCREENSHOTS}/controlpanel-erase-link.png", full_page=True)
+        section.get_by_role("link", name="Alle Messenger-Daten löschen").click()
+        page.wait_for_url(f"{live_site}/@@messenger-erase")
+        assert page.locator("h1").inner_text() == "Alle Messenger-Daten löschen"
+    finally:
+        context.close()

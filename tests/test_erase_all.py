@@ -162,6 +162,10 @@ def test_an_admin_erases_from_the_dashboard_in_a_browser(page, live_site, accept
     assert page.locator("h1").inner_text() == "Erase all messenger data"
     assert "Subscribers: 1," in page.locator("#messenger-erase-list").inner_text()
     page.screenshot(path=f"{SCREENSHOTS}/erase-all.png", full_page=True)
+    page.set_viewport_size({"width": 360, "height": 800})
+    page.screenshot(path=f"{SCREENSHOTS}/erase-all-360.png", full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    page.set_viewport_size({"width": 1280, "height": 900})
     button = page.get_by_role("button", name="Erase all messenger data")
     button.click()  # the browser asks for the tick first: nothing is sent
     assert page.locator("#messenger-erase-confirm").evaluate("box => !box.validity.valid")

@@ -10,36 +10,15 @@ and such a person can use the page anyway; a forged cross-site POST cannot. Keys
 the ring, so a page left open for a day still works.
 """
 
-import hashlib
-import hmac
+from collective.messenger.browser import keyring_mac
 
-from plone.keyring.interfaces import IKeyManager
-from zope.component import getUtility
-
-RING = "_anon"
 FIELD = "manage_authenticator"
 PURPOSE = b"collective.messenger.manage:"
 
 
-def _ring():
-    manager = getUtility(IKeyManager)
-    try:
-        return manager[RING]
-    except KeyError:
-        return manager["_system"]
-
-
-def _mac(key, manage_token):
-    return hmac.new(key.encode("utf-8"), PURPOSE + manage_token.encode("utf-8"), hashlib.sha256).hexdigest()
-
-
 def form_token(manage_token):
-    return _mac(_ring().current, manage_token)
+    return keyring_mac.sign(PURPOSE, manage_token)
 
 
 def is_valid(manage_token, value):
-    if not isinstance(value, str) or not value:
-        return False
-    return any(
-        hmac.compare_digest(_mac(key, manage_token), value) for key in _ring() if key is not None
-    )
+    return keyring_mac.verify(PURPOSE, manage_token, value)

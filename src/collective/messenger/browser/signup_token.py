@@ -10,18 +10,13 @@ another site's form, whatever token it copied. The REST API is not a browser for
 neither.
 """
 
-import hashlib
-import hmac
 import time
 from urllib.parse import urlsplit
 
-from plone.keyring.interfaces import IKeyManager
-from zope.component import getUtility
-
 from collective.messenger import _
+from collective.messenger.browser import keyring_mac
 
 FIELD = "form_token"
-RING = "_anon"
 PURPOSE = b"collective.messenger.signup:"
 WINDOW_SECONDS = 6 * 3600
 VALID_WINDOWS = 8  # two days: a page a proxy cached for a day still works
@@ -37,25 +32,13 @@ OUT_OF_DATE = _(
 )
 
 
-def _ring():
-    manager = getUtility(IKeyManager)
-    try:
-        return manager[RING]
-    except KeyError:
-        return manager["_system"]
-
-
-def _mac(key, window):
-    return hmac.new(key.encode("utf-8"), PURPOSE + str(window).encode("ascii"), hashlib.sha256).hexdigest()
-
-
 def _window(now=None):
     return int((now if now is not None else time.time()) // WINDOW_SECONDS)
 
 
 def form_token(now=None):
     window = _window(now)
-    return f"{window}.{_mac(_ring().current, window)}"
+    return f"{window}.{keyring_mac.sign(PURPOSE, str(window))}"
 
 
 def is_valid(value, now=None):
@@ -68,7 +51,7 @@ def is_valid(value, now=None):
     # -1: another Zope instance whose clock runs a little ahead rendered the page.
     if not -1 <= age < VALID_WINDOWS:
         return False
-    return any(hmac.compare_digest(_mac(key, int(window)), mac) for key in _ring() if key is not None)
+    return keyring_mac.verify(PURPOSE, str(int(window)), mac)
 
 
 def is_cross_site(request):

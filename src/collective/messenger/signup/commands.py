@@ -65,6 +65,11 @@ def _stop(channel, address):
         store.unsubscribe(existing)
         replies.queue_goodbye(existing)
         return UNSUBSCRIBED
+    return _not_subscribed(channel, address, existing)
+
+
+def _not_subscribed(channel, address, existing):
+    """Tell a chat that is not (or no longer) subscribed so, in its language if known."""
     language = existing.language if existing is not None else request_language()
     state = existing.state if existing is not None else "none"
     replies.queue_answer(
@@ -79,12 +84,7 @@ def _link(channel, address):
     if existing is not None and existing.is_active:
         replies.queue_manage_link(existing)
         return LINK_SENT
-    language = existing.language if existing is not None else request_language()
-    state = existing.state if existing is not None else "none"
-    replies.queue_answer(
-        channel, address, language, "notsubscribed", replies.not_subscribed_text(language), state
-    )
-    return NOT_SUBSCRIBED
+    return _not_subscribed(channel, address, existing)
 
 
 def handle_blocked(channel, address):

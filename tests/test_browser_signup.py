@@ -54,7 +54,7 @@ def tab_to(page, selector, presses=80):
     raise AssertionError(f"Tab never reached {selector}")
 
 
-def test_citizen_subscribes_with_telegram_by_keyboard(chromium, live_site, acceptance, sandbox, plone_worker):  # noqa: F811
+def test_citizen_subscribes_with_telegram_by_keyboard(chromium, live_site, acceptance, sandbox, plone_worker):
     portal = acceptance["portal"]
     prepare_site(portal, sandbox, live_site)
     page = new_page(chromium, 360)

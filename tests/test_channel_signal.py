@@ -67,7 +67,7 @@ def image_site():
 
 
 @pytest.fixture
-def signal(sandbox):  # noqa: F811
+def signal(sandbox):
     with requests.Session() as session:
         yield channel_class("signal")(sandbox.channel_settings("signal"), session, timeout=(2, 2))
 
@@ -83,7 +83,7 @@ def to(address=NUMBER):
     return Recipient("s1", "signal", address)
 
 
-def test_sent_as_styled_text_with_bold_title(sandbox, signal):  # noqa: F811
+def test_sent_as_styled_text_with_bold_title(sandbox, signal):
     outcome = signal.send(make_post(), to())
     assert outcome.kind == "sent", outcome.reason
     [message] = sandbox.messages(channel="signal", recipient=NUMBER)
@@ -93,7 +93,7 @@ def test_sent_as_styled_text_with_bold_title(sandbox, signal):  # noqa: F811
                                "https://www.musterstadt.de/aktuelles/wahl")
 
 
-def test_long_text_is_cut_to_2000_bytes_keeping_the_link(sandbox, signal):  # noqa: F811
+def test_long_text_is_cut_to_2000_bytes_keeping_the_link(sandbox, signal):
     assert signal.send(make_post(teaser="Größere Umbauten am Rathaus. " * 200), to()).kind == "sent"
     [message] = sandbox.messages(channel="signal", recipient=NUMBER)
     visible = message["text"].replace("\\", "").replace("**", "")
@@ -101,7 +101,7 @@ def test_long_text_is_cut_to_2000_bytes_keeping_the_link(sandbox, signal):  # no
     assert message["text"].endswith("Rathaus.…\n\nhttps://www.musterstadt.de/aktuelles/wahl")
 
 
-def test_image_is_attached_and_downloaded_once_per_post(sandbox, signal, image_site):  # noqa: F811
+def test_image_is_attached_and_downloaded_once_per_post(sandbox, signal, image_site):
     post = make_post(image_url=f"{image_site.url}/bild.png")
     before = len(image_site.requests)
     for number in (NUMBER, "+4915100000001", "+4915100000002"):
@@ -113,7 +113,7 @@ def test_image_is_attached_and_downloaded_once_per_post(sandbox, signal, image_s
 
 
 @pytest.mark.parametrize("path", ["/gross.png", "/seite.html", "/fehlt.png"])
-def test_message_goes_out_without_an_unusable_image(sandbox, signal, image_site, path):  # noqa: F811
+def test_message_goes_out_without_an_unusable_image(sandbox, signal, image_site, path):
     outcome = signal.send(make_post(image_url=image_site.url + path), to())
     assert outcome.kind == "sent", outcome.reason
     [message] = sandbox.messages(channel="signal", recipient=NUMBER)
@@ -121,7 +121,7 @@ def test_message_goes_out_without_an_unusable_image(sandbox, signal, image_site,
 
 
 @pytest.mark.parametrize("style", ["challenge", "legacy"])
-def test_rate_limit_waits_at_least_a_minute_for_every_worker(sandbox, signal, style):  # noqa: F811
+def test_rate_limit_waits_at_least_a_minute_for_every_worker(sandbox, signal, style):
     sandbox.configure(signal={"rate_limit": 0.01, "burst": 1, "rate_limit_style": style})
     assert signal.send(make_post(), to()).kind == "sent"
     outcome = signal.send(make_post(), to("+4915100000001"))
@@ -131,7 +131,7 @@ def test_rate_limit_waits_at_least_a_minute_for_every_worker(sandbox, signal, st
 
 
 @pytest.mark.parametrize("listing", ["unknown", "deactivated"])
-def test_unregistered_numbers_are_gone(sandbox, signal, listing):  # noqa: F811
+def test_unregistered_numbers_are_gone(sandbox, signal, listing):
     sandbox.configure(signal={listing: [NUMBER]})
     outcome = signal.send(make_post(), to())
     assert outcome.kind == "gone"
@@ -144,21 +144,21 @@ def test_invalid_number_fails(signal):
     assert "Invalid number" in outcome.reason
 
 
-def test_unregistered_sender_pauses_the_channel(sandbox, signal):  # noqa: F811
+def test_unregistered_sender_pauses_the_channel(sandbox, signal):
     sandbox.configure(signal={"bad_token": True})
     outcome = signal.send(make_post(), to())
     assert outcome.kind == "pause"
     assert signal.settings["sender_number"] in outcome.reason
 
 
-def test_server_errors_are_retried_with_back_off(sandbox, signal):  # noqa: F811
+def test_server_errors_are_retried_with_back_off(sandbox, signal):
     sandbox.configure(signal={"error_rate": 1.0})
     outcome = signal.send(make_post(), to())
     assert outcome.kind == "retry"
     assert outcome.retry_after is None
 
 
-def test_timeout_is_retried_with_back_off(sandbox):  # noqa: F811
+def test_timeout_is_retried_with_back_off(sandbox):
     sandbox.configure(signal={"latency_ms": 1500})
     with requests.Session() as session:
         channel = channel_class("signal")(sandbox.channel_settings("signal"), session, timeout=(1, 0.5))
@@ -174,7 +174,7 @@ def test_check_reports_the_api_and_the_sender(signal):
     assert signal.settings["sender_number"] in result.detail
 
 
-def test_check_notices_an_unregistered_sender(sandbox, signal):  # noqa: F811
+def test_check_notices_an_unregistered_sender(sandbox, signal):
     sandbox.configure(signal={"bad_token": True})
     result = signal.check()
     assert result.ok is False

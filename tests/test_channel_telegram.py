@@ -10,7 +10,7 @@ from messenger_worker.payload import Recipient
 
 
 @pytest.fixture
-def telegram(sandbox):  # noqa: F811
+def telegram(sandbox):
     with requests.Session() as session:
         yield channel_class("telegram")(sandbox.channel_settings("telegram"), session, timeout=(2, 2))
 
@@ -132,7 +132,7 @@ def test_server_errors_are_retried_with_back_off(sandbox, telegram):
     assert "server error" in outcome.reason
 
 
-def test_timeout_is_retried_with_back_off(sandbox):  # noqa: F811
+def test_timeout_is_retried_with_back_off(sandbox):
     sandbox.configure(telegram={"latency_ms": 1500})
     with requests.Session() as session:
         channel = channel_class("telegram")(sandbox.channel_settings("telegram"), session, timeout=(1, 0.5))

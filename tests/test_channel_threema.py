@@ -12,7 +12,7 @@ NUMBER = "+4915112345678"
 
 
 @pytest.fixture
-def threema(sandbox):  # noqa: F811
+def threema(sandbox):
     with requests.Session() as session:
         yield channel_class("threema")(sandbox.channel_settings("threema"), session, timeout=(2, 2))
 
@@ -28,7 +28,7 @@ def to(address):
     return Recipient("s1", "threema", address)
 
 
-def test_sent_to_a_threema_id(sandbox, threema):  # noqa: F811
+def test_sent_to_a_threema_id(sandbox, threema):
     outcome = threema.send(make_post(), to("ECHOECHO"))
     assert outcome.kind == "sent", outcome.reason
     assert len(outcome.message_id) == 16
@@ -38,13 +38,13 @@ def test_sent_to_a_threema_id(sandbox, threema):  # noqa: F811
                                "https://www.musterstadt.de/aktuelles/bruecke")
 
 
-def test_sent_to_a_phone_number(sandbox, threema):  # noqa: F811
+def test_sent_to_a_phone_number(sandbox, threema):
     assert threema.send(make_post(), to(NUMBER)).kind == "sent"
     [message] = sandbox.messages(channel="threema", recipient="4915112345678")
     assert message["recipient_type"] == "phone"
 
 
-def test_long_text_is_cut_to_3500_bytes_keeping_the_link(sandbox, threema):  # noqa: F811
+def test_long_text_is_cut_to_3500_bytes_keeping_the_link(sandbox, threema):
     outcome = threema.send(make_post(teaser="Straßensperrung wegen Brückenprüfung. " * 200), to("ECHOECHO"))
     assert outcome.kind == "sent", outcome.reason
     [message] = sandbox.messages(channel="threema", recipient="ECHOECHO")
@@ -52,21 +52,21 @@ def test_long_text_is_cut_to_3500_bytes_keeping_the_link(sandbox, threema):  # n
     assert message["text"].endswith("…\n\nhttps://www.musterstadt.de/aktuelles/bruecke")
 
 
-def test_unknown_phone_number_is_gone(sandbox, threema):  # noqa: F811
+def test_unknown_phone_number_is_gone(sandbox, threema):
     sandbox.configure(threema={"unknown": ["4915112345678"]})
     outcome = threema.send(make_post(), to(NUMBER))
     assert outcome.kind == "gone"
     assert "does not know" in outcome.reason
 
 
-def test_invalid_threema_id_fails(sandbox, threema):  # noqa: F811
+def test_invalid_threema_id_fails(sandbox, threema):
     sandbox.configure(threema={"unknown": ["NOSUCHID"]})
     outcome = threema.send(make_post(), to("NOSUCHID"))
     assert outcome.kind == "failed"
     assert "(400)" in outcome.reason
 
 
-def test_wrong_secret_pauses_the_channel(sandbox, threema):  # noqa: F811
+def test_wrong_secret_pauses_the_channel(sandbox, threema):
     sandbox.configure(threema={"bad_token": True})
     outcome = threema.send(make_post(), to("ECHOECHO"))
     assert outcome.kind == "pause"
@@ -74,14 +74,14 @@ def test_wrong_secret_pauses_the_channel(sandbox, threema):  # noqa: F811
     assert threema.settings["api_secret"] not in outcome.reason
 
 
-def test_no_credits_pauses_the_channel(sandbox, threema):  # noqa: F811
+def test_no_credits_pauses_the_channel(sandbox, threema):
     sandbox.configure(threema={"no_credits": True})
     outcome = threema.send(make_post(), to("ECHOECHO"))
     assert outcome.kind == "pause"
     assert "no credits" in outcome.reason
 
 
-def test_rate_limit_retries_and_pauses_the_bucket(sandbox, threema):  # noqa: F811
+def test_rate_limit_retries_and_pauses_the_bucket(sandbox, threema):
     sandbox.configure(threema={"rate_limit": 0.01, "burst": 1})
     assert threema.send(make_post(), to("ECHOECHO")).kind == "sent"
     outcome = threema.send(make_post(), to("ECHOECHO"))
@@ -90,14 +90,14 @@ def test_rate_limit_retries_and_pauses_the_bucket(sandbox, threema):  # noqa: F8
     assert outcome.retry_after > 0
 
 
-def test_server_errors_are_retried_with_back_off(sandbox, threema):  # noqa: F811
+def test_server_errors_are_retried_with_back_off(sandbox, threema):
     sandbox.configure(threema={"error_rate": 1.0})
     outcome = threema.send(make_post(), to("ECHOECHO"))
     assert outcome.kind == "retry"
     assert outcome.retry_after is None
 
 
-def test_timeout_is_retried_with_back_off(sandbox):  # noqa: F811
+def test_timeout_is_retried_with_back_off(sandbox):
     sandbox.configure(threema={"latency_ms": 1500})
     with requests.Session() as session:
         channel = channel_class("threema")(sandbox.channel_settings("threema"), session, timeout=(1, 0.5))
@@ -106,21 +106,21 @@ def test_timeout_is_retried_with_back_off(sandbox):  # noqa: F811
     assert outcome.retry_after is None
 
 
-def test_check_reports_the_credits(sandbox, threema):  # noqa: F811
+def test_check_reports_the_credits(sandbox, threema):
     sandbox.configure(threema={"credits": 42})
     result = threema.check()
     assert result.ok is True
     assert "42 credits" in result.detail
 
 
-def test_check_without_credits_fails(sandbox, threema):  # noqa: F811
+def test_check_without_credits_fails(sandbox, threema):
     sandbox.configure(threema={"no_credits": True})
     result = threema.check()
     assert result.ok is False
     assert "no credits" in result.detail
 
 
-def test_check_with_a_wrong_secret(sandbox, threema):  # noqa: F811
+def test_check_with_a_wrong_secret(sandbox, threema):
     sandbox.configure(threema={"bad_token": True})
     result = threema.check()
     assert result.ok is False

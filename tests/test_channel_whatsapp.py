@@ -12,7 +12,7 @@ WA_ID = "4915112345678"
 
 
 @pytest.fixture
-def whatsapp(sandbox):  # noqa: F811
+def whatsapp(sandbox):
     with requests.Session() as session:
         yield channel_class("whatsapp")(sandbox.channel_settings("whatsapp"), session, timeout=(2, 2))
 
@@ -30,7 +30,7 @@ def to(address=NUMBER):
     return Recipient("s1", "whatsapp", address)
 
 
-def test_post_is_sent_as_the_approved_template(sandbox, whatsapp):  # noqa: F811
+def test_post_is_sent_as_the_approved_template(sandbox, whatsapp):
     outcome = whatsapp.send(make_post(), to())
     assert outcome.kind == "sent", outcome.reason
     assert outcome.message_id.startswith("wamid.")
@@ -46,7 +46,7 @@ def test_post_is_sent_as_the_approved_template(sandbox, whatsapp):  # noqa: F811
                                    "url": "https://www.musterstadt.de/aktuelles/weihnachtsmarkt"}]
 
 
-def test_post_without_image_goes_out_as_the_template_without_header(sandbox, whatsapp):  # noqa: F811
+def test_post_without_image_goes_out_as_the_template_without_header(sandbox, whatsapp):
     assert whatsapp.settings["image_template_name"] == "musterstadt_post"
     outcome = whatsapp.send(make_post(image_url=None), to())
     assert outcome.kind == "sent", outcome.reason
@@ -56,7 +56,7 @@ def test_post_without_image_goes_out_as_the_template_without_header(sandbox, wha
     assert message["text"].startswith("Neu aus Musterstadt: Weihnachtsmarkt eröffnet\n\n")
 
 
-def test_post_with_image_and_no_image_template_leaves_the_image_out(sandbox, whatsapp):  # noqa: F811
+def test_post_with_image_and_no_image_template_leaves_the_image_out(sandbox, whatsapp):
     whatsapp.settings = dict(whatsapp.settings, image_template_name=None)
     outcome = whatsapp.send(make_post(), to())
     assert outcome.kind == "sent", outcome.reason
@@ -67,7 +67,7 @@ def test_post_with_image_and_no_image_template_leaves_the_image_out(sandbox, wha
                                    "url": "https://www.musterstadt.de/aktuelles/weihnachtsmarkt"}]
 
 
-def test_image_template_as_broadcast_template_fails_saying_where_it_belongs(sandbox, whatsapp):  # noqa: F811
+def test_image_template_as_broadcast_template_fails_saying_where_it_belongs(sandbox, whatsapp):
     # A site that kept its image template in the old single setting.
     whatsapp.settings = dict(whatsapp.settings, template_name="musterstadt_post", image_template_name="")
     outcome = whatsapp.send(make_post(image_url=None), to())
@@ -77,7 +77,7 @@ def test_image_template_as_broadcast_template_fails_saying_where_it_belongs(sand
     assert sandbox.messages(channel="whatsapp") == []
 
 
-def test_throughput_limit_retries_and_pauses_the_bucket(sandbox, whatsapp):  # noqa: F811
+def test_throughput_limit_retries_and_pauses_the_bucket(sandbox, whatsapp):
     sandbox.configure(whatsapp={"rate_limit": 1, "burst": 1})
     assert whatsapp.send(make_post(), to()).kind == "sent"
     outcome = whatsapp.send(make_post(), to("+4915199999999"))
@@ -87,7 +87,7 @@ def test_throughput_limit_retries_and_pauses_the_bucket(sandbox, whatsapp):  # n
     assert "130429" in outcome.reason
 
 
-def test_pair_rate_limit_retries_this_recipient_only(sandbox, whatsapp):  # noqa: F811
+def test_pair_rate_limit_retries_this_recipient_only(sandbox, whatsapp):
     sandbox.configure(whatsapp={"pair_interval": 60})
     assert whatsapp.send(make_post(), to()).kind == "sent"
     outcome = whatsapp.send(make_post(), to())
@@ -102,21 +102,21 @@ def test_pair_rate_limit_retries_this_recipient_only(sandbox, whatsapp):  # noqa
     ("unknown", "cannot deliver"),
     ("marketing_opt_out", "stopped marketing messages"),
 ])
-def test_unreachable_numbers_are_gone(sandbox, whatsapp, listing, words):  # noqa: F811
+def test_unreachable_numbers_are_gone(sandbox, whatsapp, listing, words):
     sandbox.configure(whatsapp={listing: [WA_ID]})
     outcome = whatsapp.send(make_post(), to())
     assert outcome.kind == "gone"
     assert words in outcome.reason
 
 
-def test_free_text_outside_the_service_window_fails(sandbox, whatsapp):  # noqa: F811
+def test_free_text_outside_the_service_window_fails(sandbox, whatsapp):
     outcome = whatsapp.send_text(to(), "Danke für Ihre Nachricht!")
     assert outcome.kind == "failed"
     assert "service window closed, a template is needed" in outcome.reason
     assert sandbox.messages(channel="whatsapp") == []
 
 
-def test_free_text_inside_the_service_window_is_sent(sandbox, whatsapp):  # noqa: F811
+def test_free_text_inside_the_service_window_is_sent(sandbox, whatsapp):
     sandbox.citizen("whatsapp", WA_ID, text="Hallo")
     outcome = whatsapp.send_text(to(), "Danke für Ihre Nachricht!")
     assert outcome.kind == "sent", outcome.reason
@@ -125,7 +125,7 @@ def test_free_text_inside_the_service_window_is_sent(sandbox, whatsapp):  # noqa
     assert message["text"] == "Danke für Ihre Nachricht!"
 
 
-def test_invalid_token_pauses_the_channel(sandbox, whatsapp):  # noqa: F811
+def test_invalid_token_pauses_the_channel(sandbox, whatsapp):
     sandbox.configure(whatsapp={"bad_token": True})
     outcome = whatsapp.send(make_post(), to())
     assert outcome.kind == "pause"
@@ -151,14 +151,14 @@ def test_wrong_phone_number_id_pauses_the_channel(whatsapp):
     assert "phone number ID" in outcome.reason
 
 
-def test_server_errors_are_retried_with_back_off(sandbox, whatsapp):  # noqa: F811
+def test_server_errors_are_retried_with_back_off(sandbox, whatsapp):
     sandbox.configure(whatsapp={"error_rate": 1.0})
     outcome = whatsapp.send(make_post(), to())
     assert outcome.kind == "retry"
     assert outcome.retry_after is None
 
 
-def test_timeout_is_retried_with_back_off(sandbox):  # noqa: F811
+def test_timeout_is_retried_with_back_off(sandbox):
     sandbox.configure(whatsapp={"latency_ms": 1500})
     with requests.Session() as session:
         channel = channel_class("whatsapp")(sandbox.channel_settings("whatsapp"), session, timeout=(1, 0.5))
@@ -175,7 +175,7 @@ def test_check_reports_the_number(whatsapp):
     assert "GREEN" in result.detail
 
 
-def test_check_with_a_bad_token(sandbox, whatsapp):  # noqa: F811
+def test_check_with_a_bad_token(sandbox, whatsapp):
     sandbox.configure(whatsapp={"bad_token": True})
     result = whatsapp.check()
     assert result.ok is False

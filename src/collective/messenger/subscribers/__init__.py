@@ -4,9 +4,11 @@
 data model, the API and the rules that keep the indexes consistent.
 """
 
-from collective.messenger.subscribers.access import get_store  # noqa: F401
-from collective.messenger.subscribers.codes import CodeCheck  # noqa: F401
-from collective.messenger.subscribers.model import Consent  # noqa: F401
-from collective.messenger.subscribers.model import Subscriber  # noqa: F401
-from collective.messenger.subscribers.store import SubscriberError  # noqa: F401
-from collective.messenger.subscribers.store import SubscriberStore  # noqa: F401
+from collective.messenger.subscribers.access import get_store
+from collective.messenger.subscribers.codes import CodeCheck
+from collective.messenger.subscribers.model import Consent
+from collective.messenger.subscribers.model import Subscriber
+from collective.messenger.subscribers.store import SubscriberError
+from collective.messenger.subscribers.store import SubscriberStore
+
+__all__ = ["CodeCheck", "Consent", "Subscriber", "SubscriberError", "SubscriberStore", "get_store"]

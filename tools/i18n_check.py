@@ -16,7 +16,9 @@ import tempfile
 from i18ndude.catalog import MessageCatalog
 
 DOMAIN = "collective.messenger"
-PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "src" / "collective" / "messenger"
+PACKAGE = (
+    pathlib.Path(__file__).resolve().parent.parent / "src" / "collective" / "messenger"
+)
 POT = PACKAGE / "locales" / f"{DOMAIN}.pot"
 
 
@@ -29,7 +31,15 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         rebuilt = pathlib.Path(tmp) / f"{DOMAIN}.pot"
         subprocess.run(
-            [str(i18ndude), "rebuild-pot", "--pot", str(rebuilt), "--create", DOMAIN, "."],
+            [
+                str(i18ndude),
+                "rebuild-pot",
+                "--pot",
+                str(rebuilt),
+                "--create",
+                DOMAIN,
+                ".",
+            ],
             cwd=PACKAGE,
             check=True,
             stdout=subprocess.DEVNULL,

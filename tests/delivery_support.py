@@ -5,6 +5,7 @@ from messenger_worker import settings
 from messenger_worker.ledger import read_stats
 from messenger_worker.payload import Post
 from messenger_worker.payload import Recipient
+from messenger_worker.replies import reply_key
 
 FAST = {"backoff_base_seconds": 0.2, "pause_recheck_seconds": 1}
 
@@ -22,6 +23,20 @@ def publish(redis_client, sandbox, rates=None, **extra):
     for channel, rate in (rates or {}).items():
         document["channels"][channel]["rate"] = rate
     return settings.publish(redis_client, document)
+
+
+def reply_state(connection, reply_id):
+    """What became of ``reply_id`` by its mark: (state, detail), e.g. ("sent", message id).
+
+    States: "unknown" (no mark: not run yet, paused or expired), "claimed", "retrying",
+    "sent", "gone", "failed".
+    """
+    mark = connection.get(reply_key(reply_id))
+    mark = mark.decode() if mark else ""
+    if not mark:
+        return "unknown", ""
+    names = {"c:": "claimed", "r:": "retrying", "s:": "sent", "g:": "gone", "f:": "failed"}
+    return names.get(mark[:2], "unknown"), mark[2:]
 
 
 def make_post(post_id="p1", **values):

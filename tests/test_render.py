@@ -13,6 +13,11 @@ from messenger_worker.channels.whatsapp import template_details
 from messenger_worker.payload import Post
 
 
+def render_text(post, channel):
+    """The post as plain text with ``channel``'s template, as the channels fill it."""
+    return render.fill(post.template_for(channel), render.placeholder_values(post))
+
+
 def make_post(**changes):
     values = dict(
         id="p1",
@@ -77,7 +82,7 @@ def test_read_more_label_by_language():
 
 def test_default_template_fills_title_teaser_and_url():
     post = make_post(templates={})
-    assert render.render_text(post, "telegram") == (
+    assert render_text(post, "telegram") == (
         "Vollsperrung Hauptstraße\n\nWegen Kanalarbeiten ist die Hauptstraße gesperrt.\n\n"
         "https://www.musterstadt.de/aktuelles/vollsperrung"
     )
@@ -85,13 +90,13 @@ def test_default_template_fills_title_teaser_and_url():
 
 def test_channel_template_wins_over_default():
     post = make_post(templates={"default": "{title}", "signal": "Signal: {title}"})
-    assert render.render_text(post, "signal") == "Signal: Vollsperrung Hauptstraße"
-    assert render.render_text(post, "threema") == "Vollsperrung Hauptstraße"
+    assert render_text(post, "signal") == "Signal: Vollsperrung Hauptstraße"
+    assert render_text(post, "threema") == "Vollsperrung Hauptstraße"
 
 
 def test_event_template_with_dates_and_location():
     post = make_post(templates={"default": "{title}\nWann: {start} – {end}\nWo: {location}\n{url}"})
-    assert render.render_text(post, "threema") == (
+    assert render_text(post, "threema") == (
         "Vollsperrung Hauptstraße\n"
         "Wann: Mo., 23.11.2026, 07:00 Uhr – 17:30 Uhr\n"
         "Wo: Hauptstraße 1-20\n"
@@ -102,19 +107,19 @@ def test_event_template_with_dates_and_location():
 def test_lines_whose_placeholders_are_all_empty_are_dropped():
     post = make_post(teaser="", location="", start=None, end=None,
                      templates={"default": "{title}\n\n{teaser}\n\nWann: {start} bis {end}\nOrt: {location}\n\n{url}"})
-    assert render.render_text(post, "signal") == (
+    assert render_text(post, "signal") == (
         "Vollsperrung Hauptstraße\n\nhttps://www.musterstadt.de/aktuelles/vollsperrung"
     )
 
 
 def test_a_line_with_one_filled_placeholder_stays():
     post = make_post(end=None, templates={"default": "Wann: {start} bis {end}"})
-    assert render.render_text(post, "signal") == "Wann: Mo., 23.11.2026, 07:00 Uhr bis"
+    assert render_text(post, "signal") == "Wann: Mo., 23.11.2026, 07:00 Uhr bis"
 
 
 def test_lines_without_placeholders_and_unknown_braces_stay():
     post = make_post(templates={"default": "Stadt Musterstadt {info}\n{title}\nAbmelden: /stop"})
-    assert render.render_text(post, "telegram") == (
+    assert render_text(post, "telegram") == (
         "Stadt Musterstadt {info}\nVollsperrung Hauptstraße\nAbmelden: /stop"
     )
 
@@ -131,15 +136,6 @@ def test_cut_words_ends_on_a_word_boundary_with_an_ellipsis():
 
 def test_cut_words_cuts_inside_an_overlong_word():
     assert render.cut_words("Donaudampfschifffahrtsgesellschaft", 10) == "Donaudamp…"
-
-
-def test_cut_keeping_link_keeps_the_link_whole():
-    link = "https://www.musterstadt.de/aktuelles/vollsperrung"
-    text = "Vollsperrung\n\n" + "Wegen Kanalarbeiten gesperrt. " * 20 + "\n\n" + link
-    cut = render.cut_keeping_link(text, 120, link)
-    assert len(cut) <= 120
-    assert cut.endswith("…\n\n" + link)
-    assert cut.startswith("Vollsperrung\n\nWegen")
 
 
 def test_cut_bytes_never_splits_a_character():

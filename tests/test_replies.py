@@ -10,6 +10,7 @@ from rq import Queue
 from rq.serializers import JSONSerializer
 
 from conftest import wait_until
+from delivery_support import reply_state
 from messenger_worker import fanout
 from messenger_worker import keys
 from messenger_worker import render
@@ -46,7 +47,7 @@ def person(channel, number=1, address=None):
 
 
 def state(redis_client, reply_id):
-    return replies.reply_state(redis_client, reply_id)
+    return reply_state(redis_client, reply_id)
 
 
 def reply_stats(redis_client, channel):

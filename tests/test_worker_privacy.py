@@ -16,6 +16,7 @@ from delivery_support import done
 from delivery_support import enqueue
 from delivery_support import make_post
 from delivery_support import publish
+from delivery_support import reply_state
 from delivery_support import stats
 from messenger_worker import keys
 from messenger_worker import redaction
@@ -57,7 +58,7 @@ def test_no_number_code_or_link_is_left_after_replies(redis_client, sandbox, sta
     }
     start_worker()
     for reply, outcome in (("code-sub-1", "sent"), ("welcome-sub-2", "gone"), ("welcome-sub-3", "failed")):
-        wait_until(lambda: replies.reply_state(redis_client, reply)[0] == outcome, message=reply)
+        wait_until(lambda: reply_state(redis_client, reply)[0] == outcome, message=reply)
     wait_until(lambda: Queue(keys.QUEUE_LOW, connection=redis_client).started_job_registry.count == 0,
                message="jobs finished")
     assert [m["text"] for m in sandbox.messages(channel="signal")] == [CODE]

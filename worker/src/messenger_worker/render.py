@@ -147,11 +147,6 @@ def _tidy_blank_lines(lines):
     return "\n".join(tidy)
 
 
-def render_text(post, channel, values=None):
-    """The post as plain text with ``channel``'s template."""
-    return fill(post.template_for(channel), values or placeholder_values(post))
-
-
 # Cutting -------------------------------------------------------------------------------
 
 
@@ -199,26 +194,6 @@ def cut_words(text, limit, size=len):
         if boundary >= len(head) // 2:
             head = head[:boundary]
     return head.rstrip() + ELLIPSIS
-
-
-def cut_keeping_link(text, limit, link, size=len):
-    """``text`` cut to ``limit`` on a word boundary, keeping ``link`` (and what follows it).
-
-    Used for free text where the template is not at hand; posts are better shortened with
-    ``fit_values``, which shortens the teaser before anything else.
-    """
-    if size(text) <= limit:
-        return text
-    if not link or link not in text:
-        return cut_words(text, limit, size)
-    before, after = text.rsplit(link, 1)
-    tail = link + after
-    # Keep the line breaks before the link, not the spaces at the end of the line above it.
-    separator = before[len(before.rstrip()):].lstrip(" \t") or " "
-    room = limit - size(tail) - size(separator)
-    if room <= size(ELLIPSIS):
-        return cut_words(tail, limit, size)  # the link alone is too long: nothing to keep
-    return cut_words(before.rstrip(), room, size) + separator + tail
 
 
 # Which values give way first when a post is too long; the url never does.

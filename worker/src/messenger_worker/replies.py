@@ -298,19 +298,6 @@ class ReplyMarks:
         return self.book(execution, f"r:{attempt}", "retrying")
 
 
-def reply_state(connection, reply_id):
-    """What became of ``reply_id``: (state, detail), e.g. ("sent", message id), ("gone", reason).
-
-    States: "unknown" (no mark: not run yet, paused or expired), "claimed", "retrying",
-    "sent", "gone", "failed".
-    """
-    mark = _text(connection.get(reply_key(reply_id)))
-    if not mark:
-        return "unknown", ""
-    names = {"c:": "claimed", "r:": "retrying", "s:": "sent", "g:": "gone", "f:": "failed"}
-    return names.get(mark[:2], "unknown"), mark[2:]
-
-
 def read_stats(connection):
     """{channel: {counter: value}} of all replies, for the admin view."""
     stats = {}

@@ -28,7 +28,6 @@ from messenger_worker.ledger import stats_key
 CHANNEL = "whatsapp"
 # Receipts we count, and the counter each moves.
 COUNTED = ("delivered", "read", "failed")
-FAILED_COUNTER = "failed_after_send"
 # Failure codes that mean the number can never be reached (see channels.whatsapp.GONE).
 GONE_CODES = {
     131026: "WhatsApp could not deliver to this number (not on WhatsApp, or an outdated app).",

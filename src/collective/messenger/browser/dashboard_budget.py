@@ -6,13 +6,13 @@ from zope.i18n import translate
 from collective.messenger import _
 from collective.messenger.browser.status_labels import channel_title
 from collective.messenger.signup import ratelimit
-from collective.messenger.signup.offer import offered_channel_ids
+from collective.messenger.signup.offer import offered_channels
 from collective.messenger.signup.reply_outbox import waiting_count
 
 
 def code_budget_rows(request):
     """One row per offered code channel: {"id", "title", "text", "spent"}."""
-    offered = offered_channel_ids()
+    offered = {channel["id"] for channel in offered_channels()}
     rows = []
     for channel in ratelimit.BUDGET_CHANNELS:
         if channel not in offered:

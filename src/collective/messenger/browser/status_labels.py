@@ -80,10 +80,6 @@ def state_title(status):
     return STATE_TITLES[state_key(status)]
 
 
-def state_badge(status):
-    return STATE_BADGES[state_key(status)]
-
-
 def channel_title(channel, request):
     title = CHANNEL_TITLES.get(channel)
     return translate(title, context=request) if title is not None else channel

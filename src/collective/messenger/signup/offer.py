@@ -45,10 +45,6 @@ def offered_channels(document=None):
     return offered
 
 
-def offered_channel_ids():
-    return [channel["id"] for channel in offered_channels()]
-
-
 def privacy():
     """The privacy text and link shown with the consent checkbox, and the version consent records name.
 

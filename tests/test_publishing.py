@@ -18,6 +18,7 @@ from zope.lifecycleevent import ObjectModifiedEvent
 from collective.messenger.publishing import dispatch
 from collective.messenger.publishing import sending
 from collective.messenger.publishing.outbox import get_outbox
+from collective.messenger.publishing.snapshot import plan_post
 from collective.messenger.subscribers import get_store
 from messenger_worker import fanout
 from messenger_worker import keys
@@ -213,6 +214,24 @@ def test_recent_posts_newest_first(portal, plone_redis):
     for title in ("Eins", "Zwei", "Drei"):
         publish(news(portal, title=title))
     assert [e.title for e in get_outbox().recent(2)] == ["Drei", "Zwei"]
+
+
+def test_one_plan_says_post_due_expiry_recipients_and_counts(portal):
+    subscribe([1001, 1002])
+    subscribe(["+4915112345678"], channel="signal")
+    subscribe([2001], topics=("veranstaltungen",))
+    tomorrow = DateTime() + 1
+    item = news(portal, effective_date=tomorrow, expiration_date=tomorrow + 2)
+    plan = plan_post(item, "update", "p-7", lead="Jetzt bis Freitag")
+    assert plan.post.id == "p-7" and plan.post.update and plan.post.teaser.startswith("Jetzt bis Freitag\n\n")
+    assert abs((plan.due - tomorrow.asdatetime()).total_seconds()) < 1 and plan.due.tzinfo is not None
+    assert not plan.expired
+    assert sorted(row[1] for row in plan.recipients) == ["signal", "telegram", "telegram"]
+    assert plan.counts == {"telegram": 2, "signal": 1}
+    # "Send now" gives its own time; an item expired by then says so.
+    now = datetime.now(timezone.utc)
+    assert plan_post(item, "initial", "p-8", due=now).due == now
+    assert plan_post(item, "initial", "p-9", due=now + timedelta(days=4)).expired
 
 
 def test_due_is_aware_utc(portal):

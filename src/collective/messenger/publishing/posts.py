@@ -11,25 +11,7 @@ from collective.messenger.publishing import dispatch
 from collective.messenger.publishing.outbox import SKIPPED
 from collective.messenger.publishing.outbox import WAITING
 from collective.messenger.publishing.outbox import get_outbox
-from collective.messenger.publishing.snapshot import count_by_channel
-from collective.messenger.publishing.snapshot import effective_of
-from collective.messenger.publishing.snapshot import expires_of
-from collective.messenger.publishing.snapshot import post_for
-from collective.messenger.publishing.snapshot import recipients_for
-from collective.messenger.publishing.snapshot import topics_of
-from collective.messenger.subscribers.clock import utcnow
-
-
-def due_of(item, now=None):
-    """When the post goes out: the effective date if it lies ahead, else now."""
-    now = now or utcnow()
-    effective = effective_of(item)
-    return effective if effective is not None and effective > now else now
-
-
-def is_expired_at(item, moment):
-    expires = expires_of(item)
-    return expires is not None and expires <= moment
+from collective.messenger.publishing.snapshot import plan_post
 
 
 def make_post(item, kind, lead=""):
@@ -43,17 +25,15 @@ def make_post(item, kind, lead=""):
     dispatch.drain()
     box = get_outbox()
     uid = IUUID(item)
-    post = post_for(item, kind, box.next_post_id(uid), lead=lead)
-    due = due_of(item)
-    entry = box.add(uid, kind, post.to_dict(), due)
+    plan = plan_post(item, kind, box.next_post_id(uid), lead=lead)
+    entry = box.add(uid, kind, plan.post.to_dict(), plan.due)
     if lead:
         entry.lead = lead
-    if is_expired_at(item, due):
+    if plan.expired:
         box.set_state(entry, SKIPPED, reason="expired", synced=True)
         return entry
-    recipients = recipients_for(topics_of(item))
-    entry.recipients = PersistentMapping(count_by_channel(recipients))
-    dispatch.after_commit(entry, recipients)
+    entry.recipients = PersistentMapping(plan.counts)
+    dispatch.after_commit(entry, plan.recipients)
     return entry
 
 
@@ -75,16 +55,15 @@ def refresh_open_entries(item):
     box = get_outbox()
     changed = []
     for entry in open_entries(item):
-        post = post_for(item, entry.kind, entry.post_id, lead=getattr(entry, "lead", ""))
-        entry.post = PersistentMapping(post.to_dict())
-        entry.due = due_of(item)
-        if is_expired_at(item, entry.due):
+        plan = plan_post(item, entry.kind, entry.post_id, lead=getattr(entry, "lead", ""))
+        entry.post = PersistentMapping(plan.post.to_dict())
+        entry.due = plan.due
+        if plan.expired:
             cancel(entry, reason="expired")
         else:
-            recipients = recipients_for(topics_of(item))
-            entry.recipients = PersistentMapping(count_by_channel(recipients))
+            entry.recipients = PersistentMapping(plan.counts)
             box.mark_synced(entry, False)
-            dispatch.after_commit(entry, recipients, notify=False)
+            dispatch.after_commit(entry, plan.recipients, notify=False)
         changed.append(entry)
     return changed
 

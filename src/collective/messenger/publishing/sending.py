@@ -13,9 +13,7 @@ from collective.messenger.publishing.outbox import AGAIN
 from collective.messenger.publishing.outbox import UPDATE
 from collective.messenger.publishing.outbox import WAITING
 from collective.messenger.publishing.outbox import get_outbox
-from collective.messenger.publishing.snapshot import count_by_channel
-from collective.messenger.publishing.snapshot import post_for
-from collective.messenger.publishing.snapshot import recipients_for
+from collective.messenger.publishing.snapshot import plan_post
 from collective.messenger.publishing.snapshot import topics_of
 from collective.messenger.subscribers.clock import utcnow
 
@@ -117,15 +115,14 @@ def send_now(item):
     entry = check_scheduled(item)[-1]
     dispatch.drain()  # as make_post: subscribers the workers found gone are left out
     box = get_outbox()
-    post = post_for(item, entry.kind, entry.post_id, lead=getattr(entry, "lead", ""))
-    entry.post = PersistentMapping(post.to_dict())
-    entry.due = utcnow()
-    recipients = recipients_for(topics_of(item))
-    entry.recipients = PersistentMapping(count_by_channel(recipients))
+    plan = plan_post(item, entry.kind, entry.post_id, lead=getattr(entry, "lead", ""), due=utcnow())
+    entry.post = PersistentMapping(plan.post.to_dict())
+    entry.due = plan.due
+    entry.recipients = PersistentMapping(plan.counts)
     # Not handed over in its new form yet; the hand-over after commit (or a later drain) is.
     box.set_state(entry, WAITING, synced=False)
     # After commit: the hand-over takes back what was scheduled and sends at once.
-    dispatch.after_commit(entry, recipients)
+    dispatch.after_commit(entry, plan.recipients)
     return entry
 
 

@@ -1,6 +1,8 @@
-"""An item as the worker's ``Post``, and the recipients of its topics."""
+"""An item as the worker's ``Post``, and the recipients of its topics: ``plan_post`` says
+everything a post of an item is made of."""
 
 from datetime import timezone
+from typing import NamedTuple
 
 from plone import api
 from plone.uuid.interfaces import IUUID
@@ -11,6 +13,7 @@ from collective.messenger.behaviors.push import teaser_for
 from collective.messenger.content.construction_notice import POST_KIND
 from collective.messenger.settings.access import registry_proxy
 from collective.messenger.subscribers import get_store
+from collective.messenger.subscribers.clock import utcnow
 from messenger_worker.payload import Post
 
 KIND_BY_TYPE = {"construction_notice": POST_KIND, "Event": "event"}
@@ -65,6 +68,18 @@ def effective_of(item):
 
 def expires_of(item):
     return as_utc(getattr(item, "expiration_date", None))
+
+
+def due_of(item, now=None):
+    """When the post goes out: the effective date if it lies ahead, else now."""
+    now = now or utcnow()
+    effective = effective_of(item)
+    return effective if effective is not None and effective > now else now
+
+
+def is_expired_at(item, moment):
+    expires = expires_of(item)
+    return expires is not None and expires <= moment
 
 
 def with_lead(lead, teaser):
@@ -125,3 +140,26 @@ def recipient_counts(item):
     topics = topics_of(item)
     return count_by_channel(recipients_for(topics)) if topics else {}
 
+
+
+class PostPlan(NamedTuple):
+    """A post of an item as it would be made now (see ``plan_post``)."""
+
+    post: Post
+    due: object  # aware UTC datetime
+    expired: bool
+    recipients: list  # rows (id, channel, address, language)
+    counts: dict  # {channel: number of recipients}
+
+
+def plan_post(item, kind, post_id, lead="", due=None):
+    """The post of ``item``, when it goes out (``due``, else by its effective date), whether
+    the item has expired by then, and its recipients with their counts per channel.
+
+    The one place that decides these for publishing, "Send update/again", an edit of a
+    post not gone out yet, and "Send now".
+    """
+    post = post_for(item, kind, post_id, lead=lead)
+    due = due if due is not None else due_of(item)
+    recipients = recipients_for(topics_of(item))
+    return PostPlan(post, due, is_expired_at(item, due), recipients, count_by_channel(recipients))

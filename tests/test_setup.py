@@ -114,9 +114,12 @@ class TestUninstall:
 def test_subscriber_store_created_at_install_for_the_topics(portal):
     from collective.messenger.subscribers.access import get_store
 
+    from collective.messenger.subscribers.store import SubscriberStore
+
     store = get_store(portal, create=False)
-    assert store is not None
-    assert store.counts() is not None
+    assert isinstance(store, SubscriberStore)
+    assert set(store._topics) == {"baustellen-verkehr", "veranstaltungen", "rathaus-aktuell", "warnungen"}
+    assert store.counts()["total"] == 0
 
 
 def test_new_topic_is_prepared_when_saved(portal):
@@ -145,5 +148,5 @@ def test_upgrade_from_1000_adds_portlet_and_subscribers_link(portal):
     setup.upgradeProfile(f"{PACKAGE}:default")
 
     assert setup.getLastVersionForProfile(f"{PACKAGE}:default") == ("1003",)
-    assert queryUtility(IPortletType, name="collective.messenger.SignupPortlet") is not None
+    assert queryUtility(IPortletType, name="collective.messenger.SignupPortlet").addview == "collective.messenger.SignupPortlet"
     assert "messenger-subscribers" in api.portal.get_tool("portal_actions").user.objectIds()

@@ -1,4 +1,4 @@
-"""The demo's WSGI settings in ``zope.ini``, as README's "Operating in production" recommends.
+"""The demo's WSGI settings in ``zope.ini``, as README's "Zope in production" recommends.
 
 - waitress takes at most ``MAX_REQUEST_BODY_BYTES`` of request body (its default is 1 GB,
   buffered to disk); larger requests get 413 before Zope sees them;

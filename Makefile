@@ -38,10 +38,10 @@ system-packages:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PACKAGES); \
 	fi
 
-$(STAMP): setup.py worker/setup.py constraints.txt
+$(STAMP): pyproject.toml worker/pyproject.toml sandbox/pyproject.toml constraints.txt
 	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -c constraints.txt -e worker -e ".[test]"
+	$(BIN)/pip install -q -c constraints.txt -e worker -e sandbox -e ".[test]"
 	touch $(STAMP)
 
 clean:

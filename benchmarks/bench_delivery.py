@@ -24,7 +24,7 @@ from messenger_worker.channels import channel_class
 from messenger_worker.ledger import read_stats
 from messenger_worker.payload import Post
 from messenger_worker.payload import Recipient
-from messenger_worker.sandbox.process import SandboxProcess
+from messenger_sandbox.process import SandboxProcess
 from messenger_worker.testing import RedisServer
 
 POST = dict(content_uid="uid", kind="news", title="Feinstaubalarm in Stuttgart",

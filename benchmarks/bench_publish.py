@@ -48,7 +48,7 @@ from messenger_worker.ledger import post_key
 from messenger_worker.ledger import read_stats
 from messenger_worker.payload import Post
 from messenger_worker.payload import Recipient
-from messenger_worker.sandbox.process import SandboxProcess
+from messenger_sandbox.process import SandboxProcess
 from messenger_worker.testing import RedisServer
 from messenger_worker.testing import descendants
 from messenger_worker.testing import free_port

@@ -23,7 +23,7 @@ import time
 
 import requests
 
-from messenger_worker.sandbox.process import SandboxProcess
+from messenger_sandbox.process import SandboxProcess
 
 TELEGRAM_TOKEN = "123456:SANDBOX-TOKEN"
 

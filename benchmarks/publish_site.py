@@ -34,7 +34,7 @@ def configure(site, plan):
     import transaction
 
     from collective.messenger.settings.access import registry_proxy
-    from collective.messenger.settings.sandbox import use_sandbox
+    from collective.messenger.demo.sandbox import use_sandbox
 
     settings = use_sandbox(plan["sandbox_url"], channels=("telegram",), site=site)
     settings.telegram_rate = float(plan["telegram_rate"])

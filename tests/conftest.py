@@ -11,9 +11,6 @@ from pytest_plone import fixtures_factory  # noqa: E402
 from collective.messenger.testing import ACCEPTANCE_TESTING  # noqa: E402
 from collective.messenger.testing import FUNCTIONAL_TESTING  # noqa: E402
 from collective.messenger.testing import INTEGRATION_TESTING  # noqa: E402
-from messenger_worker.sandbox.pytest_fixtures import sandbox  # noqa: E402,F401
-from messenger_worker.sandbox.pytest_fixtures import sandbox_process  # noqa: E402,F401
-from messenger_worker.sandbox.pytest_fixtures import webhook_receiver  # noqa: E402,F401
 from messenger_worker.testing import RedisServer  # noqa: E402
 from messenger_worker.testing import descendants  # noqa: E402
 

@@ -12,7 +12,7 @@ from rq.serializers import JSONSerializer
 from zope.component.hooks import setSite
 from zope.globalrequest import setRequest
 
-from collective.messenger.settings.sandbox import use_sandbox
+from collective.messenger.demo.sandbox import use_sandbox
 from collective.messenger.subscribers import Consent
 from collective.messenger.subscribers import get_store
 from messenger_worker import keys

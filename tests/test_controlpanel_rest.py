@@ -188,7 +188,7 @@ def token_catcher():
 
 @pytest.fixture
 def telegram_on_sandbox(rest, acceptance, sandbox):
-    from collective.messenger.settings.sandbox import use_sandbox
+    from collective.messenger.demo.sandbox import use_sandbox
 
     use_sandbox(sandbox.url, channels=("telegram",), site=acceptance["portal"])
     transaction.commit()

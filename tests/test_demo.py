@@ -18,7 +18,7 @@ import requests
 
 from collective.messenger.demo.run import DemoError
 from collective.messenger.demo.run import start_stack
-from messenger_worker.sandbox.process import SandboxProcess
+from messenger_sandbox.process import SandboxProcess
 from messenger_worker.testing import free_port
 
 ADMIN_AUTH = "Basic " + base64.b64encode(b"admin:admin").decode()

@@ -9,7 +9,7 @@ from plone import api
 
 from collective.messenger.publishing import dispatch
 from collective.messenger.publishing.outbox import get_outbox
-from collective.messenger.settings.sandbox import use_sandbox
+from collective.messenger.demo.sandbox import use_sandbox
 from conftest import PASSWORD
 from conftest import conflict_on_first_attempt
 from conftest import wait_until

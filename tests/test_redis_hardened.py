@@ -21,7 +21,7 @@ from messenger_worker import keys
 from messenger_worker.connection import CA_FILE_VARIABLE
 from messenger_worker.connection import REDIS_URL_VARIABLE
 from messenger_worker.ledger import read_stats
-from messenger_worker.sandbox import config as sandbox_config
+from messenger_sandbox import config as sandbox_config
 from status_support import news
 from status_support import prepare
 from status_support import publish

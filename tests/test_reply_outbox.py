@@ -10,7 +10,7 @@ from zope.component.hooks import setSite
 from zope.globalrequest import setRequest
 
 from collective.messenger.publishing import dispatch
-from collective.messenger.settings.sandbox import use_sandbox
+from collective.messenger.demo.sandbox import use_sandbox
 from collective.messenger.signup import commands
 from collective.messenger.signup import flow
 from collective.messenger.signup.reply_outbox import get_reply_outbox

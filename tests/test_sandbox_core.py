@@ -1,15 +1,14 @@
 """The sandbox's HTTP server, control API, phone pages and command line."""
 
-import argparse
 import json
 import socket
 
 import pytest
 import requests
 
-from messenger_worker.sandbox import config as sandbox_config
-from messenger_worker.sandbox.command import add_sandbox_command
-from messenger_worker.sandbox.worker_settings import settings_document
+from messenger_sandbox import config as sandbox_config
+from messenger_sandbox.command import build_parser
+from messenger_sandbox.worker_settings import settings_document
 
 SEND = "/telegram/bot123456:SANDBOX-TOKEN/sendMessage"
 
@@ -158,17 +157,16 @@ def test_index_lists_phones_and_opens_new_ones(sandbox):  # noqa: F811
 # -- command line ---------------------------------------------------------------------------------
 
 
-def test_sandbox_subcommand_options():
-    parser = argparse.ArgumentParser()
-    add_sandbox_command(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["sandbox", "--port", "9000", "--config", "x.json"])
+def test_sandbox_command_options():
+    parser = build_parser()
+    args = parser.parse_args(["--port", "9000", "--config", "x.json"])
     assert (args.host, args.port, args.config) == ("127.0.0.1", 9000, "x.json")
-    assert callable(args.handler)
-    assert parser.parse_args(["sandbox"]).port == 8099
+    assert parser.parse_args([]).port == 8099
+    assert parser.prog == "messenger-sandbox"
 
 
 def test_config_file(tmp_path):
-    from messenger_worker.sandbox.process import SandboxProcess
+    from messenger_sandbox.process import SandboxProcess
 
     path = tmp_path / "sandbox.json"
     path.write_text(json.dumps({"telegram": {"bot_username": "andere_bot"}}))

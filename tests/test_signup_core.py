@@ -9,7 +9,7 @@ from zope.component.hooks import setSite
 from zope.globalrequest import setRequest
 from zope.i18n import translate
 
-from collective.messenger.settings.sandbox import use_sandbox
+from collective.messenger.demo.sandbox import use_sandbox
 from collective.messenger.signup import commands
 from collective.messenger.signup import flow
 from collective.messenger.signup import offer

@@ -7,7 +7,7 @@ import pytest
 import transaction
 from plone.testing.zope import Browser
 
-from collective.messenger.settings.sandbox import use_sandbox
+from collective.messenger.demo.sandbox import use_sandbox
 from collective.messenger.subscribers import get_store
 
 OFFLINE_URL = "http://127.0.0.1:9"  # nothing is sent in these tests: the worker is not running

@@ -453,7 +453,7 @@ def test_cancel_sending_takes_the_scheduled_post_back(portal, plone_redis, sandb
 
 
 def test_whatsapp_receipts_counted(portal, plone_redis, sandbox):
-    from collective.messenger.settings.sandbox import use_sandbox
+    from collective.messenger.demo.sandbox import use_sandbox
     from messenger_worker.statuses import record_status
 
     use_sandbox(sandbox.url, channels=("whatsapp",), site=portal)

@@ -21,7 +21,7 @@ import requests
 
 from collective.messenger.demo.run import ADMIN
 from collective.messenger.demo.run import start_stack
-from messenger_worker.sandbox.process import SandboxProcess
+from messenger_sandbox.process import SandboxProcess
 from messenger_worker.testing import free_port
 
 DOCS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "docs", "walkthrough")

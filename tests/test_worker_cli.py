@@ -1,5 +1,6 @@
 """``messenger-worker`` commands an operator types, against real Redis and the sandbox."""
 
+import os
 import subprocess
 import sys
 
@@ -54,9 +55,10 @@ def test_status_lists_paused_channels(redis_server, redis_client):
 
 
 def test_sandbox_command_serves_the_platforms(tmp_path):
+    # The sandbox's own console script (messenger-sandbox); the worker's has no sandbox.
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "messenger_worker.cli", "sandbox", "--port", str(port)],
+        [os.path.join(os.path.dirname(sys.executable), "messenger-sandbox"), "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
@@ -77,7 +79,7 @@ def test_sandbox_command_serves_the_platforms(tmp_path):
 def test_try_post_is_delivered_to_sandbox_phones(redis_server, redis_client, sandbox, start_worker):
     start_worker()
     result = subprocess.run(
-        [sys.executable, "-m", "messenger_worker.sandbox.try_post", "--sandbox", sandbox.url,
+        [sys.executable, "-m", "messenger_sandbox.try_post", "--sandbox", sandbox.url,
          "--redis-url", redis_server.url, "--recipients", "300", "--wait"],
         capture_output=True, text=True, timeout=120,
     )
@@ -94,7 +96,7 @@ def test_try_post_refuses_to_replace_real_settings(redis_server, redis_client, s
     document["channels"]["telegram"]["api_url"] = "https://api.telegram.org"
     settings.publish(redis_client, document)
     result = subprocess.run(
-        [sys.executable, "-m", "messenger_worker.sandbox.try_post", "--sandbox", sandbox.url,
+        [sys.executable, "-m", "messenger_sandbox.try_post", "--sandbox", sandbox.url,
          "--redis-url", redis_server.url, "--recipients", "3"],
         capture_output=True, text=True, timeout=60,
     )

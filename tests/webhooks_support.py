@@ -10,8 +10,8 @@ import os
 import requests
 import transaction
 
-from collective.messenger.settings.sandbox import SANDBOX_SIGNAL_WEBHOOK_SECRET
-from messenger_worker.sandbox import config as sandbox_config
+from collective.messenger.demo.sandbox import SANDBOX_SIGNAL_WEBHOOK_SECRET
+from messenger_sandbox import config as sandbox_config
 
 PAYLOADS = os.path.join(os.path.dirname(__file__), "payloads")
 
@@ -26,7 +26,7 @@ SANDBOX_URL = "http://127.0.0.1:9"  # nothing listens: only the webhook secrets 
 
 def configure(portal, sandbox_url=SANDBOX_URL, channels=("telegram", "whatsapp", "signal")):
     """Channels as the sandbox knows them (same secrets and ids), switched on; commit."""
-    from collective.messenger.settings.sandbox import use_sandbox
+    from collective.messenger.demo.sandbox import use_sandbox
 
     use_sandbox(sandbox_url, channels, site=portal)
     transaction.commit()

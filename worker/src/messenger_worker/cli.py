@@ -141,14 +141,7 @@ def build_parser():
     )
     check_parser.add_argument("channel", choices=settings.CHANNELS)
     check_parser.set_defaults(handler=test_channel)
-    _add_sandbox_command(commands)
     return parser
-
-
-def _add_sandbox_command(commands):
-    from messenger_worker.sandbox.command import add_sandbox_command
-
-    add_sandbox_command(commands)
 
 
 def main(argv=None):

@@ -91,7 +91,7 @@ def use_sandbox(app):
     import transaction
     from zope.component.hooks import site as site_context
 
-    from collective.messenger.settings.sandbox import use_sandbox as point_at_sandbox
+    from collective.messenger.demo.sandbox import use_sandbox as point_at_sandbox
 
     url = os.environ.get("MESSENGER_DEMO_SANDBOX_URL")
     if not url:

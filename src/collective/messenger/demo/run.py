@@ -221,7 +221,7 @@ def _wait_for_redis(stack, timeout=30):
 
 def _start_sandbox(stack):
     """The sandbox, posting simulated citizens' messages to the site's webhooks."""
-    from collective.messenger.settings.sandbox import SANDBOX_SIGNAL_WEBHOOK_SECRET
+    from collective.messenger.demo.sandbox import SANDBOX_SIGNAL_WEBHOOK_SECRET
 
     config = {
         "telegram": {"webhook_url": f"{stack.webhook_base}/telegram"},
@@ -236,7 +236,7 @@ def _start_sandbox(stack):
         json.dump(config, file, indent=2)
     stack.start(
         "sandbox",
-        [sys.executable, "-m", "messenger_worker.sandbox", "--host", "127.0.0.1",
+        [sys.executable, "-m", "messenger_sandbox", "--host", "127.0.0.1",
          "--port", str(stack.sandbox_port), "--config", path, "--log-level", "WARNING"],
     )
 

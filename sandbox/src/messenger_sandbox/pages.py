@@ -11,10 +11,10 @@ from urllib.parse import parse_qs
 from urllib.parse import quote
 from urllib.parse import urlsplit
 
-from messenger_worker.sandbox import citizens
-from messenger_worker.sandbox import config as sandbox_config
-from messenger_worker.sandbox.httpserver import BadRequest
-from messenger_worker.sandbox.httpserver import Response
+from messenger_sandbox import citizens
+from messenger_sandbox import config as sandbox_config
+from messenger_sandbox.httpserver import BadRequest
+from messenger_sandbox.httpserver import Response
 
 TITLES = {"telegram": "Telegram", "whatsapp": "WhatsApp", "signal": "Signal", "threema": "Threema"}
 COLOURS = {"telegram": "#2a9fd6", "whatsapp": "#128c7e", "signal": "#3a76f0", "threema": "#05a63f"}

@@ -4,8 +4,8 @@ import collections
 import random
 import time
 
-from messenger_worker.sandbox import config as sandbox_config
-from messenger_worker.sandbox.ratelimit import TokenBucket
+from messenger_sandbox import config as sandbox_config
+from messenger_sandbox.ratelimit import TokenBucket
 
 RUN_GAP = 2.0  # seconds without an accepted message that end a "run" for the stats
 PHONE_HISTORY = 500  # messages a simulated phone shows

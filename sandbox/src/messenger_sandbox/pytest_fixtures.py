@@ -1,7 +1,7 @@
 """pytest fixtures around the sandbox; import them into a test module (pytest is not a
 dependency of messenger-worker, so only tests import this):
 
-    from messenger_worker.sandbox.pytest_fixtures import sandbox, sandbox_process, webhook_receiver  # noqa: F401
+    from messenger_sandbox.pytest_fixtures import sandbox, sandbox_process, webhook_receiver  # noqa: F401
 
 ``sandbox`` is a running SandboxProcess, reset to its defaults before each test.
 ``webhook_receiver`` is a small HTTP server that records what is posted to it.
@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-from messenger_worker.sandbox.process import SandboxProcess
+from messenger_sandbox.process import SandboxProcess
 
 
 @pytest.fixture(scope="session")

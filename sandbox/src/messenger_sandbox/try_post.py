@@ -1,6 +1,6 @@
-"""Send a test post to sandbox phones: ``python -m messenger_worker.sandbox.try_post``.
+"""Send a test post to sandbox phones: ``python -m messenger_sandbox.try_post``.
 
-Points the published settings at a running sandbox (``messenger-worker sandbox``) and puts a
+Points the published settings at a running sandbox (``messenger-sandbox``) and puts a
 post for N simulated Telegram subscribers on the queue, so that ``messenger-worker run``
 has something to deliver. It refuses to replace settings that point at real platforms.
 """
@@ -16,11 +16,11 @@ from messenger_worker import settings
 from messenger_worker.ledger import read_stats
 from messenger_worker.payload import Post
 from messenger_worker.payload import Recipient
-from messenger_worker.sandbox.worker_settings import settings_document
+from messenger_sandbox.worker_settings import settings_document
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m messenger_worker.sandbox.try_post")
+    parser = argparse.ArgumentParser(prog="python -m messenger_sandbox.try_post")
     parser.add_argument("--sandbox", default="http://127.0.0.1:8099", help="the sandbox's URL")
     parser.add_argument("--redis-url", help="default: $MESSENGER_REDIS_URL")
     parser.add_argument("--recipients", type=int, default=10000)

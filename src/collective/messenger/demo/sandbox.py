@@ -1,7 +1,7 @@
 """Point the channels at the messenger sandbox: for the demo and the tests, never for production."""
 
 from collective.messenger.settings.access import MessengerSettings
-from messenger_worker.sandbox.worker_settings import channel_settings
+from messenger_sandbox.worker_settings import channel_settings
 from messenger_worker.settings import CHANNELS
 
 # The sandbox needs no real receive secret; a fixed one keeps the demo's URL stable.

@@ -21,7 +21,7 @@ import time
 from http import HTTPStatus
 from urllib.parse import parse_qsl
 
-log = logging.getLogger("messenger_worker.sandbox")
+log = logging.getLogger("messenger_sandbox")
 
 MAX_HEAD = 64 * 1024
 MAX_BODY = 32 * 1024 * 1024

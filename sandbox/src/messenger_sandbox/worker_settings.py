@@ -1,7 +1,7 @@
 """The settings a worker needs to talk to the sandbox, shaped like the channel part of the
 settings document (worker/README.md)."""
 
-from messenger_worker.sandbox import config as sandbox_config
+from messenger_sandbox import config as sandbox_config
 
 DEFAULT_URL = "http://127.0.0.1:8099"
 

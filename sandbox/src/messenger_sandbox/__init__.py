@@ -5,12 +5,12 @@ WhatsApp Cloud API (``/whatsapp``), signal-cli-rest-api (``/signal``) and the Th
 Gateway (``/threema``), answering as the real ones do, including their errors, rate limits
 and signed webhooks; ``/_sandbox/`` configures it, shows what arrived and plays the citizens.
 
-    from messenger_worker.sandbox.process import SandboxProcess
-    from messenger_worker.sandbox.worker_settings import channel_settings
+    from messenger_sandbox.process import SandboxProcess
+    from messenger_sandbox.worker_settings import channel_settings
 
 See the "Sandbox" section of worker/README.md. Nothing here imports Zope or Plone.
 """
 
-from messenger_worker.sandbox.worker_settings import channel_settings  # noqa: F401
-from messenger_worker.sandbox.worker_settings import settings_document  # noqa: F401
-from messenger_worker.sandbox.config import CHANNELS  # noqa: F401
+from messenger_sandbox.worker_settings import channel_settings  # noqa: F401
+from messenger_sandbox.worker_settings import settings_document  # noqa: F401
+from messenger_sandbox.config import CHANNELS  # noqa: F401

@@ -15,11 +15,11 @@ import re
 import secrets
 import time
 
-from messenger_worker.sandbox import inbound
-from messenger_worker.sandbox.httpserver import BadRequest
-from messenger_worker.sandbox.httpserver import Response
-from messenger_worker.sandbox.webhooks import encode
-from messenger_worker.sandbox.webhooks import whatsapp_signature
+from messenger_sandbox import inbound
+from messenger_sandbox.httpserver import BadRequest
+from messenger_sandbox.httpserver import Response
+from messenger_sandbox.webhooks import encode
+from messenger_sandbox.webhooks import whatsapp_signature
 
 CHANNEL = "whatsapp"
 TEXT_LIMIT = 4096

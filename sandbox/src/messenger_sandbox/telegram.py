@@ -10,11 +10,11 @@ import json
 import re
 import time
 
-from messenger_worker.sandbox import inbound
-from messenger_worker.sandbox import telegram_html
-from messenger_worker.sandbox.httpserver import BadRequest
-from messenger_worker.sandbox.httpserver import Response
-from messenger_worker.sandbox.ratelimit import whole_seconds
+from messenger_sandbox import inbound
+from messenger_sandbox import telegram_html
+from messenger_sandbox.httpserver import BadRequest
+from messenger_sandbox.httpserver import Response
+from messenger_sandbox.ratelimit import whole_seconds
 
 CHANNEL = "telegram"
 TEXT_LIMIT = 4096

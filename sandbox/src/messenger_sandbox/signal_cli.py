@@ -13,8 +13,8 @@ import re
 import secrets
 import time
 
-from messenger_worker.sandbox.httpserver import BadRequest
-from messenger_worker.sandbox.httpserver import Response
+from messenger_sandbox.httpserver import BadRequest
+from messenger_sandbox.httpserver import Response
 
 CHANNEL = "signal"
 _NUMBER = re.compile(r"^\+[1-9][0-9]{6,14}$")

@@ -5,13 +5,13 @@ JSON in, JSON out; the HTML pages live in ``pages``.
 
 from urllib.parse import unquote
 
-from messenger_worker.sandbox import citizens
-from messenger_worker.sandbox import config as sandbox_config
-from messenger_worker.sandbox import pages
-from messenger_worker.sandbox.worker_settings import channel_settings
-from messenger_worker.sandbox.worker_settings import settings_document
-from messenger_worker.sandbox.httpserver import BadRequest
-from messenger_worker.sandbox.httpserver import Response
+from messenger_sandbox import citizens
+from messenger_sandbox import config as sandbox_config
+from messenger_sandbox import pages
+from messenger_sandbox.worker_settings import channel_settings
+from messenger_sandbox.worker_settings import settings_document
+from messenger_sandbox.httpserver import BadRequest
+from messenger_sandbox.httpserver import Response
 
 
 def problem(message, status=400):

@@ -9,17 +9,17 @@ import importlib
 import inspect
 import logging
 
-from messenger_worker.sandbox import httpserver
-from messenger_worker.sandbox.state import SandboxState
-from messenger_worker.sandbox.webhooks import WebhookSender
+from messenger_sandbox import httpserver
+from messenger_sandbox.state import SandboxState
+from messenger_sandbox.webhooks import WebhookSender
 
-log = logging.getLogger("messenger_worker.sandbox")
+log = logging.getLogger("messenger_sandbox")
 
 PLATFORM_MODULES = {
-    "telegram": "messenger_worker.sandbox.telegram",
-    "whatsapp": "messenger_worker.sandbox.whatsapp",
-    "signal": "messenger_worker.sandbox.signal_cli",
-    "threema": "messenger_worker.sandbox.threema",
+    "telegram": "messenger_sandbox.telegram",
+    "whatsapp": "messenger_sandbox.whatsapp",
+    "signal": "messenger_sandbox.signal_cli",
+    "threema": "messenger_sandbox.threema",
 }
 
 
@@ -29,7 +29,7 @@ class Sandbox:
         self.state = SandboxState(initial_config)
         self.webhooks = WebhookSender()
         self.platforms = {name: importlib.import_module(module) for name, module in PLATFORM_MODULES.items()}
-        from messenger_worker.sandbox import control
+        from messenger_sandbox import control
 
         self.control = control
 

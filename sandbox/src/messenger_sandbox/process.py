@@ -17,7 +17,7 @@ import time
 
 import requests
 
-from messenger_worker.sandbox import worker_settings
+from messenger_sandbox import worker_settings
 from messenger_worker.testing import free_port
 
 
@@ -50,7 +50,7 @@ class SandboxProcess:
         attempts = 1 if self.port else 3  # a free port can be taken before we bind it
         for attempt in range(attempts):
             port = self.port or free_port()
-            command = [sys.executable, "-m", "messenger_worker.sandbox", "--host", self.host,
+            command = [sys.executable, "-m", "messenger_sandbox", "--host", self.host,
                        "--port", str(port), "--log-level", self.log_level]
             if self.config_file:
                 command += ["--config", self.config_file]

@@ -1,13 +1,15 @@
-"""``messenger-worker sandbox`` and ``python -m messenger_worker.sandbox``: run the sandbox."""
+"""``messenger-sandbox`` and ``python -m messenger_sandbox``: run the sandbox (its own console
+script: the production worker's command line has no sandbox in it)."""
 
 import argparse
 import asyncio
 import json
 import logging
+import signal
 import sys
 
-from messenger_worker.sandbox import app
-from messenger_worker.sandbox import config as sandbox_config
+from messenger_sandbox import app
+from messenger_sandbox import config as sandbox_config
 
 DEFAULT_PORT = 8099
 
@@ -18,19 +20,6 @@ def add_arguments(parser):
     parser.add_argument("--config", metavar="FILE", help="JSON file with settings, merged over the defaults "
                         "(same shape as POST /_sandbox/config)")
     parser.add_argument("--log-level", default="INFO")
-
-
-def add_sandbox_command(subparsers):
-    """Add ``sandbox`` to a ``messenger-worker`` argparse subparsers object."""
-    parser = subparsers.add_parser(
-        "sandbox",
-        help="imitate Telegram, WhatsApp, Signal and Threema on loopback",
-        description="Serve loopback imitations of the Telegram Bot API, WhatsApp Cloud API, "
-        "signal-cli-rest-api and Threema Gateway on one port, with simulated phones at /_sandbox/.",
-    )
-    add_arguments(parser)
-    parser.set_defaults(handler=run_command)
-    return parser
 
 
 def load_config(path):
@@ -66,10 +55,19 @@ def run_command(args):
     return 0
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m messenger_worker.sandbox",
-                                     description="Messenger platform sandbox on loopback.")
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="messenger-sandbox",
+        description="Serve loopback imitations of the Telegram Bot API, WhatsApp Cloud API, "
+        "signal-cli-rest-api and Threema Gateway on one port, with simulated phones at /_sandbox/.",
+    )
     add_arguments(parser)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    # Stop quietly on SIGTERM (SandboxProcess.stop, docker stop) as on Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(0))
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     return run_command(args)

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-log = logging.getLogger("messenger_worker.sandbox")
+log = logging.getLogger("messenger_sandbox")
 TIMEOUT = (3.05, 10)
 
 

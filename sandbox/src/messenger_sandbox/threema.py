@@ -12,8 +12,8 @@ import hashlib
 import re
 import secrets
 
-from messenger_worker.sandbox.httpserver import BadRequest
-from messenger_worker.sandbox.httpserver import Response
+from messenger_sandbox.httpserver import BadRequest
+from messenger_sandbox.httpserver import Response
 
 CHANNEL = "threema"
 TEXT_LIMIT_BYTES = 3500

@@ -9,13 +9,13 @@ the platform signs it, to the configured ``webhook_url``. The answer reports tha
 import secrets
 import time
 
-from messenger_worker.sandbox import config as sandbox_config
-from messenger_worker.sandbox import inbound
-from messenger_worker.sandbox.httpserver import Response
-from messenger_worker.sandbox.state import normalize
-from messenger_worker.sandbox.telegram import bot_user
-from messenger_worker.sandbox.webhooks import encode
-from messenger_worker.sandbox.webhooks import whatsapp_signature
+from messenger_sandbox import config as sandbox_config
+from messenger_sandbox import inbound
+from messenger_sandbox.httpserver import Response
+from messenger_sandbox.state import normalize
+from messenger_sandbox.telegram import bot_user
+from messenger_sandbox.webhooks import encode
+from messenger_sandbox.webhooks import whatsapp_signature
 
 ACTIONS = ("block", "unblock")
 

@@ -1,0 +1,5 @@
+import sys
+
+from messenger_sandbox.command import main
+
+sys.exit(main())

@@ -207,6 +207,8 @@ def test_wheels_carry_the_files_the_code_reads(wheels):
     )
 
 
+# Installing Plone into an empty environment takes one to three minutes on a busy machine.
+@pytest.mark.timeout(600)
 def test_plone_site_from_the_installed_wheels(
     package_index, wheels, tmp_path, redis_server
 ):

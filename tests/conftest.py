@@ -4,15 +4,15 @@ import os
 # Compile the German catalog at start-up, as a Plone instance does with this variable set.
 os.environ.setdefault("zope_i18n_compile_mo_files", "true")
 
-import pytest  # noqa: E402
-from hypothesis import settings as hypothesis_settings  # noqa: E402
-from pytest_plone import fixtures_factory  # noqa: E402
+import pytest
+from hypothesis import settings as hypothesis_settings
+from pytest_plone import fixtures_factory
 
-from collective.messenger.testing import ACCEPTANCE_TESTING  # noqa: E402
-from collective.messenger.testing import FUNCTIONAL_TESTING  # noqa: E402
-from collective.messenger.testing import INTEGRATION_TESTING  # noqa: E402
-from messenger_worker.testing import RedisServer  # noqa: E402
-from messenger_worker.testing import descendants  # noqa: E402
+from collective.messenger.testing import ACCEPTANCE_TESTING
+from collective.messenger.testing import FUNCTIONAL_TESTING
+from collective.messenger.testing import INTEGRATION_TESTING
+from messenger_worker.testing import RedisServer
+from messenger_worker.testing import descendants
 
 pytest_plugins = ["pytest_plone"]
 

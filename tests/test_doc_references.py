@@ -10,7 +10,10 @@ import re
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-CODE = [ROOT / "src" / "collective" / "messenger", ROOT / "worker" / "src" / "messenger_worker"]
+CODE = [
+    ROOT / "src" / "collective" / "messenger",
+    ROOT / "worker" / "src" / "messenger_worker",
+]
 SUFFIXES = {".py", ".zcml", ".xml", ".pt"}
 
 MARKDOWN = re.compile(r"(?<![\w/.-])((?:[\w-]+/)*[\w-]+\.md)\b")
@@ -31,7 +34,11 @@ def candidates(path, name):
 
 
 def headings(readme):
-    return [line.lstrip("#").strip() for line in (ROOT / readme).read_text().splitlines() if line.startswith("#")]
+    return [
+        line.lstrip("#").strip()
+        for line in (ROOT / readme).read_text().splitlines()
+        if line.startswith("#")
+    ]
 
 
 def references():
@@ -40,7 +47,11 @@ def references():
         for match in MARKDOWN.finditer(text):
             yield path, "file", match.group(1)
         for match in SECTION.finditer(text):
-            readme = "worker/README.md" if match.group(1).startswith("worker/") else "README.md"
+            readme = (
+                "worker/README.md"
+                if match.group(1).startswith("worker/")
+                else "README.md"
+            )
             yield path, readme, " ".join(match.group(2).split())
 
 
@@ -50,10 +61,19 @@ def test_references_are_found():
     assert any(kind == "README.md" for _path, kind, _name in found)
 
 
-@pytest.mark.parametrize(("path", "kind", "name"), list(references()),
-                         ids=lambda value: str(value.relative_to(ROOT)) if isinstance(value, pathlib.Path) else None)
+@pytest.mark.parametrize(
+    ("path", "kind", "name"),
+    list(references()),
+    ids=lambda value: (
+        str(value.relative_to(ROOT)) if isinstance(value, pathlib.Path) else None
+    ),
+)
 def test_referenced_document_exists(path, kind, name):
     if kind == "file":
-        assert any(candidate.is_file() for candidate in candidates(path, name)), f"{path}: {name} does not exist"
+        assert any(candidate.is_file() for candidate in candidates(path, name)), (
+            f"{path}: {name} does not exist"
+        )
     else:
-        assert any(heading.startswith(name) for heading in headings(kind)), f"{path}: no section {name!r} in {kind}"
+        assert any(heading.startswith(name) for heading in headings(kind)), (
+            f"{path}: no section {name!r} in {kind}"
+        )

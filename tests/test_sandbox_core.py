@@ -13,7 +13,7 @@ from messenger_sandbox.worker_settings import settings_document
 SEND = "/telegram/bot123456:SANDBOX-TOKEN/sendMessage"
 
 
-def raw_exchange(sandbox, data, timeout=5):  # noqa: F811
+def raw_exchange(sandbox, data, timeout=5):
     """Send raw bytes on one connection and read until the sandbox closes it."""
     with socket.create_connection((sandbox.host, sandbox.port), timeout=timeout) as sock:
         sock.sendall(data)
@@ -31,7 +31,7 @@ def request_bytes(path, body, headers=""):
 # -- HTTP ----------------------------------------------------------------------------------------
 
 
-def test_keep_alive_and_pipelined_requests(sandbox):  # noqa: F811
+def test_keep_alive_and_pipelined_requests(sandbox):
     one = request_bytes(SEND, b'{"chat_id":1,"text":"a"}')
     two = request_bytes(SEND, b'{"chat_id":1,"text":"b"}', "Connection: close\r\n")
     answer = raw_exchange(sandbox, one + two)
@@ -40,7 +40,7 @@ def test_keep_alive_and_pipelined_requests(sandbox):  # noqa: F811
     assert [m["text"] for m in sandbox.messages(channel="telegram")] == ["a", "b"]
 
 
-def test_chunked_request_body(sandbox):  # noqa: F811
+def test_chunked_request_body(sandbox):
     body = json.dumps({"chat_id": 7, "text": "gestückelt"}).encode()
     chunks = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:10], body[10:])) + b"0\r\n\r\n"
     head = (f"POST {SEND} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -50,7 +50,7 @@ def test_chunked_request_body(sandbox):  # noqa: F811
     assert sandbox.messages(channel="telegram")[-1]["text"] == "gestückelt"
 
 
-def test_expect_continue_and_malformed_requests(sandbox):  # noqa: F811
+def test_expect_continue_and_malformed_requests(sandbox):
     body = b'{"chat_id":1,"text":"x"}'
     with socket.create_connection((sandbox.host, sandbox.port), timeout=5) as sock:
         sock.sendall((f"POST {SEND} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -65,7 +65,7 @@ def test_expect_continue_and_malformed_requests(sandbox):  # noqa: F811
     assert raw_exchange(sandbox, gzip).startswith(b"HTTP/1.1 501")
 
 
-def test_unknown_paths(sandbox):  # noqa: F811
+def test_unknown_paths(sandbox):
     assert requests.get(f"{sandbox.url}/nowhere", timeout=5).status_code == 404
     assert requests.get(f"{sandbox.url}/telegram/bot123456:SANDBOX-TOKEN/noSuchMethod", timeout=5).json() == {
         "ok": False, "error_code": 404, "description": "Not Found"}
@@ -74,7 +74,7 @@ def test_unknown_paths(sandbox):  # noqa: F811
 # -- control API ----------------------------------------------------------------------------------
 
 
-def test_configure_validates_and_reset_restores(sandbox):  # noqa: F811
+def test_configure_validates_and_reset_restores(sandbox):
     config = sandbox.configure(telegram={"rate_limit": 5, "blocked": ["1"]})
     assert config["telegram"]["rate_limit"] == 5
     with pytest.raises(Exception, match="Unknown sandbox setting 'telegram.rate'"):
@@ -88,7 +88,7 @@ def test_configure_validates_and_reset_restores(sandbox):  # noqa: F811
     assert sandbox.config() == sandbox_config.DEFAULTS
 
 
-def test_messages_filters_and_stats(sandbox):  # noqa: F811
+def test_messages_filters_and_stats(sandbox):
     session = requests.Session()
     for chat in (1, 2, 1):
         session.post(sandbox.url + SEND, json={"chat_id": chat, "text": f"an {chat}"}, timeout=5)
@@ -103,7 +103,7 @@ def test_messages_filters_and_stats(sandbox):  # noqa: F811
     assert stats["last_run"]["per_second"] > 0
 
 
-def test_worker_settings_document(sandbox):  # noqa: F811
+def test_worker_settings_document(sandbox):
     document = requests.get(f"{sandbox.url}/_sandbox/settings", timeout=5).json()
     assert document == settings_document(sandbox.url) == sandbox.settings_document()
     assert document["schema"] == 1 and set(document["channels"]) == set(sandbox_config.CHANNELS)
@@ -111,7 +111,7 @@ def test_worker_settings_document(sandbox):  # noqa: F811
     assert single == sandbox.channel_settings("threema")
 
 
-def test_citizen_validation(sandbox):  # noqa: F811
+def test_citizen_validation(sandbox):
     answer = requests.post(f"{sandbox.url}/_sandbox/citizen", json={"channel": "fax", "address": "1"}, timeout=5)
     assert answer.status_code == 400 and "channel must be one of" in answer.json()["error"]
     answer = requests.post(f"{sandbox.url}/_sandbox/citizen", json={"channel": "telegram", "address": "1"}, timeout=5)
@@ -124,7 +124,7 @@ def test_citizen_validation(sandbox):  # noqa: F811
 # -- phone pages ----------------------------------------------------------------------------------
 
 
-def test_phone_forms_play_the_citizen(sandbox, webhook_receiver):  # noqa: F811
+def test_phone_forms_play_the_citizen(sandbox, webhook_receiver):
     sandbox.configure(telegram={"webhook_url": webhook_receiver.url},
                       whatsapp={"webhook_url": webhook_receiver.url})
     browser = requests.Session()
@@ -145,7 +145,7 @@ def test_phone_forms_play_the_citizen(sandbox, webhook_receiver):  # noqa: F811
     assert browser.get(f"{sandbox.url}/_sandbox/phone/telegram/4242/count", timeout=5).json() == {"count": 3}
 
 
-def test_index_lists_phones_and_opens_new_ones(sandbox):  # noqa: F811
+def test_index_lists_phones_and_opens_new_ones(sandbox):
     page = requests.post(f"{sandbox.url}/_sandbox/phones",
                          data={"channel": "signal", "address": "+4915100000077", "name": "Max"}, timeout=5)
     assert page.url.endswith("/_sandbox/phone/signal/+4915100000077")

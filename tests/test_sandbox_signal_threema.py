@@ -12,7 +12,7 @@ CITIZEN = "+4915122222222"
 
 
 @pytest.fixture
-def signal_send(sandbox):  # noqa: F811
+def signal_send(sandbox):
     def send(**payload):
         data = dict({"number": SENDER, "recipients": [CITIZEN], "message": "Hallo"}, **payload)
         return requests.post(f"{sandbox.api_url('signal')}/v2/send", json=data, timeout=5)
@@ -21,7 +21,7 @@ def signal_send(sandbox):  # noqa: F811
 
 
 @pytest.fixture
-def threema_send(sandbox):  # noqa: F811
+def threema_send(sandbox):
     def send(**fields):
         data = dict({"from": "*MUSTER1", "to": "ECHOECHO", "secret": "SANDBOX-THREEMA", "text": "Hallo"}, **fields)
         return requests.post(f"{sandbox.api_url('threema')}/send_simple", data={k: v for k, v in data.items() if v is not None},
@@ -33,14 +33,14 @@ def threema_send(sandbox):  # noqa: F811
 # -- Signal ------------------------------------------------------------------------------------
 
 
-def test_signal_settings_and_about(sandbox):  # noqa: F811
+def test_signal_settings_and_about(sandbox):
     settings = sandbox.channel_settings("signal")
     assert settings["api_url"] == sandbox.url + "/signal" and settings["sender_number"] == SENDER
     about = requests.get(f"{settings['api_url']}/v1/about", timeout=5).json()
     assert about["versions"] == ["v1", "v2"] and about["mode"] == "json-rpc"
 
 
-def test_signal_send(signal_send, sandbox):  # noqa: F811
+def test_signal_send(signal_send, sandbox):
     picture = base64.b64encode(b"\x89PNG fake").decode()
     answer = signal_send(message="**Stadtfest** am Samstag", text_mode="styled",
                          base64_attachments=[f"data:image/png;filename=fest.png;base64,{picture}"])
@@ -55,7 +55,7 @@ def test_signal_send(signal_send, sandbox):  # noqa: F811
     assert "<b>Stadtfest</b> am Samstag" in page
 
 
-def test_signal_errors(signal_send, sandbox):  # noqa: F811
+def test_signal_errors(signal_send, sandbox):
     sandbox.configure(signal={"unknown": ["+4915100000000"]})
     unregistered = signal_send(recipients=["+4915100000000"])
     assert unregistered.status_code == 400
@@ -70,7 +70,7 @@ def test_signal_errors(signal_send, sandbox):  # noqa: F811
     assert (stats["refused"], stats["validation_errors"], stats["accepted"]) == (2, 2, 0)
 
 
-def test_signal_rate_limit(signal_send, sandbox):  # noqa: F811
+def test_signal_rate_limit(signal_send, sandbox):
     sandbox.configure(signal={"rate_limit": 1, "burst": 1})
     assert signal_send().status_code == 201
     limited = signal_send()
@@ -85,12 +85,12 @@ def test_signal_rate_limit(signal_send, sandbox):  # noqa: F811
     assert sandbox.stats()["signal"]["rate_limited"] == 2
 
 
-def test_signal_injected_errors(signal_send, sandbox):  # noqa: F811
+def test_signal_injected_errors(signal_send, sandbox):
     sandbox.configure(signal={"error_rate": 1.0})
     assert signal_send().status_code == 500
 
 
-def test_signal_inbound_envelope(sandbox, webhook_receiver):  # noqa: F811
+def test_signal_inbound_envelope(sandbox, webhook_receiver):
     sandbox.configure(signal={"webhook_url": webhook_receiver.url})
     answer = sandbox.citizen("signal", CITIZEN, text="123456", name="Erika")
     assert answer["webhook"]["status"] == 200
@@ -107,13 +107,13 @@ def test_signal_inbound_envelope(sandbox, webhook_receiver):  # noqa: F811
 # -- Threema -----------------------------------------------------------------------------------
 
 
-def test_threema_settings(sandbox):  # noqa: F811
+def test_threema_settings(sandbox):
     settings = sandbox.channel_settings("threema")
     assert (settings["gateway_id"], settings["api_secret"]) == ("*MUSTER1", "SANDBOX-THREEMA")
     assert settings["api_url"] == sandbox.url + "/threema"
 
 
-def test_threema_send_simple(threema_send, sandbox):  # noqa: F811
+def test_threema_send_simple(threema_send, sandbox):
     answer = threema_send(to="echoecho", text="Baustelle Hauptstraße")
     assert answer.status_code == 200
     assert len(answer.text) == 16 and int(answer.text, 16) >= 0
@@ -127,7 +127,7 @@ def test_threema_send_simple(threema_send, sandbox):  # noqa: F811
     assert credits.text == "99998"
 
 
-def test_threema_errors(threema_send, sandbox):  # noqa: F811
+def test_threema_errors(threema_send, sandbox):
     sandbox.configure(threema={"unknown": ["41790000000", "NOTTHERE"]})
     assert threema_send(to="short").status_code == 400
     assert threema_send(to="NOTTHERE").status_code == 400
@@ -144,14 +144,14 @@ def test_threema_errors(threema_send, sandbox):  # noqa: F811
     assert (stats["validation_errors"], stats["refused"], stats["injected_errors"]) == (3, 4, 1)
 
 
-def test_threema_rate_cap(threema_send, sandbox):  # noqa: F811
+def test_threema_rate_cap(threema_send, sandbox):
     sandbox.configure(threema={"rate_limit": 1, "burst": 1})
     assert threema_send().status_code == 200
     assert threema_send().status_code == 429
     assert sandbox.stats()["threema"]["rate_limited"] == 1
 
 
-def test_threema_credits_run_out(threema_send, sandbox):  # noqa: F811
+def test_threema_credits_run_out(threema_send, sandbox):
     sandbox.configure(threema={"credits": 1})
     assert threema_send().status_code == 200
     assert threema_send().status_code == 402

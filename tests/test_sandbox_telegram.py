@@ -11,7 +11,7 @@ TOKEN = "123456:SANDBOX-TOKEN"
 
 
 @pytest.fixture
-def bot(sandbox):  # noqa: F811
+def bot(sandbox):
     session = requests.Session()
 
     def call(method, token=TOKEN, **params):
@@ -21,7 +21,7 @@ def bot(sandbox):  # noqa: F811
     session.close()
 
 
-def test_settings_point_a_worker_at_the_sandbox(sandbox):  # noqa: F811
+def test_settings_point_a_worker_at_the_sandbox(sandbox):
     settings = sandbox.channel_settings("telegram")
     assert settings["api_url"] == sandbox.url + "/telegram"
     assert settings["bot_token"] == TOKEN
@@ -36,7 +36,7 @@ def test_get_me(bot):
     assert answer.json()["result"]["is_bot"] is True
 
 
-def test_send_message_answers_like_telegram(bot, sandbox):  # noqa: F811
+def test_send_message_answers_like_telegram(bot, sandbox):
     first = bot("sendMessage", chat_id=1001, text="<b>Baustelle</b> in der Hauptstraße &amp; mehr",
                 parse_mode="HTML",
                 reply_markup={"inline_keyboard": [[{"text": "Weiterlesen", "url": "https://www.musterstadt.de/a"}]]})
@@ -60,7 +60,7 @@ def test_send_message_answers_like_telegram(bot, sandbox):  # noqa: F811
     assert first_record["message_id"] == str(result["message_id"])
 
 
-def test_reply_markup_may_be_json_text_in_a_form(sandbox):  # noqa: F811
+def test_reply_markup_may_be_json_text_in_a_form(sandbox):
     markup = json.dumps({"inline_keyboard": [[{"text": "Ansehen", "url": "https://example.org/x"}]]})
     answer = requests.post(f"{sandbox.api_url('telegram')}/bot{TOKEN}/sendMessage",
                            data={"chat_id": "1001", "text": "Hallo", "reply_markup": markup}, timeout=5)
@@ -82,7 +82,7 @@ def test_broken_html_is_rejected_with_telegrams_words(bot, text, description):
     assert answer.json() == {"ok": False, "error_code": 400, "description": description}
 
 
-def test_validation_errors(bot, sandbox):  # noqa: F811
+def test_validation_errors(bot, sandbox):
     assert bot("sendMessage", chat_id=1001, text="").json()["description"] == "Bad Request: message text is empty"
     assert bot("sendMessage", text="x").json()["description"] == "Bad Request: chat_id is empty"
     long = bot("sendMessage", chat_id=1001, text="x" * 4097)
@@ -92,7 +92,7 @@ def test_validation_errors(bot, sandbox):  # noqa: F811
     assert sandbox.stats()["telegram"]["validation_errors"] == 3
 
 
-def test_send_photo(bot, sandbox):  # noqa: F811
+def test_send_photo(bot, sandbox):
     answer = bot("sendPhoto", chat_id=1001, photo="https://www.musterstadt.de/bild.jpg",
                  caption="<i>Neu</i>: Stadtfest", parse_mode="HTML")
     result = answer.json()["result"]
@@ -106,7 +106,7 @@ def test_send_photo(bot, sandbox):  # noqa: F811
     assert bot("sendPhoto", chat_id=1001).json()["description"] == "Bad Request: there is no photo in the request"
 
 
-def test_photo_upload_and_unfetchable_photo(bot, sandbox):  # noqa: F811
+def test_photo_upload_and_unfetchable_photo(bot, sandbox):
     upload = requests.post(f"{sandbox.api_url('telegram')}/bot{TOKEN}/sendPhoto",
                            data={"chat_id": "1001", "caption": "Hochgeladen"},
                            files={"photo": ("bild.jpg", b"\xff\xd8\xff fake jpeg", "image/jpeg")}, timeout=5)
@@ -123,12 +123,12 @@ def test_wrong_token(bot):
     assert bot("getMe", token="kein-token").status_code == 404
 
 
-def test_bad_token_mode(bot, sandbox):  # noqa: F811
+def test_bad_token_mode(bot, sandbox):
     sandbox.configure(telegram={"bad_token": True})
     assert bot("getMe").status_code == 401
 
 
-def test_recipients_the_platform_refuses(bot, sandbox):  # noqa: F811
+def test_recipients_the_platform_refuses(bot, sandbox):
     sandbox.configure(telegram={"blocked": ["2001"], "deactivated": ["2002"], "unknown": ["2003"],
                                 "migrated": {"-4711": -1004711}})
     assert bot("sendMessage", chat_id=2001, text="x").json() == {
@@ -144,7 +144,7 @@ def test_recipients_the_platform_refuses(bot, sandbox):  # noqa: F811
     assert sandbox.messages(channel="telegram", recipient="2001") == []
 
 
-def test_rate_cap_answers_429_with_retry_after(bot, sandbox):  # noqa: F811
+def test_rate_cap_answers_429_with_retry_after(bot, sandbox):
     sandbox.configure(telegram={"rate_limit": 0.5, "burst": 2})
     assert bot("sendMessage", chat_id=1001, text="1").status_code == 200
     assert bot("sendMessage", chat_id=1001, text="2").status_code == 200
@@ -156,7 +156,7 @@ def test_rate_cap_answers_429_with_retry_after(bot, sandbox):  # noqa: F811
     assert sandbox.stats()["telegram"]["rate_limited"] == 1
 
 
-def test_injected_server_errors_and_latency(bot, sandbox):  # noqa: F811
+def test_injected_server_errors_and_latency(bot, sandbox):
     sandbox.configure(telegram={"error_rate": 1.0})
     answer = bot("sendMessage", chat_id=1001, text="x")
     assert answer.status_code == 500 and answer.json()["ok"] is False
@@ -173,14 +173,14 @@ def test_injected_server_errors_and_latency(bot, sandbox):  # noqa: F811
     assert sandbox.messages(channel="telegram", recipient="1001")[-1]["text"] == "late"
 
 
-def test_set_webhook_and_info(bot, sandbox):  # noqa: F811
+def test_set_webhook_and_info(bot, sandbox):
     answer = bot("setWebhook", url="https://plone.example/tg", secret_token="abc_DEF-1")
     assert answer.json() == {"ok": True, "result": True, "description": "Webhook was set"}
     assert bot("getWebhookInfo").json()["result"]["url"] == "https://plone.example/tg"
     assert sandbox.config()["telegram"]["webhook_secret"] == "abc_DEF-1"
 
 
-def test_citizen_start_reaches_the_webhook_with_the_secret(bot, sandbox, webhook_receiver):  # noqa: F811
+def test_citizen_start_reaches_the_webhook_with_the_secret(bot, sandbox, webhook_receiver):
     sandbox.configure(telegram={"webhook_url": webhook_receiver.url, "webhook_secret": "s3cret"})
     answer = sandbox.citizen("telegram", 1001, text="/start abc123", name="Erika")
     assert answer["webhook"]["status"] == 200
@@ -197,7 +197,7 @@ def test_citizen_start_reaches_the_webhook_with_the_secret(bot, sandbox, webhook
     assert reply["message_id"] == message["message_id"] + 1
 
 
-def test_citizen_blocks_the_bot(bot, sandbox, webhook_receiver):  # noqa: F811
+def test_citizen_blocks_the_bot(bot, sandbox, webhook_receiver):
     sandbox.configure(telegram={"webhook_url": webhook_receiver.url})
     assert bot("sendMessage", chat_id=1001, text="vorher").status_code == 200
     assert sandbox.citizen("telegram", 1001, action="block")["webhook"]["status"] == 200
@@ -207,7 +207,7 @@ def test_citizen_blocks_the_bot(bot, sandbox, webhook_receiver):  # noqa: F811
     assert bot("sendMessage", chat_id=1001, text="nachher").status_code == 403
 
 
-def test_phone_page_shows_the_chat(bot, sandbox):  # noqa: F811
+def test_phone_page_shows_the_chat(bot, sandbox):
     bot("sendPhoto", chat_id=1001, photo="https://www.musterstadt.de/fest.jpg", caption="<b>Stadtfest</b> &lt;script&gt;", parse_mode="HTML",
         reply_markup={"inline_keyboard": [[{"text": "Programm", "url": "https://www.musterstadt.de/fest"}]]})
     sandbox.citizen("telegram", 1001, text="Danke <3")

@@ -26,7 +26,7 @@ def template(name="musterstadt_post", language="de", body=("Stadtfest", "Sa 12 U
 
 
 @pytest.fixture
-def graph(sandbox):  # noqa: F811
+def graph(sandbox):
     session = requests.Session()
     settings = sandbox.channel_settings("whatsapp")
     url = f"{settings['api_url']}/{settings['api_version']}/{settings['phone_number_id']}/messages"
@@ -49,7 +49,7 @@ def assert_error(answer, status, code):
     return error
 
 
-def test_settings_point_a_worker_at_the_sandbox(sandbox):  # noqa: F811
+def test_settings_point_a_worker_at_the_sandbox(sandbox):
     settings = sandbox.channel_settings("whatsapp")
     assert settings["api_url"] == sandbox.url + "/whatsapp"
     assert (settings["phone_number_id"], settings["access_token"], settings["app_secret"]) == (
@@ -59,7 +59,7 @@ def test_settings_point_a_worker_at_the_sandbox(sandbox):  # noqa: F811
     assert settings["business_number"] == "+4930123456" and settings["verify_token"]
 
 
-def test_template_message_is_accepted_and_rendered(graph, sandbox):  # noqa: F811
+def test_template_message_is_accepted_and_rendered(graph, sandbox):
     answer = graph(template(), to="+49 151 12345678")
     assert answer.status_code == 200, answer.text
     body = answer.json()
@@ -85,13 +85,13 @@ def test_template_message_is_accepted_and_rendered(graph, sandbox):  # noqa: F81
     (template(image=None), 400, 132012, "header: Format mismatch, expected IMAGE, received UNKNOWN"),
     (template(body=("Titel", " ")), 400, 131008, "body: text parameter is missing or empty"),
 ])
-def test_template_validation(graph, sandbox, message, status, code, details):  # noqa: F811
+def test_template_validation(graph, sandbox, message, status, code, details):
     error = assert_error(graph(message), status, code)
     assert error["error_data"] == {"messaging_product": "whatsapp", "details": details}
     assert sandbox.messages(channel="whatsapp") == []
 
 
-def test_free_text_only_in_the_24_hour_window(graph, sandbox):  # noqa: F811
+def test_free_text_only_in_the_24_hour_window(graph, sandbox):
     text = {"type": "text", "text": {"preview_url": False, "body": "Danke für Ihre Nachricht"}}
     assert_error(graph(text), 400, 131047)
     sandbox.citizen("whatsapp", CITIZEN, text="Hallo", ago=25 * 3600)  # yesterday: still closed
@@ -105,7 +105,7 @@ def test_free_text_only_in_the_24_hour_window(graph, sandbox):  # noqa: F811
     assert_error(graph(text), 400, 131047)
 
 
-def test_bad_token_and_wrong_phone_number_id(graph, sandbox):  # noqa: F811
+def test_bad_token_and_wrong_phone_number_id(graph, sandbox):
     error = assert_error(graph(template(), token="falsch"), 401, 190)
     assert "access token" in error["message"]
     sandbox.configure(whatsapp={"bad_token": True})
@@ -116,7 +116,7 @@ def test_bad_token_and_wrong_phone_number_id(graph, sandbox):  # noqa: F811
     assert answer.status_code == 400 and answer.json()["error"]["error_subcode"] == 33
 
 
-def test_recipients_the_platform_refuses(graph, sandbox):  # noqa: F811
+def test_recipients_the_platform_refuses(graph, sandbox):
     sandbox.configure(whatsapp={"undeliverable": ["+49 151 0000001"], "marketing_opt_out": ["491510000002"]})
     assert_error(graph(template(), to="491510000001"), 400, 131026)
     assert_error(graph(template(), to="491510000002"), 400, 131050)
@@ -124,7 +124,7 @@ def test_recipients_the_platform_refuses(graph, sandbox):  # noqa: F811
     assert sandbox.stats()["whatsapp"]["refused"] == 2
 
 
-def test_rate_cap_and_pair_rate_limit(graph, sandbox):  # noqa: F811
+def test_rate_cap_and_pair_rate_limit(graph, sandbox):
     sandbox.configure(whatsapp={"rate_limit": 1, "burst": 2})
     assert graph(template(), to="491510000001").status_code == 200
     assert graph(template(), to="491510000002").status_code == 200
@@ -136,13 +136,13 @@ def test_rate_cap_and_pair_rate_limit(graph, sandbox):  # noqa: F811
     assert sandbox.stats()["whatsapp"]["rate_limited"] == 2
 
 
-def test_injected_server_error(graph, sandbox):  # noqa: F811
+def test_injected_server_error(graph, sandbox):
     sandbox.configure(whatsapp={"error_rate": 1.0})
     assert_error(graph(template()), 500, 131000)
     assert sandbox.stats()["whatsapp"]["injected_errors"] == 1
 
 
-def test_phone_number_lookup(sandbox):  # noqa: F811
+def test_phone_number_lookup(sandbox):
     answer = requests.get(f"{sandbox.url}/whatsapp/v23.0/100200300", headers={"Authorization": f"Bearer {TOKEN}"},
                           timeout=5)
     assert answer.json() == {
@@ -159,7 +159,7 @@ def signature_ok(request, secret="SANDBOX-APP-SECRET"):
     return hmac.compare_digest(request["headers"]["x-hub-signature-256"], expected)
 
 
-def test_inbound_message_is_signed_like_meta(sandbox, webhook_receiver):  # noqa: F811
+def test_inbound_message_is_signed_like_meta(sandbox, webhook_receiver):
     sandbox.configure(whatsapp={"webhook_url": webhook_receiver.url})
     answer = sandbox.citizen("whatsapp", "+49 151 12345678", text="START tok123", name="Erika")
     assert answer["webhook"]["status"] == 200
@@ -179,7 +179,7 @@ def test_inbound_message_is_signed_like_meta(sandbox, webhook_receiver):  # noqa
     assert image["payload"]["entry"][0]["changes"][0]["value"]["messages"][0]["image"]["caption"] == "Hier!"
 
 
-def test_status_webhooks_after_accepted_messages(graph, sandbox, webhook_receiver):  # noqa: F811
+def test_status_webhooks_after_accepted_messages(graph, sandbox, webhook_receiver):
     sandbox.configure(whatsapp={"webhook_url": webhook_receiver.url, "status_webhooks": True, "read_receipts": True})
     wamid = graph(template()).json()["messages"][0]["id"]
     requests_seen = webhook_receiver.wait(3)
@@ -189,7 +189,7 @@ def test_status_webhooks_after_accepted_messages(graph, sandbox, webhook_receive
     assert all(signature_ok(r) for r in requests_seen)
 
 
-def test_phone_page_shows_template_and_citizen(graph, sandbox):  # noqa: F811
+def test_phone_page_shows_template_and_citizen(graph, sandbox):
     graph(template())
     sandbox.citizen("whatsapp", CITIZEN, text="STOP")
     page = requests.get(f"{sandbox.url}/_sandbox/phone/whatsapp/{CITIZEN}", timeout=5).text
@@ -198,7 +198,7 @@ def test_phone_page_shows_template_and_citizen(graph, sandbox):  # noqa: F811
     assert "Abmelden: STOP" in page and ">STOP<" in page
 
 
-def test_webhook_verification_handshake(sandbox, webhook_receiver):  # noqa: F811
+def test_webhook_verification_handshake(sandbox, webhook_receiver):
     sandbox.configure(whatsapp={"webhook_url": webhook_receiver.url})
     result = sandbox.verify_whatsapp_webhook()
     assert result["verified"] is True and result["status"] == 200

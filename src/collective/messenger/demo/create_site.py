@@ -159,15 +159,16 @@ def publish_settings(app):
 
 
 if __name__ == "__main__":
-    created = create_site(app)  # noqa: F821 (bound by zconsole)
-    use_berlin_time(app)  # noqa: F821
+    app = globals()["app"]  # bound by zconsole run
+    created = create_site(app)
+    use_berlin_time(app)
     if not created:
-        heal_sample_dates(app)  # noqa: F821
-    use_sandbox(app)  # noqa: F821
+        heal_sample_dates(app)
+    use_sandbox(app)
     if created:
-        assign_signup_portlet(app)  # noqa: F821
-        add_samples(app)  # noqa: F821
-    publish_settings(app)  # noqa: F821
+        assign_signup_portlet(app)
+        add_samples(app)
+    publish_settings(app)
     # Closing writes the FileStorage index, so Zope need not rebuild it on start.
-    app._p_jar.db().close()  # noqa: F821
+    app._p_jar.db().close()
     print(f"Site {SITE_ID} {'created' if created else 'exists'}.", flush=True)

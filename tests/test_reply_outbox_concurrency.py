@@ -51,7 +51,7 @@ def test_fifty_replies_recorded_at_once_lose_nothing(db, earlier):
                     barrier.wait(timeout=120)
 
             attempts.append(run_like_zope(tm, work)[1])
-        except BaseException as error:  # noqa: BLE001  (reported below, with the thread's number)
+        except BaseException as error:  # reported below, with the thread's number
             errors.append((n, error))
             barrier.abort()
         finally:
@@ -69,7 +69,7 @@ def test_fifty_replies_recorded_at_once_lose_nothing(db, earlier):
                     barrier.wait(timeout=120)
 
             run_like_zope(tm, work)
-        except BaseException as error:  # noqa: BLE001  (reported below, with the thread's number)
+        except BaseException as error:  # reported below, with the thread's number
             errors.append((f"empty {n}", error))
             barrier.abort()
         finally:

@@ -70,7 +70,7 @@ def in_parallel(db, count, change):
                 return value
 
             results[n] = run_like_zope(tm, work)
-        except BaseException as error:  # noqa: BLE001  (reported below, with the thread's number)
+        except BaseException as error:  # reported below, with the thread's number
             errors.append((n, error))
             barrier.abort()
         finally:

@@ -90,7 +90,7 @@ def site_timezone():
         from plone.app.event.base import default_timezone
 
         return default_timezone(as_tzinfo=True)
-    except Exception:  # noqa: BLE001 - no portal timezone set: show UTC rather than fail
+    except Exception:  # no portal timezone set: show UTC rather than fail
         return timezone.utc
 
 

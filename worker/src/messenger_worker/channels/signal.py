@@ -91,7 +91,7 @@ class SignalChannel(Channel):
                     data += chunk
                     if len(data) > MAX_IMAGE_BYTES:
                         return None
-        except Exception:  # noqa: BLE001 - any trouble with the image: send the text alone
+        except Exception:  # any trouble with the image: send the text alone
             return None
         if not data:
             return None

@@ -93,9 +93,11 @@ def package_index(tmp_path_factory):
         timeout=180,
     )
     if probe.returncode != 0:
+        lines = probe.stderr.strip().splitlines() or ["(no output)"]
+        reason = next((line for line in lines if line.startswith("ERROR")), lines[-1])
         pytest.skip(
-            "no package index reachable (pip download zope.interface failed: "
-            f"{probe.stderr.strip().splitlines()[-1:]}); the wheel test needs one"
+            "no package index reachable, the wheel test needs one "
+            f"(pip download zope.interface failed: {reason})"
         )
 
 

@@ -11,6 +11,6 @@ and signed webhooks; ``/_sandbox/`` configures it, shows what arrived and plays 
 See the "Sandbox" section of worker/README.md. Nothing here imports Zope or Plone.
 """
 
+from messenger_sandbox.config import CHANNELS  # noqa: F401
 from messenger_sandbox.worker_settings import channel_settings  # noqa: F401
 from messenger_sandbox.worker_settings import settings_document  # noqa: F401
-from messenger_sandbox.config import CHANNELS  # noqa: F401

@@ -8,10 +8,10 @@ from urllib.parse import unquote
 from messenger_sandbox import citizens
 from messenger_sandbox import config as sandbox_config
 from messenger_sandbox import pages
-from messenger_sandbox.worker_settings import channel_settings
-from messenger_sandbox.worker_settings import settings_document
 from messenger_sandbox.httpserver import BadRequest
 from messenger_sandbox.httpserver import Response
+from messenger_sandbox.worker_settings import channel_settings
+from messenger_sandbox.worker_settings import settings_document
 
 
 def problem(message, status=400):

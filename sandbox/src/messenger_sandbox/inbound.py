@@ -10,7 +10,6 @@ import hashlib
 import time
 import uuid
 
-
 PHOTO_SIZES = ((90, 60, 1480), (320, 213, 21304), (800, 533, 84210))  # width, height, bytes
 
 

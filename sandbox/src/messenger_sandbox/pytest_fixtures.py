@@ -39,7 +39,8 @@ class WebhookReceiver:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 # Answers Meta's verification handshake: echo hub.challenge.
-                from urllib.parse import parse_qs, urlsplit
+                from urllib.parse import parse_qs
+                from urllib.parse import urlsplit
 
                 query = parse_qs(urlsplit(self.path).query)
                 receiver.requests.append({"method": "GET", "path": self.path,

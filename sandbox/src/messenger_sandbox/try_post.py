@@ -10,13 +10,13 @@ import sys
 import time
 import uuid
 
+from messenger_sandbox.worker_settings import settings_document
 from messenger_worker import connection as redis_connection
 from messenger_worker import fanout
 from messenger_worker import settings
 from messenger_worker.ledger import read_stats
 from messenger_worker.payload import Post
 from messenger_worker.payload import Recipient
-from messenger_sandbox.worker_settings import settings_document
 
 
 def main(argv=None):

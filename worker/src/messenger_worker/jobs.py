@@ -34,6 +34,7 @@ from messenger_worker.payload import Post
 from messenger_worker.payload import Recipient
 from messenger_worker.ratelimit import MAX_SLEEP_SECONDS
 from messenger_worker.ratelimit import RateBucket
+from messenger_worker.readiness import channel_readiness
 
 log = logging.getLogger("messenger_worker.jobs")
 
@@ -104,18 +105,10 @@ class BatchDelivery:
             recipients = [r for r in recipients if r.address]
         cache = settings_contract.SettingsCache(self.connection)
         document = cache.require()
-        channel_settings = document.get("channels", {}).get(self.channel, {})
         self.backoff_base, self.pause_recheck, attempts = tuning(document)
-        if not channel_settings.get("enabled"):
-            return self._fail_all(
-                recipients, f"The {self.channel} channel is switched off in the control panel."
-            )
-        missing = settings_contract.missing_fields(document, self.channel)
-        if missing:
-            self.pauses.pause(
-                self.channel, f"Settings missing: {', '.join(missing)}.", cache.version
-            )
-        pause = self.pauses.current(self.channel, cache.version)
+        channel_settings, off, pause = channel_readiness(document, self.channel, self.pauses, cache.version)
+        if off:
+            return self._fail_all(recipients, off)
         if pause:
             log.info("%s is paused (%s); batch %s waits.", self.channel, pause["reason"], self.job.id)
             self._follow_up(recipients, self.attempt, "paused", self.pause_recheck)

@@ -59,6 +59,7 @@ from messenger_worker.pauses import ChannelPauses
 from messenger_worker.payload import Recipient
 from messenger_worker.ratelimit import MAX_SLEEP_SECONDS
 from messenger_worker.ratelimit import RateBucket
+from messenger_worker.readiness import channel_readiness
 
 log = logging.getLogger("messenger_worker.replies")
 
@@ -386,15 +387,11 @@ class ReplyDelivery:
         document = cache.require()
         self.backoff_base, self.pause_recheck, attempts = delivery.tuning(document)
 
-        channel_settings = document.get("channels", {}).get(self.channel, {})
-        if not channel_settings.get("enabled"):
-            return self._fail_unsent(f"The {self.channel} channel is switched off in the control panel.")
+        channel_settings, off, pause = channel_readiness(document, self.channel, self.pauses, cache.version)
+        if off:
+            return self._fail_unsent(off)
         if not (self.text or "").strip():
             return self._fail_unsent("The reply has no text.")
-        missing = settings_contract.missing_fields(document, self.channel)
-        if missing:
-            self.pauses.pause(self.channel, f"Settings missing: {', '.join(missing)}.", cache.version)
-        pause = self.pauses.current(self.channel, cache.version)
         if pause:
             log.info("%s is paused (%s); reply %s waits.", self.channel, pause["reason"], self.reply_id)
             self._follow_up(self.attempt, "paused", self.pause_recheck)

@@ -18,23 +18,33 @@ import time
 
 import requests
 
+from messenger_sandbox.process import SandboxProcess
 from messenger_worker import fanout
 from messenger_worker import settings
 from messenger_worker.channels import channel_class
 from messenger_worker.ledger import read_stats
 from messenger_worker.payload import Post
 from messenger_worker.payload import Recipient
-from messenger_sandbox.process import SandboxProcess
 from messenger_worker.testing import RedisServer
 
-POST = dict(content_uid="uid", kind="news", title="Feinstaubalarm in Stuttgart",
-            url="https://www.stuttgart.de/feinstaubalarm", teaser="Bitte lassen Sie das Auto stehen.",
-            templates={"default": "{title}\n\n{teaser}\n\n{url}"})
+POST = dict(
+    content_uid="uid",
+    kind="news",
+    title="Feinstaubalarm in Stuttgart",
+    url="https://www.stuttgart.de/feinstaubalarm",
+    teaser="Bitte lassen Sie das Auto stehen.",
+    templates={"default": "{title}\n\n{teaser}\n\n{url}"},
+)
 
 
 def publish(client, sandbox, rate):
-    document = {"schema": 1, "channels": {c: sandbox.channel_settings(c) for c in settings.CHANNELS},
-                "topics": [], "templates": {}, "phone_region": "DE"}
+    document = {
+        "schema": 1,
+        "channels": {c: sandbox.channel_settings(c) for c in settings.CHANNELS},
+        "topics": [],
+        "templates": {},
+        "phone_region": "DE",
+    }
     document["channels"]["telegram"]["rate"] = rate
     settings.publish(client, document)
 
@@ -43,7 +53,10 @@ def addresses(count, seed=7):
     """Telegram-like chat ids and subscriber ids, random so that RQ's compression of job data
     sees what it would see in production, not a neat sequence."""
     rng = random.Random(seed)
-    return [(f"{rng.getrandbits(64):016x}", str(rng.randrange(10**8, 8 * 10**9))) for _ in range(count)]
+    return [
+        (f"{rng.getrandbits(64):016x}", str(rng.randrange(10**8, 8 * 10**9)))
+        for _ in range(count)
+    ]
 
 
 def enqueue(client, post_id, count, rate):
@@ -53,8 +66,12 @@ def enqueue(client, post_id, count, rate):
 
 def start_workers(url, count):
     return [
-        subprocess.Popen([sys.executable, "-m", "messenger_worker.cli", "--redis-url", url, "run"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        subprocess.Popen(
+            [sys.executable, "-m", "messenger_worker.cli", "--redis-url", url, "run"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         for _ in range(count)
     ]
 
@@ -94,7 +111,10 @@ def run_post(client, server, sandbox, post_id, count, workers, rate, watch_rss=F
     try:
         while True:
             stats = read_stats(client, post_id).get("telegram", {})
-            if stats.get("sent", 0) + stats.get("failed", 0) + stats.get("gone", 0) >= count:
+            if (
+                stats.get("sent", 0) + stats.get("failed", 0) + stats.get("gone", 0)
+                >= count
+            ):
                 break
             if watch_rss:
                 for process in processes:
@@ -105,7 +125,12 @@ def run_post(client, server, sandbox, post_id, count, workers, rate, watch_rss=F
     wall = time.monotonic() - started
     stats = read_stats(client, post_id)["telegram"]
     busy = stats["last_sent"] - stats["first_sent"]
-    return {"sent": stats["sent"], "wall": wall, "rate": (stats["sent"] - 1) / busy, "peak_kib": peak}
+    return {
+        "sent": stats["sent"],
+        "wall": wall,
+        "rate": (stats["sent"] - 1) / busy,
+        "peak_kib": peak,
+    }
 
 
 def ceiling(sandbox, count):
@@ -119,7 +144,10 @@ def ceiling(sandbox, count):
     post = Post(id="ceiling", **POST)
     with requests.Session() as session:
         channel = channel_class("telegram")(config, session)
-        payloads = [channel.requests_for(post, chat)[0][1] for _sid, chat in addresses(count, seed=11)]
+        payloads = [
+            channel.requests_for(post, chat)[0][1]
+            for _sid, chat in addresses(count, seed=11)
+        ]
         started = time.perf_counter()
         for payload in payloads:
             session.post(url, json=payload, timeout=10).raise_for_status()
@@ -142,28 +170,42 @@ def main():
         with SandboxProcess() as sandbox:
             publish(client, sandbox, rate=100000)
             top = ceiling(sandbox, throughput_n // 2)
-            rows.append(("ceiling: bare requests.Session loop", f"{top:,.0f} msg/s", ""))
+            rows.append((
+                "ceiling: bare requests.Session loop",
+                f"{top:,.0f} msg/s",
+                "",
+            ))
             sandbox.reset()
             one = run_post(client, server, sandbox, "one", throughput_n, 1, 100000)
-            rows.append(("one worker process", f"{one['rate']:,.0f} msg/s",
-                         f"{one['rate'] / top:.2f} of ceiling (target >= 0.80)"))
+            rows.append((
+                "one worker process",
+                f"{one['rate']:,.0f} msg/s",
+                f"{one['rate'] / top:.2f} of ceiling (target >= 0.80)",
+            ))
             sandbox.reset()
             two = run_post(client, server, sandbox, "two", throughput_n, 2, 100000)
-            rows.append(("two worker processes", f"{two['rate']:,.0f} msg/s",
-                         f"{two['rate'] / one['rate']:.2f} x one worker"))
+            rows.append((
+                "two worker processes",
+                f"{two['rate']:,.0f} msg/s",
+                f"{two['rate'] / one['rate']:.2f} x one worker",
+            ))
 
             # Rate fidelity: the platform allows 200/s, the settings say 200/s, two workers.
             cap = 200
             sandbox.reset()
             sandbox.configure(telegram={"rate_limit": cap})
             publish(client, sandbox, rate=cap)
-            fidelity = run_post(client, server, sandbox, "cap", cap * fidelity_seconds, 2, cap)
+            fidelity = run_post(
+                client, server, sandbox, "cap", cap * fidelity_seconds, 2, cap
+            )
             limited = sandbox.stats()["telegram"]["rate_limited"]
-            rows.append((f"rate fidelity, cap {cap}/s, two workers, {fidelity['wall']:.0f} s",
-                         f"{fidelity['rate']:,.1f} msg/s",
-                         f"achieved/cap {fidelity['rate'] / cap:.2f} ({fidelity['rate'] / cap:.4f}; "
-                         "target 0.97-1.00), "
-                         f"{limited} answers 429 (target 0)"))
+            rows.append((
+                f"rate fidelity, cap {cap}/s, two workers, {fidelity['wall']:.0f} s",
+                f"{fidelity['rate']:,.1f} msg/s",
+                f"achieved/cap {fidelity['rate'] / cap:.2f} ({fidelity['rate'] / cap:.4f}; "
+                "target 0.97-1.00), "
+                f"{limited} answers 429 (target 0)",
+            ))
 
             sandbox.reset()
             sandbox.configure(telegram={"rate_limit": None})
@@ -174,11 +216,20 @@ def main():
             client.flushall()
             publish(client, sandbox, rate=100000)
             sandbox.reset()
-            big = run_post(client, server, sandbox, "big", big_n, 2, 100000, watch_rss=True)
-            rows.append((f"{big_n:,} recipients, two workers", f"{big['wall']:.1f} s wall",
-                         f"{big['rate']:,.0f} msg/s, peak RSS per worker process "
-                         f"{big['peak_kib'] / 1024:.0f} MB (target <= 150)"))
-            rows.append(("Redis memory per queued recipient", f"{per_recipient:.0f} bytes", ""))
+            big = run_post(
+                client, server, sandbox, "big", big_n, 2, 100000, watch_rss=True
+            )
+            rows.append((
+                f"{big_n:,} recipients, two workers",
+                f"{big['wall']:.1f} s wall",
+                f"{big['rate']:,.0f} msg/s, peak RSS per worker process "
+                f"{big['peak_kib'] / 1024:.0f} MB (target <= 150)",
+            ))
+            rows.append((
+                "Redis memory per queued recipient",
+                f"{per_recipient:.0f} bytes",
+                "",
+            ))
     finally:
         server.remove()
 

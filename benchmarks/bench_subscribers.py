@@ -40,7 +40,13 @@ ZOPE_ATTEMPTS = 4  # a request and up to 3 retries on ConflictError
 RUNS = 5
 CACHE_SIZE = 30000  # objects per connection: plone.recipe.zope2instance's default
 EVERYONE = "warnungen"  # followed by every active subscriber
-OTHER_TOPICS = ["baustellen-verkehr", "veranstaltungen", "rathaus-aktuell", "freibad", "schulen"]
+OTHER_TOPICS = [
+    "baustellen-verkehr",
+    "veranstaltungen",
+    "rathaus-aktuell",
+    "freibad",
+    "schulen",
+]
 CHANNEL_MIX = [("telegram", 50), ("whatsapp", 30), ("signal", 15), ("threema", 5)]
 NOW = datetime(2026, 5, 4, 9, 0, tzinfo=timezone.utc)
 CONSENT = Consent("2026-01", "page")
@@ -70,8 +76,12 @@ def build(path, active, pending, unsubscribed, seed=4):
         channel = rng.choice(channels)
         topics = [EVERYONE, *rng.sample(OTHER_TOPICS, rng.randrange(0, 4))]
         language = "de" if rng.random() < 0.9 else "en"
-        given = None if channel in ("telegram", "whatsapp") else address_for(channel, rng)
-        subscriber = store.add_pending(channel, topics, language, CONSENT, address=given, now=NOW)
+        given = (
+            None if channel in ("telegram", "whatsapp") else address_for(channel, rng)
+        )
+        subscriber = store.add_pending(
+            channel, topics, language, CONSENT, address=given, now=NOW
+        )
         if number < active + unsubscribed:  # the rest stays pending
             address = given or address_for(channel, rng)
             subscriber = store.activate(subscriber, address=address, now=NOW)
@@ -161,8 +171,9 @@ def concurrency(path):
         ids = [None] * THREADS
 
         def sign_up(store, n):
-            ids[n] = store.add_pending("telegram", [EVERYONE, OTHER_TOPICS[n % 5]], "de",
-                                      CONSENT).id
+            ids[n] = store.add_pending(
+                "telegram", [EVERYONE, OTHER_TOPICS[n % 5]], "de", CONSENT
+            ).id
 
         def confirm(store, n):
             store.activate(store.get(ids[n]), address=f"9{burst:02d}{n:06d}")
@@ -176,8 +187,9 @@ def concurrency(path):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="10,000 subscribers instead of 100,000")
+    parser.add_argument(
+        "--quick", action="store_true", help="10,000 subscribers instead of 100,000"
+    )
     args = parser.parse_args()
     active = 10_000 if args.quick else 100_000
     pending, unsubscribed = active // 20, active // 20
@@ -185,12 +197,16 @@ def main():
 
     with tempfile.TemporaryDirectory(prefix="bench-subscribers-") as directory:
         path = os.path.join(directory, "Data.fs")
-        print(f"Building {total:,} subscribers ({active:,} active, {pending:,} pending, "
-              f"{unsubscribed:,} unsubscribed) in a FileStorage ...")
+        print(
+            f"Building {total:,} subscribers ({active:,} active, {pending:,} pending, "
+            f"{unsubscribed:,} unsubscribed) in a FileStorage ..."
+        )
         build_seconds = build(path, active, pending, unsubscribed)
         size = os.path.getsize(path)
-        print(f"built in {build_seconds:.1f} s ({build_seconds / total * 1e6:.0f} µs per signup "
-              f"and activation, commits every 5,000)\n")
+        print(
+            f"built in {build_seconds:.1f} s ({build_seconds / total * 1e6:.0f} µs per signup "
+            f"and activation, commits every 5,000)\n"
+        )
 
         one = [EVERYONE]
         three = [EVERYONE, OTHER_TOPICS[0], OTHER_TOPICS[1]]
@@ -200,12 +216,22 @@ def main():
             warm, objects = warm_runs(path, topics)
             for kind, times in (("cold", cold), ("warm", warm)):
                 median = statistics.median(times)
-                rows.append((f"snapshot, {label}, {kind}", f"{recipients:,} recipients",
-                             f"{median:.0f} ms", f"{min(times):.0f}-{max(times):.0f} ms",
-                             f"{median / TARGET_MS:.2f}"))
+                rows.append((
+                    f"snapshot, {label}, {kind}",
+                    f"{recipients:,} recipients",
+                    f"{median:.0f} ms",
+                    f"{min(times):.0f}-{max(times):.0f} ms",
+                    f"{median / TARGET_MS:.2f}",
+                ))
             rows.append((f"  objects loaded for {label}", f"{objects:,}", "", "", ""))
 
-        header = ("measurement", "result", f"median of {RUNS}", "range", "÷ 300 ms target")
+        header = (
+            "measurement",
+            "result",
+            f"median of {RUNS}",
+            "range",
+            "÷ 300 ms target",
+        )
         widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(5)]
         line = "  ".join("{:<%d}" % w for w in widths)
         print(line.format(*header))
@@ -213,22 +239,33 @@ def main():
         for row in rows:
             print(line.format(*row))
         print()
-        print(f"ZODB size after commit and pack: {size / 1e6:.1f} MB for {total:,} subscribers "
-              f"= {size / total:,.0f} bytes per subscriber (record, tokens, indexes, counters)")
-        print(f"(connection cache {CACHE_SIZE:,} objects; Python {os.sys.version.split()[0]})")
+        print(
+            f"ZODB size after commit and pack: {size / 1e6:.1f} MB for {total:,} subscribers "
+            f"= {size / total:,.0f} bytes per subscriber (record, tokens, indexes, counters)"
+        )
+        print(
+            f"(connection cache {CACHE_SIZE:,} objects; Python {os.sys.version.split()[0]})"
+        )
 
         histogram, growth = concurrency(path)
-        print(f"\n{ROUNDS} bursts of {THREADS} concurrent signups, then {THREADS} concurrent "
-              f"confirmations, on this store (all {THREADS} commit at once, retried like a "
-              "Zope request):")
+        print(
+            f"\n{ROUNDS} bursts of {THREADS} concurrent signups, then {THREADS} concurrent "
+            f"confirmations, on this store (all {THREADS} commit at once, retried like a "
+            "Zope request):"
+        )
         for kind in ("signup", "confirmation"):
             spread = ", ".join(
-                f"{histogram[(kind, a)]} in {a}" for a in range(1, ZOPE_ATTEMPTS + 1)
+                f"{histogram[(kind, a)]} in {a}"
+                for a in range(1, ZOPE_ATTEMPTS + 1)
                 if histogram[(kind, a)]
             )
-            print(f"  {kind}s by attempts needed: {spread}; failed after "
-                  f"{ZOPE_ATTEMPTS} attempts: {histogram[(kind, 0)]}")
-        print(f"  ZODB growth before pack: {growth / 1000:.1f} kB per signup and confirmation")
+            print(
+                f"  {kind}s by attempts needed: {spread}; failed after "
+                f"{ZOPE_ATTEMPTS} attempts: {histogram[(kind, 0)]}"
+            )
+        print(
+            f"  ZODB growth before pack: {growth / 1000:.1f} kB per signup and confirmation"
+        )
 
 
 if __name__ == "__main__":

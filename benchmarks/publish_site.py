@@ -23,7 +23,10 @@ def build_site(app, plan):
         title="Bench",
         default_language="de",
         setup_content=False,
-        extension_ids=["plone.app.contenttypes:default", "collective.messenger:default"],
+        extension_ids=[
+            "plone.app.contenttypes:default",
+            "collective.messenger:default",
+        ],
     )
     transaction.commit()
     return app[plan["site_id"]]
@@ -33,8 +36,8 @@ def configure(site, plan):
     """Topics, the Telegram channel on the sandbox with the planned rate; published to Redis on commit."""
     import transaction
 
-    from collective.messenger.settings.access import registry_proxy
     from collective.messenger.demo.sandbox import use_sandbox
+    from collective.messenger.settings.access import registry_proxy
 
     settings = use_sandbox(plan["sandbox_url"], channels=("telegram",), site=site)
     settings.telegram_rate = float(plan["telegram_rate"])
@@ -57,8 +60,14 @@ def add_items(site, plan):
             description="Wegen Bauarbeiten ist die Hauptstraße bis Freitag gesperrt.",
         )
         item.messenger_topics = [spec["topic"]]
-        made.append(dict(spec, path="/".join(item.getPhysicalPath()), uid=IUUID(item),
-                         state=api.content.get_state(item)))
+        made.append(
+            dict(
+                spec,
+                path="/".join(item.getPhysicalPath()),
+                uid=IUUID(item),
+                state=api.content.get_state(item),
+            )
+        )
     transaction.commit()
     return made
 
@@ -112,7 +121,11 @@ def main(app):
         configure(site, plan)
         items = add_items(site, plan)
         subscribers = add_subscribers(site, plan)
-    plan["made"] = {"items": items, "subscribers": subscribers, "site_seconds": site_seconds}
+    plan["made"] = {
+        "items": items,
+        "subscribers": subscribers,
+        "site_seconds": site_seconds,
+    }
     with open(plan_path, "w", encoding="utf-8") as file:
         json.dump(plan, file, indent=2)
     # Closing writes the FileStorage index, so Zope need not rebuild it on start.

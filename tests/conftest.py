@@ -11,25 +11,25 @@ from pytest_plone import fixtures_factory
 from collective.messenger.testing import ACCEPTANCE_TESTING
 from collective.messenger.testing import FUNCTIONAL_TESTING
 from collective.messenger.testing import INTEGRATION_TESTING
-from messenger_worker.testing import RedisServer
 from messenger_worker.testing import descendants
+from messenger_worker.testing import RedisServer
 
 pytest_plugins = ["pytest_plone"]
 
 # Hypothesis: the same examples on every run by default (CI stays red or green for a reason,
 # not for a new draw); `make fuzz` draws new ones (HYPOTHESIS_PROFILE=fuzz, see tests/fuzz_support.py).
-hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+hypothesis_settings.register_profile(
+    "ci", derandomize=True, database=None, print_blob=True
+)
 hypothesis_settings.register_profile("fuzz", derandomize=False, print_blob=True)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 globals().update(
-    fixtures_factory(
-        (
-            (ACCEPTANCE_TESTING, "acceptance"),
-            (FUNCTIONAL_TESTING, "functional"),
-            (INTEGRATION_TESTING, "integration"),
-        )
-    )
+    fixtures_factory((
+        (ACCEPTANCE_TESTING, "acceptance"),
+        (FUNCTIONAL_TESTING, "functional"),
+        (INTEGRATION_TESTING, "integration"),
+    ))
 )
 
 
@@ -124,7 +124,9 @@ def chromium():
 
 @pytest.fixture
 def page(chromium):
-    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    context = chromium.new_context(
+        viewport={"width": 1280, "height": 900}, locale="en-US"
+    )
     page = context.new_page()
     page.set_default_timeout(20000)
     yield page
@@ -150,8 +152,15 @@ class WorkerProcess:
         # filled it would block on its next log line.
         self.log = tempfile.TemporaryFile(mode="w+")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "messenger_worker.cli", "--redis-url", redis_url, "run",
-             *options],
+            [
+                sys.executable,
+                "-m",
+                "messenger_worker.cli",
+                "--redis-url",
+                redis_url,
+                "run",
+                *options,
+            ],
             env=dict(os.environ, **(env or {})),
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -228,7 +237,11 @@ def _wait_for_dead_workers_to_unblock(client):
 
     deadline = time.monotonic() + 5
     while True:
-        blocked = [c for c in client.client_list() if c.get("cmd") in ("blpop", "blmove", "brpoplpush")]
+        blocked = [
+            c
+            for c in client.client_list()
+            if c.get("cmd") in ("blpop", "blmove", "brpoplpush")
+        ]
         if not blocked:
             break
         if time.monotonic() > deadline:

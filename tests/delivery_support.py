@@ -35,20 +35,35 @@ def reply_state(connection, reply_id):
     mark = mark.decode() if mark else ""
     if not mark:
         return "unknown", ""
-    names = {"c:": "claimed", "r:": "retrying", "s:": "sent", "g:": "gone", "f:": "failed"}
+    names = {
+        "c:": "claimed",
+        "r:": "retrying",
+        "s:": "sent",
+        "g:": "gone",
+        "f:": "failed",
+    }
     return names.get(mark[:2], "unknown"), mark[2:]
 
 
 def make_post(post_id="p1", **values):
-    data = dict(id=post_id, content_uid="uid-1", kind="news", title="Straßensperrung Hauptstraße",
-                url="https://musterstadt.de/aktuelles/sperrung", teaser="Ab Montag gesperrt.",
-                templates={"default": "{title}\n\n{teaser}\n\n{url}"})
+    data = dict(
+        id=post_id,
+        content_uid="uid-1",
+        kind="news",
+        title="Straßensperrung Hauptstraße",
+        url="https://musterstadt.de/aktuelles/sperrung",
+        teaser="Ab Montag gesperrt.",
+        templates={"default": "{title}\n\n{teaser}\n\n{url}"},
+    )
     data.update(values)
     return Post(**data)
 
 
 def recipients(channel, count, start=1000):
-    return [Recipient(f"{channel}-{n}", channel, str(n)) for n in range(start, start + count)]
+    return [
+        Recipient(f"{channel}-{n}", channel, str(n))
+        for n in range(start, start + count)
+    ]
 
 
 def enqueue(redis_client, post, people, batch_size=500, rate=1000.0):

@@ -23,7 +23,11 @@ def _values(client, key):
     if kind == "string":
         return [client.get(key) or b""]
     if kind == "hash":
-        return [part for field, value in client.hgetall(key).items() for part in (field, value)]
+        return [
+            part
+            for field, value in client.hgetall(key).items()
+            for part in (field, value)
+        ]
     if kind == "list":
         return client.lrange(key, 0, -1)
     if kind == "set":
@@ -31,14 +35,20 @@ def _values(client, key):
     if kind == "zset":
         return [member for member, _score in client.zrange(key, 0, -1, withscores=True)]
     if kind == "stream":
-        return [part for _id, fields in client.xrange(key) for item in fields.items() for part in item]
+        return [
+            part
+            for _id, fields in client.xrange(key)
+            for item in fields.items()
+            for part in item
+        ]
     return []
 
 
 def redis_contents(client):
     """{key: [bytes, ...]} of the whole database."""
     return {
-        key: [key] + [unpacked for value in _values(client, key) for unpacked in _unpacked(value)]
+        key: [key]
+        + [unpacked for value in _values(client, key) for unpacked in _unpacked(value)]
         for key in client.scan_iter(count=1000)
     }
 
@@ -50,7 +60,9 @@ def keys_holding(client, *secrets):
     for secret in secrets:
         needle = secret.encode("utf-8") if isinstance(secret, str) else secret
         # JSON may escape non-ASCII text: look for that form too.
-        escaped = json.dumps(secret)[1:-1].encode() if isinstance(secret, str) else needle
+        escaped = (
+            json.dumps(secret)[1:-1].encode() if isinstance(secret, str) else needle
+        )
         holders = [
             key.decode("utf-8", "replace")
             for key, values in contents.items()

@@ -5,11 +5,13 @@ import re
 import pytest
 import requests
 import transaction
-
 from conftest import PASSWORD
 
 CHANNEL_VALUES = {
-    "telegram": {"bot_username": "musterstadt_bot", "bot_token": "123456:TELEGRAM-TOKEN"},
+    "telegram": {
+        "bot_username": "musterstadt_bot",
+        "bot_token": "123456:TELEGRAM-TOKEN",
+    },
     "whatsapp": {
         "phone_number_id": "1234567890",
         "business_number": "+49 30 1234567",
@@ -65,7 +67,9 @@ class Rest:
             **options,
         )
 
-    def signup(self, channel="telegram", topics=("baustellen-verkehr",), user=None, **fields):
+    def signup(
+        self, channel="telegram", topics=("baustellen-verkehr",), user=None, **fields
+    ):
         body = {"topics": list(topics), "channel": channel, "consent": True, **fields}
         return self.call("POST", "@messenger-subscriptions", json=body, user=user)
 
@@ -100,8 +104,14 @@ def pending_subscriber(rest, token):
     return rest.store().by_confirm_token(token)
 
 
-def active_signal_subscription(rest, plone_redis, number=SIGNAL_NUMBER, channel="signal",
-                               topics=("baustellen-verkehr",), user=None):
+def active_signal_subscription(
+    rest,
+    plone_redis,
+    number=SIGNAL_NUMBER,
+    channel="signal",
+    topics=("baustellen-verkehr",),
+    user=None,
+):
     """Sign up and confirm with the queued code; returns the confirm answer."""
     response = rest.signup(channel, topics, phone=number, user=user)
     assert response.status_code == 201, response.text
@@ -109,7 +119,10 @@ def active_signal_subscription(rest, plone_redis, number=SIGNAL_NUMBER, channel=
     subscriber = pending_subscriber(rest, step["token"])
     (code,) = queued_code(plone_redis, subscriber.id)
     answer = rest.call(
-        "POST", "@messenger-subscriptions/confirm", json={"token": step["token"], "code": code}, user=user
+        "POST",
+        "@messenger-subscriptions/confirm",
+        json={"token": step["token"], "code": code},
+        user=user,
     )
     assert answer.status_code == 200, answer.text
     return answer.json()

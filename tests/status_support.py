@@ -4,8 +4,8 @@ subscribers, publishing, and a worker run in this process against the sandbox.""
 import lxml.html
 import transaction
 from plone import api
-from plone.app.testing import TEST_USER_ID
 from plone.app.testing import setRoles
+from plone.app.testing import TEST_USER_ID
 from rq import Queue
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
@@ -40,16 +40,33 @@ def subscribe(addresses, channel="telegram", topics=(TOPIC,)):
     store = get_store()
     people = []
     for address in addresses:
-        pending = store.add_pending(channel, list(topics), "de", Consent("v1", "page"),
-                                    address=str(address) if channel in ("signal", "threema") else None)
-        people.append(store.activate(pending, address=None if channel in ("signal", "threema") else str(address)))
+        pending = store.add_pending(
+            channel,
+            list(topics),
+            "de",
+            Consent("v1", "page"),
+            address=str(address) if channel in ("signal", "threema") else None,
+        )
+        people.append(
+            store.activate(
+                pending,
+                address=None if channel in ("signal", "threema") else str(address),
+            )
+        )
     transaction.commit()
     return people
 
 
-def news(site, title="Vollsperrung der Hauptstraße", topics=(TOPIC,), send=True, **values):
-    item = api.content.create(container=site, type="News Item", title=title,
-                              description="Vom 23. bis 27. November ist die Hauptstraße gesperrt.", **values)
+def news(
+    site, title="Vollsperrung der Hauptstraße", topics=(TOPIC,), send=True, **values
+):
+    item = api.content.create(
+        container=site,
+        type="News Item",
+        title=title,
+        description="Vom 23. bis 27. November ist die Hauptstraße gesperrt.",
+        **values,
+    )
     item.messenger_topics = list(topics)
     item.messenger_send = send
     transaction.commit()
@@ -64,14 +81,19 @@ def publish(item):
 def run_worker(connection):
     """Run every queued job in this process (RQ's SimpleWorker, burst): the real job code."""
     worker = SimpleWorker(
-        [Queue(name, connection=connection, serializer=JSONSerializer) for name in keys.QUEUES],
+        [
+            Queue(name, connection=connection, serializer=JSONSerializer)
+            for name in keys.QUEUES
+        ],
         connection=connection,
         serializer=JSONSerializer,
     )
     worker.work(burst=True)
 
 
-def failing_batch(connection, post_id, queue=keys.QUEUE_DEFAULT, title="Vollsperrung Hauptstraße"):
+def failing_batch(
+    connection, post_id, queue=keys.QUEUE_DEFAULT, title="Vollsperrung Hauptstraße"
+):
     """A batch of a post whose snapshot is missing: it fails when a worker runs it."""
     job = Queue(queue, connection=connection, serializer=JSONSerializer).enqueue(
         DELIVER_BATCH,

@@ -9,11 +9,11 @@ import lxml.html
 import pytest
 import requests
 import transaction
+from conftest import PASSWORD
 
 from collective.messenger.subscribers import Consent
 from collective.messenger.subscribers import get_store
 from collective.messenger.subscribers.clock import utcnow
-from conftest import PASSWORD
 
 CONSENT = Consent("abc123", "portlet")
 
@@ -23,7 +23,13 @@ TELEGRAM_LEFT = "700100200301"
 SIGNAL_ACTIVE = "+4915112345678"
 WHATSAPP_GONE = "4917612345678"
 SIGNAL_PENDING = "+4915199988877"
-ADDRESSES = (TELEGRAM_ACTIVE, TELEGRAM_LEFT, SIGNAL_ACTIVE, WHATSAPP_GONE, SIGNAL_PENDING)
+ADDRESSES = (
+    TELEGRAM_ACTIVE,
+    TELEGRAM_LEFT,
+    SIGNAL_ACTIVE,
+    WHATSAPP_GONE,
+    SIGNAL_PENDING,
+)
 
 
 def address_spellings():
@@ -49,7 +55,9 @@ def populate(portal):
         return store.activate(pending, address=None if code_channel else address)
 
     ids = {
-        "active": confirmed("telegram", ["baustellen-verkehr", "warnungen"], TELEGRAM_ACTIVE).id,
+        "active": confirmed(
+            "telegram", ["baustellen-verkehr", "warnungen"], TELEGRAM_ACTIVE
+        ).id,
         "signal": confirmed("signal", ["veranstaltungen"], SIGNAL_ACTIVE).id,
     }
     left = confirmed("telegram", ["baustellen-verkehr"], TELEGRAM_LEFT)
@@ -61,14 +69,20 @@ def populate(portal):
     ids["pending_signal"] = store.add_pending(
         "signal", ["rathaus-aktuell"], "de", CONSENT, address=SIGNAL_PENDING
     ).id
-    ids["pending_telegram"] = store.add_pending("telegram", ["warnungen"], "en", CONSENT).id
+    ids["pending_telegram"] = store.add_pending(
+        "telegram", ["warnungen"], "en", CONSENT
+    ).id
     transaction.commit()
     return ids
 
 
 def get(url, user=None, **kw):
     return requests.get(
-        url, auth=(user, PASSWORD) if user else None, timeout=30, allow_redirects=False, **kw
+        url,
+        auth=(user, PASSWORD) if user else None,
+        timeout=30,
+        allow_redirects=False,
+        **kw,
     )
 
 
@@ -76,11 +90,16 @@ def is_refused(response):
     """Unauthorized: 401/403, or Plone's redirect of an anonymous visitor to the login form."""
     if response.status_code in (401, 403):
         return True
-    return response.status_code in (301, 302, 303) and "login" in response.headers["Location"]
+    return (
+        response.status_code in (301, 302, 303)
+        and "login" in response.headers["Location"]
+    )
 
 
 def cells(document, selector):
-    return [" ".join(cell.text_content().split()) for cell in document.cssselect(selector)]
+    return [
+        " ".join(cell.text_content().split()) for cell in document.cssselect(selector)
+    ]
 
 
 @pytest.fixture
@@ -97,27 +116,66 @@ def test_counts_for_an_editor(live_site, populated):
     def total(state):
         return page.cssselect(f"#messenger-total-{state} dd")[0].text_content().strip()
 
-    assert [total(s) for s in ("active", "pending", "unsubscribed", "unreachable", "all")] == [
-        "2", "2", "1", "1", "6"
-    ]
+    assert [
+        total(s) for s in ("active", "pending", "unsubscribed", "unreachable", "all")
+    ] == ["2", "2", "1", "1", "6"]
     # Topic x channel, active: Telegram, WhatsApp, Signal, Threema, all, unconfirmed.
-    assert cells(page, "tr[data-topic='baustellen-verkehr'] td") == ["1", "0", "0", "0", "1", "0"]
-    assert cells(page, "tr[data-topic='warnungen'] td") == ["1", "0", "0", "0", "1", "1"]
-    assert cells(page, "tr[data-topic='veranstaltungen'] td") == ["0", "0", "1", "0", "1", "0"]
-    assert cells(page, "tr[data-topic='rathaus-aktuell'] td") == ["0", "0", "0", "0", "0", "1"]
-    assert cells(page, "#messenger-topics-everyone td") == ["1", "0", "1", "0", "2", "2"]
+    assert cells(page, "tr[data-topic='baustellen-verkehr'] td") == [
+        "1",
+        "0",
+        "0",
+        "0",
+        "1",
+        "0",
+    ]
+    assert cells(page, "tr[data-topic='warnungen'] td") == [
+        "1",
+        "0",
+        "0",
+        "0",
+        "1",
+        "1",
+    ]
+    assert cells(page, "tr[data-topic='veranstaltungen'] td") == [
+        "0",
+        "0",
+        "1",
+        "0",
+        "1",
+        "0",
+    ]
+    assert cells(page, "tr[data-topic='rathaus-aktuell'] td") == [
+        "0",
+        "0",
+        "0",
+        "0",
+        "0",
+        "1",
+    ]
+    assert cells(page, "#messenger-topics-everyone td") == [
+        "1",
+        "0",
+        "1",
+        "0",
+        "2",
+        "2",
+    ]
     assert "Baustellen &amp; Verkehr" in response.text
     # Channel x state: pending, active, unsubscribed, unreachable, all.
     assert cells(page, "tr[data-channel='telegram'] td") == ["1", "1", "1", "0", "3"]
     assert cells(page, "tr[data-channel='whatsapp'] td") == ["0", "0", "0", "1", "1"]
     assert cells(page, "tr[data-channel='signal'] td") == ["1", "1", "0", "0", "2"]
-    assert "confirmation in the messenger: 2." in " ".join(cells(page, "#messenger-pending p"))
+    assert "confirmation in the messenger: 2." in " ".join(
+        cells(page, "#messenger-pending p")
+    )
     # The chart: one accessible image, its description and table give today's numbers.
     svg = page.cssselect("#messenger-daily svg")[0]
     assert svg.get("role") == "img"
     assert svg.get("aria-labelledby") == "messenger-chart-title messenger-chart-desc"
     desc = page.cssselect("#messenger-chart-desc")[0].text_content()
-    assert "confirmed signups 4, leavers (unsubscribed or no longer reachable) 2." in desc
+    assert (
+        "confirmed signups 4, leavers (unsubscribed or no longer reachable) 2." in desc
+    )
     days = page.cssselect("#messenger-daily-numbers tbody tr")
     assert len(days) == 30
     today = utcnow().date().isoformat()
@@ -133,7 +191,9 @@ def test_chart_counts_only_the_last_30_days(live_site, acceptance):
 
     def joined_and_left(days_ago, chat):
         moment = utcnow() - timedelta(days=days_ago)
-        pending = store.add_pending("telegram", ["warnungen"], "de", CONSENT, now=moment)
+        pending = store.add_pending(
+            "telegram", ["warnungen"], "de", CONSENT, now=moment
+        )
         store.unsubscribe(store.activate(pending, address=chat, now=moment), now=moment)
 
     # 31 days ago first: the store keeps day counters from the first day it counts on
@@ -142,13 +202,21 @@ def test_chart_counts_only_the_last_30_days(live_site, acceptance):
     joined_and_left(29, "124")  # the chart's first day
     joined_and_left(1, "125")
     transaction.commit()
-    page = lxml.html.fromstring(get(f"{live_site}/@@messenger-subscribers", "reviewer").text)
+    page = lxml.html.fromstring(
+        get(f"{live_site}/@@messenger-subscribers", "reviewer").text
+    )
     rows = page.cssselect("#messenger-daily-numbers tbody tr")  # newest first
-    assert [cells(row, "td") for row in rows[:3]] == [["0", "0"], ["1", "1"], ["0", "0"]]
+    assert [cells(row, "td") for row in rows[:3]] == [
+        ["0", "0"],
+        ["1", "1"],
+        ["0", "0"],
+    ]
     assert cells(rows[-1], "td") == ["1", "1"]
     assert cells(rows[-1], "th") == [(utcnow() - timedelta(days=29)).date().isoformat()]
     desc = page.cssselect("#messenger-chart-desc")[0].text_content()
-    assert "confirmed signups 2, leavers (unsubscribed or no longer reachable) 2." in desc
+    assert (
+        "confirmed signups 2, leavers (unsubscribed or no longer reachable) 2." in desc
+    )
 
 
 @pytest.mark.parametrize("user", ["manager", "siteadmin"])
@@ -171,10 +239,15 @@ def test_members_and_anonymous_are_refused(live_site, populated, user):
         assert "messenger-total-active" not in response.text
 
 
-@pytest.mark.parametrize("user", ["manager", "siteadmin", "editor", "reviewer", "member", None])
+@pytest.mark.parametrize(
+    "user", ["manager", "siteadmin", "editor", "reviewer", "member", None]
+)
 def test_no_address_on_any_page(live_site, populated, user):
-    pages = ["@@messenger-subscribers", "@@messenger-subscribers/counts.csv",
-             "@@messenger-subscriber-data"]
+    pages = [
+        "@@messenger-subscribers",
+        "@@messenger-subscribers/counts.csv",
+        "@@messenger-subscriber-data",
+    ]
     seen = [get(f"{live_site}/{path}", user).text for path in pages]
     assert seen[0]  # something was read
     for text in seen:
@@ -188,7 +261,8 @@ def test_counts_csv(live_site, populated, acceptance):
 
     lines = api.portal.get_registry_record("collective.messenger.topics")
     api.portal.set_registry_record(
-        "collective.messenger.topics", [*lines, "formel | =HYPERLINK(\"http://x\") | Test"]
+        "collective.messenger.topics",
+        [*lines, 'formel | =HYPERLINK("http://x") | Test'],
     )
     transaction.commit()
     response = get(f"{live_site}/@@messenger-subscribers/counts.csv", "editor")
@@ -206,11 +280,18 @@ def test_counts_csv(live_site, populated, acceptance):
     assert data[("All subscribers", "", "Telegram", "Unsubscribed")] == 1
     assert data[("All subscribers", "", "WhatsApp", "Unreachable")] == 1
     assert data[("All subscribers", "", "Signal", "Unconfirmed")] == 1
-    assert data[("Baustellen & Verkehr", "baustellen-verkehr", "Telegram", "Active")] == 1
-    assert data[("Baustellen & Verkehr", "baustellen-verkehr", "Telegram", "Unsubscribed")] == 1
+    assert (
+        data[("Baustellen & Verkehr", "baustellen-verkehr", "Telegram", "Active")] == 1
+    )
+    assert (
+        data[("Baustellen & Verkehr", "baustellen-verkehr", "Telegram", "Unsubscribed")]
+        == 1
+    )
     assert data[("Warnungen", "warnungen", "WhatsApp", "Unreachable")] == 1
-    assert data[("'=HYPERLINK(\"http://x\")", "formel", "Threema", "Active")] == 0
-    assert len(rows) == 1 + 4 * 4 * (1 + 5)  # header; all + 5 topics, each 4 channels x 4 states
+    assert data[('\'=HYPERLINK("http://x")', "formel", "Threema", "Active")] == 0
+    assert len(rows) == 1 + 4 * 4 * (
+        1 + 5
+    )  # header; all + 5 topics, each 4 channels x 4 states
     assert sum(v for k, v in data.items() if k[0] == "All subscribers") == 6
 
 
@@ -225,13 +306,18 @@ FORMULA_STARTS = ("=", "+", "-", "@", "＝", "＋", "－", "＠")
 
 
 @pytest.mark.parametrize("delimiter", [";", ",", "\t"])
-def test_counts_csv_has_no_formula_after_any_separator(live_site, populated, acceptance, delimiter):
+def test_counts_csv_has_no_formula_after_any_separator(
+    live_site, populated, acceptance, delimiter
+):
     """Opened with any separator a spreadsheet may guess (German Excel: ";"), no cell can start
     a formula, also where a title contains that separator."""
     from plone import api
 
     lines = api.portal.get_registry_record("collective.messenger.topics")
-    extra = [f"formel-{number} | {title} | Test" for number, title in enumerate(FORMULA_TITLES)]
+    extra = [
+        f"formel-{number} | {title} | Test"
+        for number, title in enumerate(FORMULA_TITLES)
+    ]
     api.portal.set_registry_record("collective.messenger.topics", [*lines, *extra])
     transaction.commit()
     response = get(f"{live_site}/@@messenger-subscribers/counts.csv", "editor")
@@ -244,12 +330,14 @@ def test_counts_csv_has_no_formula_after_any_separator(live_site, populated, acc
     assert formulas == []
     # Read as it was written, each title is whole, with an apostrophe before each formula start.
     titles = {row[0] for row in csv.reader(io.StringIO(text))}
-    assert "Freibad;'=HYPERLINK(\"http://x\";\"y\")" in titles
+    assert 'Freibad;\'=HYPERLINK("http://x";"y")' in titles
     assert "Sport, '+1+2" in titles
     assert "Kultur;  '-2+3" in titles
 
 
-@pytest.mark.parametrize("user, linked", [("editor", True), ("siteadmin", True), ("member", False)])
+@pytest.mark.parametrize(
+    "user, linked", [("editor", True), ("siteadmin", True), ("member", False)]
+)
 def test_user_menu_links_the_overview(live_site, user, linked):
     page = lxml.html.fromstring(get(live_site, user).text)
     links = page.cssselect("a[href$='/@@messenger-subscribers']")

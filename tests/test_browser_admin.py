@@ -1,8 +1,8 @@
 """A Site Administrator reads the subscriber overview and looks one person up, in a real browser."""
 
 from conftest import SCREENSHOTS
-from test_admin_view import SIGNAL_ACTIVE
 from test_admin_view import populate
+from test_admin_view import SIGNAL_ACTIVE
 from test_browser_controlpanel import log_in
 
 

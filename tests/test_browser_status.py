@@ -5,27 +5,31 @@ import os
 import signal
 
 import transaction
-from DateTime import DateTime
-
-from collective.messenger.settings.access import MessengerSettings
+from conftest import _wait_for_dead_workers_to_unblock
 from conftest import SCREENSHOTS
 from conftest import WorkerProcess
-from conftest import _wait_for_dead_workers_to_unblock
-from messenger_worker.connection import REDIS_URL_VARIABLE
-from messenger_worker.settings import CHANNELS
-from messenger_worker.pauses import ChannelPauses
+from DateTime import DateTime
 from status_support import failing_batch
 from status_support import news
 from status_support import prepare
 from status_support import subscribe
 from test_browser_controlpanel import log_in
 
+from collective.messenger.settings.access import MessengerSettings
+from messenger_worker.connection import REDIS_URL_VARIABLE
+from messenger_worker.pauses import ChannelPauses
+from messenger_worker.settings import CHANNELS
+
 RECIPIENTS = 24
 RATE = 4.0  # messages per second: the sending takes about 6 s, time to watch it
 
 
 def progress(page):
-    return int(page.locator("article.messenger-post [role=progressbar]").first.get_attribute("aria-valuenow"))
+    return int(
+        page.locator("article.messenger-post [role=progressbar]").first.get_attribute(
+            "aria-valuenow"
+        )
+    )
 
 
 def test_admin_watches_a_post_go_out(page, live_site, acceptance, sandbox, plone_redis):
@@ -40,7 +44,9 @@ def test_admin_watches_a_post_go_out(page, live_site, acceptance, sandbox, plone
         page.goto(f"{live_site}/{item.getId()}")
         box = page.locator("#messenger-status")
         assert f"it goes to {RECIPIENTS} subscribers" in box.inner_text()
-        page.screenshot(path=f"{SCREENSHOTS}/status-before-publishing.png", full_page=True)
+        page.screenshot(
+            path=f"{SCREENSHOTS}/status-before-publishing.png", full_page=True
+        )
 
         page.get_by_role("link", name="State: Private").click()
         page.locator("#workflow-transition-publish").click()
@@ -55,7 +61,9 @@ def test_admin_watches_a_post_go_out(page, live_site, acceptance, sandbox, plone
         page.set_viewport_size({"width": 360, "height": 780})
         box.scroll_into_view_if_needed()
         page.screenshot(path=f"{SCREENSHOTS}/status-sending-360.png", full_page=True)
-        assert page.evaluate("document.documentElement.scrollWidth") <= 360  # no sideways page
+        assert (
+            page.evaluate("document.documentElement.scrollWidth") <= 360
+        )  # no sideways page
 
         # The box counts on by itself, to the end: no reload in between.
         before = progress(page)
@@ -65,9 +73,14 @@ def test_admin_watches_a_post_go_out(page, live_site, acceptance, sandbox, plone
         )
         assert page.url == loaded_url
         assert before < progress(page) == 100
-        assert box.locator("td[data-channel=telegram][data-counter=sent]").inner_text() == str(RECIPIENTS)
+        assert box.locator(
+            "td[data-channel=telegram][data-counter=sent]"
+        ).inner_text() == str(RECIPIENTS)
         assert box.locator(".messenger-state").inner_text() == "Sent"
-        assert box.locator("time[data-channel=telegram][data-time=last_sent]").inner_text() != ""
+        assert (
+            box.locator("time[data-channel=telegram][data-time=last_sent]").inner_text()
+            != ""
+        )
         page.wait_for_timeout(800)  # Bootstrap animates the bar's width
         page.screenshot(path=f"{SCREENSHOTS}/status-sent-360.png", full_page=True)
         page.set_viewport_size({"width": 1280, "height": 900})
@@ -80,31 +93,48 @@ def test_admin_watches_a_post_go_out(page, live_site, acceptance, sandbox, plone
 
         # A batch whose snapshot expired fails in the real worker; the admin retries it.
         failing_batch(plone_redis, "expired-post")
-        ChannelPauses(plone_redis).pause("threema", "Threema says there are no credits left (402).")
+        ChannelPauses(plone_redis).pause(
+            "threema", "Threema says there are no credits left (402)."
+        )
         page.goto(f"{live_site}/@@messenger-controlpanel")
         page.locator("#messenger-dashboard-link").click()
         row = page.locator("#messenger-posts-table tbody tr").first
-        assert "Sent" in row.inner_text() and row.locator("progress").get_attribute("value") == "100"
-        assert "no credits left" in page.locator("#messenger-dashboard-paused").inner_text()
+        assert (
+            "Sent" in row.inner_text()
+            and row.locator("progress").get_attribute("value") == "100"
+        )
+        assert (
+            "no credits left"
+            in page.locator("#messenger-dashboard-paused").inner_text()
+        )
         for _attempt in range(20):  # the worker fails the batch within a moment
             if page.locator("tr[data-job-id]").count():
                 break
             page.wait_for_timeout(250)
             page.reload()
-        assert "is not in Redis (expired?)" in page.locator("tr[data-job-id]").inner_text()
+        assert (
+            "is not in Redis (expired?)" in page.locator("tr[data-job-id]").inner_text()
+        )
         page.screenshot(path=f"{SCREENSHOTS}/dashboard.png", full_page=True)
         page.set_viewport_size({"width": 360, "height": 780})
         page.screenshot(path=f"{SCREENSHOTS}/dashboard-360.png", full_page=True)
-        assert page.evaluate("document.documentElement.scrollWidth") <= 360  # wide tables scroll inside
+        assert (
+            page.evaluate("document.documentElement.scrollWidth") <= 360
+        )  # wide tables scroll inside
         page.locator("tr[data-job-id] button", has_text="Retry").click()
-        assert "The job msg-expired-post-telegram-0 is back on its queue." in page.content()
+        assert (
+            "The job msg-expired-post-telegram-0 is back on its queue."
+            in page.content()
+        )
     finally:
         worker.signal_group(signal.SIGKILL)
         worker.process.wait(timeout=30)
         _wait_for_dead_workers_to_unblock(plone_redis)
 
 
-def test_editor_confirms_before_anything_is_sent(chromium, live_site, acceptance, sandbox, plone_redis):
+def test_editor_confirms_before_anything_is_sent(
+    chromium, live_site, acceptance, sandbox, plone_redis
+):
     """Point 23, clicked through: "Send again" and "Send update" only open a confirmation with
     the recipients and the preview; the form there sends. Without JavaScript, as it must work."""
     from status_support import publish
@@ -115,8 +145,11 @@ def test_editor_confirms_before_anything_is_sent(chromium, live_site, acceptance
     subscribe(["+4915112345671"], channel="signal")
     item = news(portal)
     publish(item)
-    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="en-US",
-                                   java_script_enabled=False)
+    context = chromium.new_context(
+        viewport={"width": 1280, "height": 900},
+        locale="en-US",
+        java_script_enabled=False,
+    )
     page = context.new_page()
     page.set_default_timeout(20000)
     try:
@@ -127,29 +160,48 @@ def test_editor_confirms_before_anything_is_sent(chromium, live_site, acceptance
         assert page.url == f"{item_url}/@@messenger-confirm?action=again"
         recipients = page.locator("#messenger-confirm-recipients")
         assert "Recipients: 4" in recipients.inner_text()
-        assert recipients.locator("li[data-channel=telegram]").inner_text() == "Telegram: 3"
+        assert (
+            recipients.locator("li[data-channel=telegram]").inner_text()
+            == "Telegram: 3"
+        )
         assert recipients.locator("li[data-channel=signal]").inner_text() == "Signal: 1"
-        assert "Vollsperrung der Hauptstraße" in page.locator("#messenger-preview-telegram").inner_text()
+        assert (
+            "Vollsperrung der Hauptstraße"
+            in page.locator("#messenger-preview-telegram").inner_text()
+        )
         shots(page, "confirm-send-again")
-        page.locator("#messenger-confirm-back").click()  # a curious click: nothing happened
+        page.locator(
+            "#messenger-confirm-back"
+        ).click()  # a curious click: nothing happened
         assert page.url == item_url
         assert len(entries_of(item)) == 1
 
         page.locator("#messenger-send-update").click()
-        assert page.locator("#messenger-confirm-send").count() == 0  # first: what is new?
+        assert (
+            page.locator("#messenger-confirm-send").count() == 0
+        )  # first: what is new?
         page.fill("#messenger-lead", "Die Sperrung dauert bis Freitag.")
         page.locator("#messenger-confirm-preview").click()
         telegram = page.locator("#messenger-preview-telegram").inner_text()
         assert "Update: Vollsperrung der Hauptstraße" in telegram
         assert "Die Sperrung dauert bis Freitag." in telegram
-        assert page.locator("#messenger-lead").input_value() == "Die Sperrung dauert bis Freitag."
+        assert (
+            page.locator("#messenger-lead").input_value()
+            == "Die Sperrung dauert bis Freitag."
+        )
         shots(page, "confirm-send-update")
         assert len(entries_of(item)) == 1  # showing the preview sent nothing either
         page.get_by_role("button", name="Send the update to 4 subscribers").click()
         assert page.url == item_url
-        assert "Messenger: sending to 4 subscribers." in page.locator("#global_statusmessage").inner_text()
+        assert (
+            "Messenger: sending to 4 subscribers."
+            in page.locator("#global_statusmessage").inner_text()
+        )
         update = entries_of(item)[-1]
-        assert update.kind == "update" and dict(update.recipients) == {"signal": 1, "telegram": 3}
+        assert update.kind == "update" and dict(update.recipients) == {
+            "signal": 1,
+            "telegram": 3,
+        }
         assert update.post["teaser"].startswith("Die Sperrung dauert bis Freitag.\n\n")
 
         # A post that waits for its effective date: Send now or Cancel sending, nothing else.
@@ -157,12 +209,21 @@ def test_editor_confirms_before_anything_is_sent(chromium, live_site, acceptance
         publish(later)
         page.goto(f"{live_site}/{later.getId()}")
         actions = page.locator(".messenger-actions")
-        assert actions.locator("#messenger-send-update, #messenger-send-again").count() == 0
+        assert (
+            actions.locator("#messenger-send-update, #messenger-send-again").count()
+            == 0
+        )
         actions.locator("#messenger-cancel-sending").click()
         shots(page, "confirm-cancel-sending")
         page.get_by_role("button", name="Cancel sending").click()
-        assert "Sending was cancelled" in page.locator("#global_statusmessage").inner_text()
-        assert page.locator("article.messenger-post .messenger-state").inner_text() == "Cancelled"
+        assert (
+            "Sending was cancelled"
+            in page.locator("#global_statusmessage").inner_text()
+        )
+        assert (
+            page.locator("article.messenger-post .messenger-state").inner_text()
+            == "Cancelled"
+        )
     finally:
         context.close()
 

@@ -35,7 +35,10 @@ class ImageSite:
                 if self.path == "/bild.png":
                     body, kind = PIXEL, "image/png"
                 elif self.path == "/gross.png":
-                    body, kind = b"\0" * (signal_channel.MAX_IMAGE_BYTES + 1), "image/png"
+                    body, kind = (
+                        b"\0" * (signal_channel.MAX_IMAGE_BYTES + 1),
+                        "image/png",
+                    )
                 elif self.path == "/seite.html":
                     body, kind = b"<html></html>", "text/html"
                 else:
@@ -69,12 +72,20 @@ def image_site():
 @pytest.fixture
 def signal(sandbox):
     with requests.Session() as session:
-        yield channel_class("signal")(sandbox.channel_settings("signal"), session, timeout=(2, 2))
+        yield channel_class("signal")(
+            sandbox.channel_settings("signal"), session, timeout=(2, 2)
+        )
 
 
 def make_post(**changes):
-    values = dict(id="p1", content_uid="uid-1", kind="news", title="Wahl *2026*: Ergebnisse",
-                  url="https://www.musterstadt.de/aktuelles/wahl", teaser="Alle ~300~ Stimmbezirke ausgezählt.")
+    values = dict(
+        id="p1",
+        content_uid="uid-1",
+        kind="news",
+        title="Wahl *2026*: Ergebnisse",
+        url="https://www.musterstadt.de/aktuelles/wahl",
+        teaser="Alle ~300~ Stimmbezirke ausgezählt.",
+    )
     values.update(changes)
     return Post(**values)
 
@@ -89,16 +100,23 @@ def test_sent_as_styled_text_with_bold_title(sandbox, signal):
     [message] = sandbox.messages(channel="signal", recipient=NUMBER)
     assert message["message_id"] == outcome.message_id
     assert message["text_mode"] == "styled"
-    assert message["text"] == ("**Wahl \\*2026\\*: Ergebnisse**\n\nAlle \\~300\\~ Stimmbezirke ausgezählt.\n\n"
-                               "https://www.musterstadt.de/aktuelles/wahl")
+    assert message["text"] == (
+        "**Wahl \\*2026\\*: Ergebnisse**\n\nAlle \\~300\\~ Stimmbezirke ausgezählt.\n\n"
+        "https://www.musterstadt.de/aktuelles/wahl"
+    )
 
 
 def test_long_text_is_cut_to_2000_bytes_keeping_the_link(sandbox, signal):
-    assert signal.send(make_post(teaser="Größere Umbauten am Rathaus. " * 200), to()).kind == "sent"
+    assert (
+        signal.send(make_post(teaser="Größere Umbauten am Rathaus. " * 200), to()).kind
+        == "sent"
+    )
     [message] = sandbox.messages(channel="signal", recipient=NUMBER)
     visible = message["text"].replace("\\", "").replace("**", "")
     assert 1900 < len(visible.encode()) <= 2000
-    assert message["text"].endswith("Rathaus.…\n\nhttps://www.musterstadt.de/aktuelles/wahl")
+    assert message["text"].endswith(
+        "Rathaus.…\n\nhttps://www.musterstadt.de/aktuelles/wahl"
+    )
 
 
 def test_image_is_attached_and_downloaded_once_per_post(sandbox, signal, image_site):
@@ -109,7 +127,9 @@ def test_image_is_attached_and_downloaded_once_per_post(sandbox, signal, image_s
     assert len(image_site.requests) - before == 1
     [message] = sandbox.messages(channel="signal", recipient=NUMBER)
     assert message["kind"] == "photo"
-    assert message["image"] == "data:image/png;base64," + base64.b64encode(PIXEL).decode()
+    assert (
+        message["image"] == "data:image/png;base64," + base64.b64encode(PIXEL).decode()
+    )
 
 
 @pytest.mark.parametrize("path", ["/gross.png", "/seite.html", "/fehlt.png"])
@@ -122,7 +142,9 @@ def test_message_goes_out_without_an_unusable_image(sandbox, signal, image_site,
 
 @pytest.mark.parametrize("style", ["challenge", "legacy"])
 def test_rate_limit_waits_at_least_a_minute_for_every_worker(sandbox, signal, style):
-    sandbox.configure(signal={"rate_limit": 0.01, "burst": 1, "rate_limit_style": style})
+    sandbox.configure(
+        signal={"rate_limit": 0.01, "burst": 1, "rate_limit_style": style}
+    )
     assert signal.send(make_post(), to()).kind == "sent"
     outcome = signal.send(make_post(), to("+4915100000001"))
     assert outcome.kind == "retry"
@@ -161,7 +183,9 @@ def test_server_errors_are_retried_with_back_off(sandbox, signal):
 def test_timeout_is_retried_with_back_off(sandbox):
     sandbox.configure(signal={"latency_ms": 1500})
     with requests.Session() as session:
-        channel = channel_class("signal")(sandbox.channel_settings("signal"), session, timeout=(1, 0.5))
+        channel = channel_class("signal")(
+            sandbox.channel_settings("signal"), session, timeout=(1, 0.5)
+        )
         outcome = channel.send(make_post(), to())
     assert outcome.kind == "retry"
     assert outcome.retry_after is None

@@ -12,13 +12,20 @@ from messenger_worker.payload import Recipient
 @pytest.fixture
 def telegram(sandbox):
     with requests.Session() as session:
-        yield channel_class("telegram")(sandbox.channel_settings("telegram"), session, timeout=(2, 2))
+        yield channel_class("telegram")(
+            sandbox.channel_settings("telegram"), session, timeout=(2, 2)
+        )
 
 
 def make_post(**changes):
-    values = dict(id="p1", content_uid="uid-1", kind="news", title="Tom & Jerry <live> im Rathaus",
-                  url="https://www.musterstadt.de/aktuelles/tom-jerry",
-                  teaser="Eintritt frei & für alle < 99 Jahre.")
+    values = dict(
+        id="p1",
+        content_uid="uid-1",
+        kind="news",
+        title="Tom & Jerry <live> im Rathaus",
+        url="https://www.musterstadt.de/aktuelles/tom-jerry",
+        teaser="Eintritt frei & für alle < 99 Jahre.",
+    )
     values.update(changes)
     return Post(**values)
 
@@ -33,9 +40,13 @@ def test_sent_with_bold_escaped_title_and_read_more_button(sandbox, telegram):
     [message] = sandbox.messages(channel="telegram", recipient="4711")
     assert message["message_id"] == outcome.message_id
     assert message["kind"] == "text"
-    assert message["text"].startswith("Tom & Jerry <live> im Rathaus\n\nEintritt frei & für alle < 99 Jahre.")
+    assert message["text"].startswith(
+        "Tom & Jerry <live> im Rathaus\n\nEintritt frei & für alle < 99 Jahre."
+    )
     assert "<b>Tom &amp; Jerry &lt;live&gt; im Rathaus</b>" in message["raw"]
-    assert message["buttons"] == [{"text": "Weiterlesen", "url": "https://www.musterstadt.de/aktuelles/tom-jerry"}]
+    assert message["buttons"] == [
+        {"text": "Weiterlesen", "url": "https://www.musterstadt.de/aktuelles/tom-jerry"}
+    ]
 
 
 def test_english_post_has_a_read_more_button(sandbox, telegram):
@@ -45,14 +56,19 @@ def test_english_post_has_a_read_more_button(sandbox, telegram):
 
 
 def test_photo_with_caption_cut_to_1024_keeping_the_link(sandbox, telegram):
-    post = make_post(image_url="https://www.musterstadt.de/bild.jpg", teaser="Sehr viel Text & mehr. " * 100)
+    post = make_post(
+        image_url="https://www.musterstadt.de/bild.jpg",
+        teaser="Sehr viel Text & mehr. " * 100,
+    )
     outcome = telegram.send(post, to(4711))
     assert outcome.kind == "sent", outcome.reason
     [message] = sandbox.messages(channel="telegram", recipient="4711")
     assert message["kind"] == "photo"
     assert message["image"] == "https://www.musterstadt.de/bild.jpg"
     assert len(message["text"]) <= 1024
-    assert message["text"].endswith("…\n\nhttps://www.musterstadt.de/aktuelles/tom-jerry")
+    assert message["text"].endswith(
+        "…\n\nhttps://www.musterstadt.de/aktuelles/tom-jerry"
+    )
 
 
 def test_long_text_cut_to_4096(sandbox, telegram):
@@ -60,18 +76,24 @@ def test_long_text_cut_to_4096(sandbox, telegram):
     assert outcome.kind == "sent", outcome.reason
     [message] = sandbox.messages(channel="telegram", recipient="4711")
     assert 4000 < len(message["text"]) <= 4096
-    assert message["text"].endswith("Baustelle…\n\nhttps://www.musterstadt.de/aktuelles/tom-jerry")
+    assert message["text"].endswith(
+        "Baustelle…\n\nhttps://www.musterstadt.de/aktuelles/tom-jerry"
+    )
 
 
 def test_image_telegram_cannot_fetch_falls_back_to_text(sandbox, telegram):
-    outcome = telegram.send(make_post(image_url="ftp://files.musterstadt.de/bild.jpg"), to(4711))
+    outcome = telegram.send(
+        make_post(image_url="ftp://files.musterstadt.de/bild.jpg"), to(4711)
+    )
     assert outcome.kind == "sent", outcome.reason
     [message] = sandbox.messages(channel="telegram", recipient="4711")
     assert message["kind"] == "text"
 
 
 def test_link_telegram_refuses_in_a_button_goes_out_in_the_text_only(sandbox, telegram):
-    outcome = telegram.send(make_post(url="www.musterstadt.de/aktuelles/tom-jerry"), to(4711))
+    outcome = telegram.send(
+        make_post(url="www.musterstadt.de/aktuelles/tom-jerry"), to(4711)
+    )
     assert outcome.kind == "sent", outcome.reason
     [message] = sandbox.messages(channel="telegram", recipient="4711")
     assert message["buttons"] == []
@@ -87,11 +109,14 @@ def test_rate_limit_asks_to_retry_after_and_pause_the_bucket(sandbox, telegram):
     assert outcome.pause_bucket is True
 
 
-@pytest.mark.parametrize("listing, words", [
-    ("blocked", "blocked"),
-    ("deactivated", "deleted their account"),
-    ("unknown", "does not know this chat"),
-])
+@pytest.mark.parametrize(
+    "listing, words",
+    [
+        ("blocked", "blocked"),
+        ("deactivated", "deleted their account"),
+        ("unknown", "does not know this chat"),
+    ],
+)
 def test_unreachable_users_are_gone(sandbox, telegram, listing, words):
     sandbox.configure(telegram={listing: ["666"]})
     outcome = telegram.send(make_post(), to(666))
@@ -108,7 +133,9 @@ def test_migrated_group_is_followed_and_the_new_id_returned(sandbox, telegram):
     assert len(sandbox.messages(channel="telegram", recipient="-1004711")) == 1
 
 
-def test_unknown_public_channel_is_a_setting_to_fix_not_a_gone_subscriber(sandbox, telegram):
+def test_unknown_public_channel_is_a_setting_to_fix_not_a_gone_subscriber(
+    sandbox, telegram
+):
     outcome = telegram.send(make_post(), to("@musterstadt_baustellen"))
     # The sandbox does not know public channels; real Telegram answers the same for a
     # channel name it cannot find.
@@ -135,7 +162,9 @@ def test_server_errors_are_retried_with_back_off(sandbox, telegram):
 def test_timeout_is_retried_with_back_off(sandbox):
     sandbox.configure(telegram={"latency_ms": 1500})
     with requests.Session() as session:
-        channel = channel_class("telegram")(sandbox.channel_settings("telegram"), session, timeout=(1, 0.5))
+        channel = channel_class("telegram")(
+            sandbox.channel_settings("telegram"), session, timeout=(1, 0.5)
+        )
         outcome = channel.send(make_post(), to(4711))
     assert outcome.kind == "retry"
     assert outcome.retry_after is None

@@ -14,12 +14,20 @@ NUMBER = "+4915112345678"
 @pytest.fixture
 def threema(sandbox):
     with requests.Session() as session:
-        yield channel_class("threema")(sandbox.channel_settings("threema"), session, timeout=(2, 2))
+        yield channel_class("threema")(
+            sandbox.channel_settings("threema"), session, timeout=(2, 2)
+        )
 
 
 def make_post(**changes):
-    values = dict(id="p1", content_uid="uid-1", kind="construction_notice", title="Brücke gesperrt",
-                  url="https://www.musterstadt.de/aktuelles/bruecke", teaser="Die Mainbrücke ist gesperrt.")
+    values = dict(
+        id="p1",
+        content_uid="uid-1",
+        kind="construction_notice",
+        title="Brücke gesperrt",
+        url="https://www.musterstadt.de/aktuelles/bruecke",
+        teaser="Die Mainbrücke ist gesperrt.",
+    )
     values.update(changes)
     return Post(**values)
 
@@ -34,8 +42,10 @@ def test_sent_to_a_threema_id(sandbox, threema):
     assert len(outcome.message_id) == 16
     [message] = sandbox.messages(channel="threema", recipient="ECHOECHO")
     assert message["recipient_type"] == "identity"
-    assert message["text"] == ("Brücke gesperrt\n\nDie Mainbrücke ist gesperrt.\n\n"
-                               "https://www.musterstadt.de/aktuelles/bruecke")
+    assert message["text"] == (
+        "Brücke gesperrt\n\nDie Mainbrücke ist gesperrt.\n\n"
+        "https://www.musterstadt.de/aktuelles/bruecke"
+    )
 
 
 def test_sent_to_a_phone_number(sandbox, threema):
@@ -45,7 +55,9 @@ def test_sent_to_a_phone_number(sandbox, threema):
 
 
 def test_long_text_is_cut_to_3500_bytes_keeping_the_link(sandbox, threema):
-    outcome = threema.send(make_post(teaser="Straßensperrung wegen Brückenprüfung. " * 200), to("ECHOECHO"))
+    outcome = threema.send(
+        make_post(teaser="Straßensperrung wegen Brückenprüfung. " * 200), to("ECHOECHO")
+    )
     assert outcome.kind == "sent", outcome.reason
     [message] = sandbox.messages(channel="threema", recipient="ECHOECHO")
     assert 3400 < render.utf8_size(message["text"]) <= 3500
@@ -100,7 +112,9 @@ def test_server_errors_are_retried_with_back_off(sandbox, threema):
 def test_timeout_is_retried_with_back_off(sandbox):
     sandbox.configure(threema={"latency_ms": 1500})
     with requests.Session() as session:
-        channel = channel_class("threema")(sandbox.channel_settings("threema"), session, timeout=(1, 0.5))
+        channel = channel_class("threema")(
+            sandbox.channel_settings("threema"), session, timeout=(1, 0.5)
+        )
         outcome = channel.send(make_post(), to("ECHOECHO"))
     assert outcome.kind == "retry"
     assert outcome.retry_after is None

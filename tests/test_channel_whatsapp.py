@@ -14,14 +14,24 @@ WA_ID = "4915112345678"
 @pytest.fixture
 def whatsapp(sandbox):
     with requests.Session() as session:
-        yield channel_class("whatsapp")(sandbox.channel_settings("whatsapp"), session, timeout=(2, 2))
+        yield channel_class("whatsapp")(
+            sandbox.channel_settings("whatsapp"), session, timeout=(2, 2)
+        )
 
 
 def make_post(**changes):
-    values = dict(id="p1", content_uid="uid-1", kind="event", title="Weihnachtsmarkt\neröffnet",
-                  url="https://www.musterstadt.de/aktuelles/weihnachtsmarkt",
-                  teaser="Glühwein & Waffeln\tam Marktplatz.", image_url="https://www.musterstadt.de/markt.jpg",
-                  start="2026-11-27T16:00:00+01:00", end="2026-11-27T21:00:00+01:00", location="Marktplatz")
+    values = dict(
+        id="p1",
+        content_uid="uid-1",
+        kind="event",
+        title="Weihnachtsmarkt\neröffnet",
+        url="https://www.musterstadt.de/aktuelles/weihnachtsmarkt",
+        teaser="Glühwein & Waffeln\tam Marktplatz.",
+        image_url="https://www.musterstadt.de/markt.jpg",
+        start="2026-11-27T16:00:00+01:00",
+        end="2026-11-27T21:00:00+01:00",
+        location="Marktplatz",
+    )
     values.update(changes)
     return Post(**values)
 
@@ -42,8 +52,12 @@ def test_post_is_sent_as_the_approved_template(sandbox, whatsapp):
         "Neu aus Musterstadt: Weihnachtsmarkt eröffnet\n\n"
         "Glühwein & Waffeln am Marktplatz. · Fr., 27.11.2026, 16:00 Uhr – 21:00 Uhr · Marktplatz"
     )
-    assert message["buttons"] == [{"text": "Weiterlesen",
-                                   "url": "https://www.musterstadt.de/aktuelles/weihnachtsmarkt"}]
+    assert message["buttons"] == [
+        {
+            "text": "Weiterlesen",
+            "url": "https://www.musterstadt.de/aktuelles/weihnachtsmarkt",
+        }
+    ]
 
 
 def test_post_without_image_goes_out_as_the_template_without_header(sandbox, whatsapp):
@@ -53,7 +67,9 @@ def test_post_without_image_goes_out_as_the_template_without_header(sandbox, wha
     [message] = sandbox.messages(channel="whatsapp", recipient=WA_ID)
     assert message["template"] == "musterstadt_post_text"
     assert message["image"] is None
-    assert message["text"].startswith("Neu aus Musterstadt: Weihnachtsmarkt eröffnet\n\n")
+    assert message["text"].startswith(
+        "Neu aus Musterstadt: Weihnachtsmarkt eröffnet\n\n"
+    )
 
 
 def test_post_with_image_and_no_image_template_leaves_the_image_out(sandbox, whatsapp):
@@ -63,13 +79,21 @@ def test_post_with_image_and_no_image_template_leaves_the_image_out(sandbox, wha
     [message] = sandbox.messages(channel="whatsapp", recipient=WA_ID)
     assert message["template"] == "musterstadt_post_text"
     assert message["image"] is None
-    assert message["buttons"] == [{"text": "Weiterlesen",
-                                   "url": "https://www.musterstadt.de/aktuelles/weihnachtsmarkt"}]
+    assert message["buttons"] == [
+        {
+            "text": "Weiterlesen",
+            "url": "https://www.musterstadt.de/aktuelles/weihnachtsmarkt",
+        }
+    ]
 
 
-def test_image_template_as_broadcast_template_fails_saying_where_it_belongs(sandbox, whatsapp):
+def test_image_template_as_broadcast_template_fails_saying_where_it_belongs(
+    sandbox, whatsapp
+):
     # A site that kept its image template in the old single setting.
-    whatsapp.settings = dict(whatsapp.settings, template_name="musterstadt_post", image_template_name="")
+    whatsapp.settings = dict(
+        whatsapp.settings, template_name="musterstadt_post", image_template_name=""
+    )
     outcome = whatsapp.send(make_post(image_url=None), to())
     assert outcome.kind == "failed"
     assert "header does not fit this post" in outcome.reason
@@ -97,11 +121,14 @@ def test_pair_rate_limit_retries_this_recipient_only(sandbox, whatsapp):
     assert whatsapp.send(make_post(), to("+4915199999999")).kind == "sent"
 
 
-@pytest.mark.parametrize("listing, words", [
-    ("undeliverable", "cannot deliver"),
-    ("unknown", "cannot deliver"),
-    ("marketing_opt_out", "stopped marketing messages"),
-])
+@pytest.mark.parametrize(
+    "listing, words",
+    [
+        ("undeliverable", "cannot deliver"),
+        ("unknown", "cannot deliver"),
+        ("marketing_opt_out", "stopped marketing messages"),
+    ],
+)
 def test_unreachable_numbers_are_gone(sandbox, whatsapp, listing, words):
     sandbox.configure(whatsapp={listing: [WA_ID]})
     outcome = whatsapp.send(make_post(), to())
@@ -133,10 +160,13 @@ def test_invalid_token_pauses_the_channel(sandbox, whatsapp):
     assert whatsapp.settings["access_token"] not in outcome.reason
 
 
-@pytest.mark.parametrize("setting, image_url", [
-    ("template_name", None),
-    ("image_template_name", "https://www.musterstadt.de/markt.jpg"),
-])
+@pytest.mark.parametrize(
+    "setting, image_url",
+    [
+        ("template_name", None),
+        ("image_template_name", "https://www.musterstadt.de/markt.jpg"),
+    ],
+)
 def test_unknown_template_pauses_the_channel(whatsapp, setting, image_url):
     whatsapp.settings = dict(whatsapp.settings, **{setting: "gibt_es_nicht"})
     outcome = whatsapp.send(make_post(image_url=image_url), to())
@@ -161,7 +191,9 @@ def test_server_errors_are_retried_with_back_off(sandbox, whatsapp):
 def test_timeout_is_retried_with_back_off(sandbox):
     sandbox.configure(whatsapp={"latency_ms": 1500})
     with requests.Session() as session:
-        channel = channel_class("whatsapp")(sandbox.channel_settings("whatsapp"), session, timeout=(1, 0.5))
+        channel = channel_class("whatsapp")(
+            sandbox.channel_settings("whatsapp"), session, timeout=(1, 0.5)
+        )
         outcome = channel.send(make_post(), to())
     assert outcome.kind == "retry"
     assert outcome.retry_after is None

@@ -5,13 +5,12 @@ import json
 import lxml.html
 import pytest
 import transaction
+from conftest import PASSWORD
 from plone import api
 from plone.testing.zope import Browser
 
 from collective.messenger.settings.secrets import SecretStore
 from messenger_worker import keys
-
-from conftest import PASSWORD
 
 ADMIN = "siteadmin"
 
@@ -37,7 +36,9 @@ def test_panel_listed_in_site_setup(browser, site):
 
 def test_save_changes_registry(browser):
     browser.getControl(name="form.widgets.telegram_enabled:list").value = ["selected"]
-    browser.getControl(name="form.widgets.telegram_bot_username").value = "musterstadt_bot"
+    browser.getControl(
+        name="form.widgets.telegram_bot_username"
+    ).value = "musterstadt_bot"
     browser.getControl(name="form.widgets.telegram_rate").value = "25"
     browser.getControl(name="form.buttons.save").click()
     assert "Changes saved" in browser.contents
@@ -47,7 +48,9 @@ def test_save_changes_registry(browser):
 
 
 def test_save_publishes_settings_to_redis(browser, plone_redis):
-    browser.getControl(name="form.widgets.telegram_bot_username").value = "musterstadt_bot"
+    browser.getControl(
+        name="form.widgets.telegram_bot_username"
+    ).value = "musterstadt_bot"
     browser.getControl(name="form.widgets.telegram_bot_token").value = "123:SECRET"
     browser.getControl(name="form.buttons.save").click()
     version = int(plone_redis.hget(keys.SETTINGS_KEY, "version"))
@@ -55,7 +58,10 @@ def test_save_publishes_settings_to_redis(browser, plone_redis):
     assert version >= 1
     assert document["channels"]["telegram"]["bot_username"] == "musterstadt_bot"
     assert document["channels"]["telegram"]["bot_token"] == "123:SECRET"
-    assert [t["id"] for t in document["topics"]][:2] == ["baustellen-verkehr", "veranstaltungen"]
+    assert [t["id"] for t in document["topics"]][:2] == [
+        "baustellen-verkehr",
+        "veranstaltungen",
+    ]
 
     browser.getControl(name="form.widgets.telegram_rate").value = "12.5"
     browser.getControl(name="form.buttons.save").click()
@@ -67,8 +73,16 @@ def test_save_publishes_settings_to_redis(browser, plone_redis):
 @pytest.mark.parametrize(
     "field, value, message",
     [
-        ("topics", "freibad | Freibad\nFrei Bad | Wrong", '"Frei Bad" is not a valid topic id'),
-        ("topics", "freibad | Freibad\nfreibad | Again", '"freibad" is used more than once'),
+        (
+            "topics",
+            "freibad | Freibad\nFrei Bad | Wrong",
+            '"Frei Bad" is not a valid topic id',
+        ),
+        (
+            "topics",
+            "freibad | Freibad\nfreibad | Again",
+            '"freibad" is used more than once',
+        ),
         ("topics", "freibad", 'the topic "freibad" needs a title'),
         ("template_news", "{title} {author}", "Unknown placeholder {author}"),
         ("template_event", "{title", 'unmatched "{" or "}"'),
@@ -119,7 +133,10 @@ def test_empty_secret_keeps_stored_value(browser, site):
 def test_secret_from_environment_is_named(browser, site, monkeypatch):
     monkeypatch.setenv("MESSENGER_THREEMA_API_SECRET", "from-env")
     browser.reload()
-    assert "Set by the environment variable MESSENGER_THREEMA_API_SECRET" in browser.contents
+    assert (
+        "Set by the environment variable MESSENGER_THREEMA_API_SECRET"
+        in browser.contents
+    )
     assert "from-env" not in browser.contents
 
 
@@ -188,7 +205,9 @@ def test_editor_cannot_open_panel(functional, site):
 def test_paused_channel_shown_with_reason(browser, plone_redis):
     from messenger_worker.pauses import ChannelPauses
 
-    ChannelPauses(plone_redis).pause("threema", "Threema says there are no credits left.")
+    ChannelPauses(plone_redis).pause(
+        "threema", "Threema says there are no credits left."
+    )
     browser.reload()
     paused = browser.contents.split('id="messenger-paused"')[1].split("</div>")[0]
     assert "threema" in paused
@@ -197,28 +216,43 @@ def test_paused_channel_shown_with_reason(browser, plone_redis):
 
 def test_site_administrator_cannot_point_api_elsewhere(browser):
     before = registry("telegram_api_url")
-    browser.getControl(name="form.widgets.telegram_api_url").value = "https://telegram.example.net"
+    browser.getControl(
+        name="form.widgets.telegram_api_url"
+    ).value = "https://telegram.example.net"
     browser.getControl(name="form.widgets.telegram_rate").value = "3"
     browser.getControl(name="form.buttons.save").click()
-    assert "Please correct the marked fields: Telegram: API base URL" in browser.contents
-    error = browser.contents.split("Only a Manager may send this channel")[1].split("</div>")[0]
-    assert "token to https://telegram.example.net: the token goes with every request" in error
+    assert (
+        "Please correct the marked fields: Telegram: API base URL" in browser.contents
+    )
+    error = browser.contents.split("Only a Manager may send this channel")[1].split(
+        "</div>"
+    )[0]
+    assert (
+        "token to https://telegram.example.net: the token goes with every request"
+        in error
+    )
     assert registry("telegram_api_url") == before
     assert registry("telegram_rate") == 30.0
 
 
 def test_site_administrator_may_use_loopback_and_keeps_managers_choice(browser):
-    browser.getControl(name="form.widgets.signal_api_url").value = "http://127.0.0.1:8080"
+    browser.getControl(
+        name="form.widgets.signal_api_url"
+    ).value = "http://127.0.0.1:8080"
     browser.getControl(name="form.buttons.save").click()
     assert "Changes saved" in browser.contents
     assert registry("signal_api_url") == "http://127.0.0.1:8080"
 
-    api.portal.set_registry_record("collective.messenger.threema_api_url", "https://threema.intern")
+    api.portal.set_registry_record(
+        "collective.messenger.threema_api_url", "https://threema.intern"
+    )
     transaction.commit()
     browser.reload()
     browser.getControl(name="form.widgets.threema_rate").value = "5"
     browser.getControl(name="form.buttons.save").click()
-    assert "Changes saved" in browser.contents  # the unchanged address is not the admin's choice
+    assert (
+        "Changes saved" in browser.contents
+    )  # the unchanged address is not the admin's choice
     assert registry("threema_rate") == 5.0
 
 
@@ -227,7 +261,9 @@ def test_manager_may_point_api_anywhere(functional, site):
     manager.handleErrors = False
     manager.addHeader("Authorization", f"Basic manager:{PASSWORD}")
     manager.open(site.absolute_url() + "/@@messenger-controlpanel")
-    manager.getControl(name="form.widgets.whatsapp_api_url").value = "https://graph.intern.example"
+    manager.getControl(
+        name="form.widgets.whatsapp_api_url"
+    ).value = "https://graph.intern.example"
     manager.getControl(name="form.buttons.save").click()
     assert "Changes saved" in manager.contents
     assert registry("whatsapp_api_url") == "https://graph.intern.example"
@@ -246,16 +282,26 @@ def german_browser(functional, site, user):
 
 
 def test_whatsapp_image_template_is_saved_and_published(browser, plone_redis):
-    browser.getControl(name="form.widgets.whatsapp_template_name").value = "musterstadt_post_text"
-    browser.getControl(name="form.widgets.whatsapp_image_template_name").value = "musterstadt_post"
+    browser.getControl(
+        name="form.widgets.whatsapp_template_name"
+    ).value = "musterstadt_post_text"
+    browser.getControl(
+        name="form.widgets.whatsapp_image_template_name"
+    ).value = "musterstadt_post"
     browser.getControl(name="form.buttons.save").click()
     assert "Changes saved" in browser.contents
     assert registry("whatsapp_image_template_name") == "musterstadt_post"
-    whatsapp = json.loads(plone_redis.hget(keys.SETTINGS_KEY, "json"))["channels"]["whatsapp"]
+    whatsapp = json.loads(plone_redis.hget(keys.SETTINGS_KEY, "json"))["channels"][
+        "whatsapp"
+    ]
     assert (whatsapp["template_name"], whatsapp["image_template_name"]) == (
-        "musterstadt_post_text", "musterstadt_post")
+        "musterstadt_post_text",
+        "musterstadt_post",
+    )
 
-    browser.getControl(name="form.widgets.whatsapp_image_template_name").value = "Mit Bild"
+    browser.getControl(
+        name="form.widgets.whatsapp_image_template_name"
+    ).value = "Mit Bild"
     browser.getControl(name="form.buttons.save").click()
     assert '"Mit Bild" is not a WhatsApp template name' in browser.contents
     assert registry("whatsapp_image_template_name") == "musterstadt_post"
@@ -268,8 +314,12 @@ def test_whatsapp_image_template_field_in_german(functional, site):
     assert "Vorlage für Beiträge mit Bild" in label.text_content()
     assert "eine freigegebene Vorlage mit Bild-Kopfzeile" in browser.contents
     # In the WhatsApp tab, right after the broadcast template.
-    fieldset = page.xpath('//fieldset[.//input[@name="form.widgets.whatsapp_template_name"]]')[0]
-    names = fieldset.xpath('.//input[starts-with(@name, "form.widgets.whatsapp_")]/@name')
+    fieldset = page.xpath(
+        '//fieldset[.//input[@name="form.widgets.whatsapp_template_name"]]'
+    )[0]
+    names = fieldset.xpath(
+        './/input[starts-with(@name, "form.widgets.whatsapp_")]/@name'
+    )
     position = names.index("form.widgets.whatsapp_template_name")
     assert names[position + 1] == "form.widgets.whatsapp_image_template_name"
 
@@ -305,7 +355,9 @@ def test_short_webhook_secret_refused_with_reason(browser, site, field):
     assert SecretStore(site).stored(field) == "k" * 32
 
 
-def test_short_webhook_secret_from_before_is_kept_and_flagged(browser, site, monkeypatch):
+def test_short_webhook_secret_from_before_is_kept_and_flagged(
+    browser, site, monkeypatch
+):
     """An older version stored a short secret: it keeps working, the Channels box says to
     replace it (also for one set in the environment)."""
     SecretStore(site).set("signal_webhook_secret", "old-short-secret")

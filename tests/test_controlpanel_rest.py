@@ -5,9 +5,9 @@ import json
 import pytest
 import requests
 import transaction
+from conftest import PASSWORD
 
 from collective.messenger.settings.secrets import SecretStore
-from conftest import PASSWORD
 
 MASK = "********"
 
@@ -61,7 +61,9 @@ def test_others_get_no_settings(rest, user):
 def test_patch_updates_and_publishes(rest, plone_redis):
     from messenger_worker import keys
 
-    response = rest("PATCH", "siteadmin", json={"telegram_rate": 12.0, "telegram_enabled": True})
+    response = rest(
+        "PATCH", "siteadmin", json={"telegram_rate": 12.0, "telegram_enabled": True}
+    )
     assert response.status_code == 204, response.text
     data = rest("GET", "manager").json()["data"]
     assert data["telegram_rate"] == 12.0
@@ -72,9 +74,13 @@ def test_patch_updates_and_publishes(rest, plone_redis):
 
 @pytest.mark.parametrize("sent", [MASK, "", None])
 def test_patch_with_masked_or_empty_secret_keeps_it(rest, sent):
-    response = rest("PATCH", "siteadmin", json={"telegram_bot_token": sent, "telegram_rate": 9.0})
+    response = rest(
+        "PATCH", "siteadmin", json={"telegram_bot_token": sent, "telegram_rate": 9.0}
+    )
     assert response.status_code == 204, response.text
-    assert rest("GET", "manager").json()["data"]["telegram_bot_token"] == "123:TOPSECRET"
+    assert (
+        rest("GET", "manager").json()["data"]["telegram_bot_token"] == "123:TOPSECRET"
+    )
 
 
 def test_patch_sets_new_secret(rest):
@@ -88,9 +94,17 @@ def test_patch_sets_new_secret(rest):
     "body, field, message",
     [
         ({"topics": ["a | A", "a | B"]}, "topics", '"a" is used more than once'),
-        ({"template_news": "{title} {autor}"}, "template_news", "Unknown placeholder {autor}"),
+        (
+            {"template_news": "{title} {autor}"},
+            "template_news",
+            "Unknown placeholder {autor}",
+        ),
         ({"telegram_rate": "fast"}, "telegram_rate", ""),
-        ({"no_such_setting": 1}, "no_such_setting", 'no setting called "no_such_setting"'),
+        (
+            {"no_such_setting": 1},
+            "no_such_setting",
+            'no setting called "no_such_setting"',
+        ),
     ],
 )
 def test_patch_validation_errors_are_400(rest, body, field, message):
@@ -122,12 +136,15 @@ def test_editor_cannot_patch(rest):
 def test_listed_in_controlpanels(rest, live_site):
     response = requests.get(
         f"{live_site}/@controlpanels",
-        auth=("siteadmin", PASSWORD), headers={"Accept": "application/json"}, timeout=30,
+        auth=("siteadmin", PASSWORD),
+        headers={"Accept": "application/json"},
+        timeout=30,
     )
     assert "messenger" in [p["@id"].rsplit("/", 1)[-1] for p in response.json()]
 
 
 # Only Managers decide where secrets travel (settings.destinations).
+
 
 class TokenCatcher:
     """An HTTP server on this machine's non-loopback address: a Site Administrator's own
@@ -176,7 +193,9 @@ def outside_address():
             address = sock.getsockname()[0]
             if not address.startswith("127."):
                 return address
-    pytest.skip("this machine has no non-loopback IPv4 address to stand in for another server")
+    pytest.skip(
+        "this machine has no non-loopback IPv4 address to stand in for another server"
+    )
 
 
 @pytest.fixture
@@ -203,9 +222,18 @@ def check_telegram_credentials():
     import sys
 
     return subprocess.run(
-        [sys.executable, "-m", "messenger_worker.cli", "--redis-url",
-         os.environ["MESSENGER_REDIS_URL"], "test-channel", "telegram"],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "messenger_worker.cli",
+            "--redis-url",
+            os.environ["MESSENGER_REDIS_URL"],
+            "test-channel",
+            "telegram",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -219,7 +247,9 @@ def test_site_administrator_cannot_send_the_token_elsewhere(
     assert response.status_code == 400, response.text
     [error] = json.loads(response.json()["message"])
     assert error["field"] == "telegram_api_url"
-    assert error["message"].startswith(f"Only a Manager may send this channel's token to {token_catcher.url}")
+    assert error["message"].startswith(
+        f"Only a Manager may send this channel's token to {token_catcher.url}"
+    )
     assert "https://api.telegram.org" in error["message"]
     assert rest("GET", "manager").json()["data"]["telegram_api_url"] == before
     published = json.loads(plone_redis.hget(keys.SETTINGS_KEY, "json"))
@@ -227,7 +257,9 @@ def test_site_administrator_cannot_send_the_token_elsewhere(
 
     result = check_telegram_credentials()
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.startswith("telegram: OK"), result.stdout  # the sandbox answered
+    assert result.stdout.startswith("telegram: OK"), (
+        result.stdout
+    )  # the sandbox answered
     assert token_catcher.requests == []
 
 
@@ -281,9 +313,17 @@ def test_site_administrator_refused_other_hosts(rest, field, url):
 
 
 def test_site_administrator_keeps_what_a_manager_set(rest):
-    assert rest("PATCH", "manager", json={"signal_api_url": "http://signal.intern:8080"}).status_code == 204
-    response = rest("PATCH", "siteadmin", json={"signal_api_url": "http://signal.intern:8080",
-                                                 "signal_rate": 2.0})
+    assert (
+        rest(
+            "PATCH", "manager", json={"signal_api_url": "http://signal.intern:8080"}
+        ).status_code
+        == 204
+    )
+    response = rest(
+        "PATCH",
+        "siteadmin",
+        json={"signal_api_url": "http://signal.intern:8080", "signal_rate": 2.0},
+    )
     assert response.status_code == 204, response.text
     assert rest("GET", "manager").json()["data"]["signal_rate"] == 2.0
 
@@ -305,8 +345,11 @@ def test_site_administrator_cannot_go_around_through_registry(rest, live_site):
     # @registry needs "Manage portal", which Plone gives to Managers only: keep it so.
     before = rest("GET", "manager").json()["data"]["telegram_api_url"]
     response = requests.patch(
-        f"{live_site}/@registry", json={"collective.messenger.telegram_api_url": "https://evil.example"},
-        auth=("siteadmin", PASSWORD), headers={"Accept": "application/json"}, timeout=30,
+        f"{live_site}/@registry",
+        json={"collective.messenger.telegram_api_url": "https://evil.example"},
+        auth=("siteadmin", PASSWORD),
+        headers={"Accept": "application/json"},
+        timeout=30,
     )
     assert response.status_code in (400, 401, 403), response.text
     assert rest("GET", "manager").json()["data"]["telegram_api_url"] == before

@@ -5,7 +5,6 @@ answer 500: the template took ``rows[0]`` before it checked that there were rows
 import pytest
 from DateTime import DateTime
 from plone import api
-
 from status_support import news
 from status_support import prepare
 from status_support import publish
@@ -19,7 +18,9 @@ def portal(site, sandbox):
 
 
 def test_post_without_recipients(portal):
-    publish(news(portal, title="Freibad öffnet", topics=("freibad",)))  # nobody follows it
+    publish(
+        news(portal, title="Freibad öffnet", topics=("freibad",))
+    )  # nobody follows it
 
     browser = open_dashboard(portal)
     assert browser.headers["status"].startswith("200"), browser.contents[:500]

@@ -7,21 +7,23 @@ worker in this process, fails with the worker's own RuntimeError.
 import lxml.html
 import pytest
 import transaction
+from conftest import browser_for
+from rest_support import configure
 from rq import Queue
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
-
-from conftest import browser_for
-from messenger_worker import keys
-from messenger_worker.ledger import post_key
-from messenger_worker.payload import Post
-from rest_support import configure
 from status_support import failing_batch
 from status_support import run_worker
 
+from messenger_worker import keys
+from messenger_worker.ledger import post_key
+from messenger_worker.payload import Post
+
 
 def failed_ids(connection, queue=keys.QUEUE_DEFAULT):
-    return FailedJobRegistry(queue, connection=connection, serializer=JSONSerializer).get_job_ids()
+    return FailedJobRegistry(
+        queue, connection=connection, serializer=JSONSerializer
+    ).get_job_ids()
 
 
 @pytest.fixture
@@ -30,7 +32,9 @@ def failed(site, plone_redis):
     configure(site, channels=("telegram",))
     transaction.commit()
     first = failing_batch(plone_redis, "p1")
-    second = failing_batch(plone_redis, "p2", queue=keys.QUEUE_HIGH, title="Unwetterwarnung")
+    second = failing_batch(
+        plone_redis, "p2", queue=keys.QUEUE_HIGH, title="Unwetterwarnung"
+    )
     run_worker(plone_redis)
     assert failed_ids(plone_redis) == [first]
     assert failed_ids(plone_redis, keys.QUEUE_HIGH) == [second]
@@ -49,7 +53,9 @@ def open_dashboard(site, user="siteadmin"):
 
 
 def job_row(browser, job_id):
-    rows = lxml.html.fromstring(browser.contents).xpath(f'//tr[@data-job-id="{job_id}"]')
+    rows = lxml.html.fromstring(browser.contents).xpath(
+        f'//tr[@data-job-id="{job_id}"]'
+    )
     return rows[0] if rows else None
 
 
@@ -88,7 +94,13 @@ def test_retry_puts_job_back_and_it_runs(site, failed, plone_redis):
     assert job_row(browser, first) is None
 
     # The cause is gone now (the snapshot is back): the retried job succeeds.
-    post = Post(id="p1", content_uid="uid-1", kind="news", title="Vollsperrung", url="http://x/a")
+    post = Post(
+        id="p1",
+        content_uid="uid-1",
+        kind="news",
+        title="Vollsperrung",
+        url="http://x/a",
+    )
     plone_redis.set(post_key("p1"), post.to_json())
     run_worker(plone_redis)
     assert first not in failed_ids(plone_redis)
@@ -99,7 +111,9 @@ def test_retry_all(site, failed, plone_redis):
     browser = open_dashboard(site, "manager")
     browser.getControl(name="form.buttons.retry_all").click()
     assert "Failed jobs put back on their queues: 2." in browser.contents
-    assert failed_ids(plone_redis) == [] and failed_ids(plone_redis, keys.QUEUE_HIGH) == []
+    assert (
+        failed_ids(plone_redis) == [] and failed_ids(plone_redis, keys.QUEUE_HIGH) == []
+    )
     assert "No job has failed." in browser.contents
     assert Queue(keys.QUEUE_HIGH, connection=plone_redis).job_ids == [failed[1]]
 
@@ -107,15 +121,21 @@ def test_retry_all(site, failed, plone_redis):
 def test_retry_of_a_job_no_longer_failed(site, failed, plone_redis):
     browser = open_dashboard(site)
     form = retry_form(browser, failed[0])
-    FailedJobRegistry(keys.QUEUE_DEFAULT, connection=plone_redis, serializer=JSONSerializer).requeue(failed[0])
-    FailedJobRegistry(keys.QUEUE_HIGH, connection=plone_redis, serializer=JSONSerializer).requeue(failed[1])
+    FailedJobRegistry(
+        keys.QUEUE_DEFAULT, connection=plone_redis, serializer=JSONSerializer
+    ).requeue(failed[0])
+    FailedJobRegistry(
+        keys.QUEUE_HIGH, connection=plone_redis, serializer=JSONSerializer
+    ).requeue(failed[1])
     form.getControl(name="form.buttons.retry").click()
     assert browser.headers["status"].startswith("200")
     assert "This job is not in the list of failed jobs (any more)" in browser.contents
 
 
 def authenticator(browser):
-    return lxml.html.fromstring(browser.contents).xpath('//input[@name="_authenticator"]/@value')[0]
+    return lxml.html.fromstring(browser.contents).xpath(
+        '//input[@name="_authenticator"]/@value'
+    )[0]
 
 
 def test_retry_without_authenticator_is_refused(site, failed, plone_redis):
@@ -133,7 +153,9 @@ def test_only_admins_see_and_retry(site, failed, plone_redis, user):
     # A forged POST with an admin's token is still refused for these users.
     admin = open_dashboard(site)
     token = authenticator(admin)
-    browser.post(dashboard_url(site), f"_authenticator={token}&form.buttons.retry_all=1")
+    browser.post(
+        dashboard_url(site), f"_authenticator={token}&form.buttons.retry_all=1"
+    )
     assert failed_ids(plone_redis) == [failed[0]]
     assert failed_ids(plone_redis, keys.QUEUE_HIGH) == [failed[1]]
 

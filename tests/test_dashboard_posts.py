@@ -2,19 +2,19 @@
 
 import lxml.html
 import pytest
+from conftest import browser_for
 from rq import Queue
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
-
-from conftest import browser_for
-from messenger_worker import keys
-from messenger_worker.pauses import ChannelPauses
 from status_support import news
 from status_support import prepare
 from status_support import publish
 from status_support import run_worker
 from status_support import subscribe
 from status_support import text_of
+
+from messenger_worker import keys
+from messenger_worker.pauses import ChannelPauses
 
 
 @pytest.fixture
@@ -35,7 +35,10 @@ def post_rows(browser):
     rows = {}
     for body in page.xpath('//table[@id="messenger-posts-table"]/tbody'):
         title = text_of(body.xpath(".//th/a")[0])
-        rows[title] = [[text_of(cell) for cell in tr.xpath("./th|./td")] for tr in body.xpath("./tr")]
+        rows[title] = [
+            [text_of(cell) for cell in tr.xpath("./th|./td")]
+            for tr in body.xpath("./tr")
+        ]
     return rows
 
 
@@ -59,7 +62,9 @@ def test_recent_posts_with_their_figures(portal, plone_redis, sandbox):
     assert sent[1] == ["Telegram", "2", "2", "0", "0", "0"]
     sending = rows["Markt fällt aus"]
     assert sending[0][3] == "Sending" and sending[0][10] == "0 %"
-    links = lxml.html.fromstring(browser.contents).xpath('//table[@id="messenger-posts-table"]//th/a/@href')
+    links = lxml.html.fromstring(browser.contents).xpath(
+        '//table[@id="messenger-posts-table"]//th/a/@href'
+    )
     assert links == [second.absolute_url(), first.absolute_url()]
 
 
@@ -70,26 +75,48 @@ def test_no_posts_yet(portal):
 def test_live_workers_and_queue_depth(portal, plone_redis):
     subscribe([1001])
     publish(news(portal))
-    worker = SimpleWorker([Queue(name, connection=plone_redis, serializer=JSONSerializer) for name in keys.QUEUES],
-                          connection=plone_redis, name="rathaus-worker-1")
+    worker = SimpleWorker(
+        [
+            Queue(name, connection=plone_redis, serializer=JSONSerializer)
+            for name in keys.QUEUES
+        ],
+        connection=plone_redis,
+        name="rathaus-worker-1",
+    )
     worker.register_birth()
     try:
         browser = open_dashboard(portal)
     finally:
         worker.register_death()
-    workers = text_of(lxml.html.fromstring(browser.contents).xpath('//div[@id="messenger-dashboard-workers"]')[0])
+    workers = text_of(
+        lxml.html.fromstring(browser.contents).xpath(
+            '//div[@id="messenger-dashboard-workers"]'
+        )[0]
+    )
     assert "Live workers: 1" in workers and "rathaus-worker-1" in workers
-    row = lxml.html.fromstring(browser.contents).xpath('//tr[@data-queue="messenger"]')[0]
-    assert [text_of(cell) for cell in row.xpath("./td")] == ["messenger", "1", "0", "0", "0"]  # one batch waits
+    row = lxml.html.fromstring(browser.contents).xpath('//tr[@data-queue="messenger"]')[
+        0
+    ]
+    assert [text_of(cell) for cell in row.xpath("./td")] == [
+        "messenger",
+        "1",
+        "0",
+        "0",
+        "0",
+    ]  # one batch waits
 
     browser.reload()
     assert "no worker running" in browser.contents
 
 
 def test_paused_channel_with_reason(portal, plone_redis):
-    ChannelPauses(plone_redis).pause("telegram", "Telegram rejected the bot token (401).")
+    ChannelPauses(plone_redis).pause(
+        "telegram", "Telegram rejected the bot token (401)."
+    )
     browser = open_dashboard(portal)
-    paused = lxml.html.fromstring(browser.contents).xpath('//section[@id="messenger-dashboard-paused"]')[0]
+    paused = lxml.html.fromstring(browser.contents).xpath(
+        '//section[@id="messenger-dashboard-paused"]'
+    )[0]
     assert "Telegram: Telegram rejected the bot token (401)." in text_of(paused)
     assert "No channel is paused." not in text_of(paused)
 

@@ -5,11 +5,11 @@ from datetime import timedelta
 import pytest
 import requests
 import transaction
+from conftest import PASSWORD
 
 from collective.messenger.subscribers import Consent
 from collective.messenger.subscribers import get_store
 from collective.messenger.subscribers.clock import utcnow
-from conftest import PASSWORD
 
 CONSENT = Consent("abc123", "page")
 
@@ -19,13 +19,21 @@ def signups(live_site, acceptance):
     """A signup of 25 hours ago (expired), one of 23 hours ago and an active subscriber."""
     store = get_store(acceptance["portal"])
     now = utcnow()
-    recent = store.add_pending("telegram", ["warnungen"], "de", CONSENT,
-                               now=now - timedelta(hours=23))
-    active = store.activate(store.add_pending("telegram", ["warnungen"], "de", CONSENT),
-                            address="555")
+    recent = store.add_pending(
+        "telegram", ["warnungen"], "de", CONSENT, now=now - timedelta(hours=23)
+    )
+    active = store.activate(
+        store.add_pending("telegram", ["warnungen"], "de", CONSENT), address="555"
+    )
     # Last: a signup at "now" expires expired signups that share its token's shard.
-    old = store.add_pending("signal", ["warnungen"], "de", CONSENT, address="+4915112345678",
-                            now=now - timedelta(hours=25))
+    old = store.add_pending(
+        "signal",
+        ["warnungen"],
+        "de",
+        CONSENT,
+        address="+4915112345678",
+        now=now - timedelta(hours=25),
+    )
     transaction.commit()
     return {"old": old.id, "recent": recent.id, "active": active.id}
 
@@ -50,10 +58,16 @@ def test_expires_pending_signups_older_than_a_day(live_site, acceptance, signups
     assert store.get(signups["old"]) is None
     assert store.get(signups["recent"]).is_pending
     assert store.get(signups["active"]).is_active
-    assert store.daily(since=utcnow().date())[utcnow().date().isoformat()]["expired"] == 1
+    assert (
+        store.daily(since=utcnow().date())[utcnow().date().isoformat()]["expired"] == 1
+    )
     assert store.check() == []
     # Nothing left to do: a second run expires nothing.
-    assert maintenance(live_site, user).json() == {"expired": 0, "erased": 0, "pending": 1}
+    assert maintenance(live_site, user).json() == {
+        "expired": 0,
+        "erased": 0,
+        "pending": 1,
+    }
 
 
 @pytest.mark.parametrize("user", ["editor", "reviewer", "member", None])

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 import transaction
+from conftest import wait_until
 from plone import api
 from zope.event import notify
 from zope.processlifetime import DatabaseOpenedWithRoot
@@ -15,7 +16,6 @@ from collective.messenger.housekeeping import clock
 from collective.messenger.subscribers import Consent
 from collective.messenger.subscribers import get_store
 from collective.messenger.subscribers.clock import utcnow
-from conftest import wait_until
 from messenger_worker.connection import REDIS_URL_VARIABLE
 
 CONSENT = Consent("v1", "page")
@@ -27,18 +27,34 @@ def people(site):
     """An expired signup, a fresh one, someone who left 31 days ago, one 5 days ago, an active one."""
     store = get_store(site)
     now = utcnow()
-    fresh = store.add_pending("telegram", ["warnungen"], "de", CONSENT, now=now - timedelta(hours=1))
-    long_gone = store.activate(store.add_pending("signal", ["warnungen"], "de", CONSENT,
-                                                 address="+4915112345671"))
+    fresh = store.add_pending(
+        "telegram", ["warnungen"], "de", CONSENT, now=now - timedelta(hours=1)
+    )
+    long_gone = store.activate(
+        store.add_pending(
+            "signal", ["warnungen"], "de", CONSENT, address="+4915112345671"
+        )
+    )
     store.unsubscribe(long_gone, now=now - timedelta(days=31))
-    recently_gone = store.activate(store.add_pending("telegram", ["warnungen"], "de", CONSENT), address="502")
+    recently_gone = store.activate(
+        store.add_pending("telegram", ["warnungen"], "de", CONSENT), address="502"
+    )
     store.unsubscribe(recently_gone, now=now - timedelta(days=5))
-    active = store.activate(store.add_pending("telegram", ["warnungen"], "de", CONSENT), address="503")
+    active = store.activate(
+        store.add_pending("telegram", ["warnungen"], "de", CONSENT), address="503"
+    )
     # Last: a signup at "now" may expire an expired one that shares its token's shard.
-    expired = store.add_pending("telegram", ["warnungen"], "de", CONSENT, now=now - timedelta(hours=25))
+    expired = store.add_pending(
+        "telegram", ["warnungen"], "de", CONSENT, now=now - timedelta(hours=25)
+    )
     transaction.commit()
-    return {"expired": expired.id, "fresh": fresh.id, "long_gone": long_gone.id,
-            "recently_gone": recently_gone.id, "active": active.id}
+    return {
+        "expired": expired.id,
+        "fresh": fresh.id,
+        "long_gone": long_gone.id,
+        "recently_gone": recently_gone.id,
+        "active": active.id,
+    }
 
 
 def present(site, people):
@@ -47,7 +63,9 @@ def present(site, people):
     return {name for name, sid in people.items() if store.get(sid) is not None}
 
 
-def test_one_round_expires_signups_and_erases_leavers(site, functional, people, plone_redis):
+def test_one_round_expires_signups_and_erases_leavers(
+    site, functional, people, plone_redis
+):
     counts_before = get_store(site).counts()["states"]
     results = clock.tick(functional["zodbDB"])
     assert results[SITE_PATH]["expired"] == 1
@@ -101,11 +119,16 @@ def test_redis_down_still_sweeps_and_says_so_once(site, functional, people, capl
 
 
 def test_the_clock_thread_runs_the_sweep(site, functional, people, plone_redis):
-    ticker = clock.HousekeepingClock(functional["zodbDB"], interval=0.2, first_round_after=0.05)
+    ticker = clock.HousekeepingClock(
+        functional["zodbDB"], interval=0.2, first_round_after=0.05
+    )
     ticker.start()
     try:
-        wait_until(lambda: "expired" not in present(site, people), timeout=30,
-                   message="the clock to expire the signup")
+        wait_until(
+            lambda: "expired" not in present(site, people),
+            timeout=30,
+            message="the clock to expire the signup",
+        )
     finally:
         ticker.stop()
     assert not ticker.is_alive()
@@ -144,20 +167,25 @@ def test_a_broken_round_is_logged_with_its_traceback_once(caplog):
         ticker.start()
         wait_until(lambda: ticker.rounds >= 3, timeout=10, message="three rounds")
         ticker.stop()
-    errors = [r for r in caplog.records if r.name == "collective.messenger.housekeeping"]
+    errors = [
+        r for r in caplog.records if r.name == "collective.messenger.housekeeping"
+    ]
     assert len(errors) >= 3
     assert [bool(r.exc_info) for r in errors[:3]] == [True, False, False]
     assert health.down is False
 
 
-def test_the_round_hands_over_posts_that_waited_for_redis(site, functional, plone_redis):
+def test_the_round_hands_over_posts_that_waited_for_redis(
+    site, functional, plone_redis
+):
     """No cron for @messenger-dispatch either: the clock drains the outbox once Redis is back."""
-    from collective.messenger.publishing.outbox import get_outbox
-    from messenger_worker.ledger import post_key
     from status_support import news
     from status_support import prepare
     from status_support import publish
     from status_support import subscribe
+
+    from collective.messenger.publishing.outbox import get_outbox
+    from messenger_worker.ledger import post_key
 
     prepare(site)
     subscribe([1001])
@@ -190,7 +218,9 @@ def test_the_privacy_notice_at_signup_says_what_really_happens(site):
     text = json.loads(browser.contents)["privacy"]["text"]
     days = api.portal.get_registry_record("collective.messenger.erase_after_days")
     assert "dann löschen wir Ihre Daten" not in text
-    assert re.search(rf"Nach der Abmeldung löschen wir .* spätestens nach {days} Tagen", text)
+    assert re.search(
+        rf"Nach der Abmeldung löschen wir .* spätestens nach {days} Tagen", text
+    )
     assert "nicht bestätigte Anmeldung löschen wir nach 24 Stunden" in text
 
 
@@ -204,11 +234,21 @@ def test_the_gdpr_export_says_when_a_leaver_is_erased(site, people):
     erased_on = left.unsubscribed + timedelta(days=30)
     assert record["left"] == left.unsubscribed.isoformat()
     assert record["erased_on"] == erased_on.isoformat()
-    assert f"The record is erased on {erased_on.date().isoformat()}, 30 days after leaving" in document["notes"][-1]
-    assert "erased_on" not in subscriber_data(store.get(people["active"]), {}, site.REQUEST)["subscriber"]
+    assert (
+        f"The record is erased on {erased_on.date().isoformat()}, 30 days after leaving"
+        in document["notes"][-1]
+    )
+    assert (
+        "erased_on"
+        not in subscriber_data(store.get(people["active"]), {}, site.REQUEST)[
+            "subscriber"
+        ]
+    )
 
 
-def test_a_site_not_upgraded_yet_keeps_thirty_days(site, functional, people, plone_redis):
+def test_a_site_not_upgraded_yet_keeps_thirty_days(
+    site, functional, people, plone_redis
+):
     """Before the upgrade step registers the setting, the default applies."""
     registry = site.portal_registry
     del registry.records["collective.messenger.erase_after_days"]

@@ -6,10 +6,9 @@ import re
 
 import pytest
 import transaction
+from conftest import PASSWORD
 from plone import api
 from plone.testing.zope import Browser
-
-from conftest import PASSWORD
 
 PACKAGE = pathlib.Path(__file__).parent.parent / "src" / "collective" / "messenger"
 POT = PACKAGE / "locales" / "collective.messenger.pot"
@@ -58,7 +57,9 @@ def python_msgids():
 
 def test_every_msgid_has_a_german_translation():
     german = catalog(PO_DE)
-    untranslated = [msgid for msgid, msgstr in catalog(POT).items() if not german.get(msgid)]
+    untranslated = [
+        msgid for msgid, msgstr in catalog(POT).items() if not german.get(msgid)
+    ]
     assert untranslated == []
     assert len(german) >= 100
 
@@ -69,7 +70,9 @@ def test_german_catalog_has_no_stale_entries():
 
 def test_every_python_msgid_is_in_the_catalog():
     known = {msgid.replace('\\"', '"') for msgid in catalog(POT)}
-    missing = {msgid: where for msgid, where in python_msgids().items() if msgid not in known}
+    missing = {
+        msgid: where for msgid, where in python_msgids().items() if msgid not in known
+    }
     assert missing == {}, "run 'make i18n' and translate the new entries"
 
 
@@ -95,8 +98,15 @@ def german_browser(functional, site):
 def test_control_panel_in_german(german_browser, site):
     german_browser.open(site.absolute_url() + "/@@messenger-controlpanel")
     page = german_browser.contents
-    for text in ("Themen", "Kanäle", "Zustellung", "Einstellungen an die Zustelldienste senden",
-                 "Telegram anbieten", "Nachrichtenvorlagen", "Warteschlangen"):
+    for text in (
+        "Themen",
+        "Kanäle",
+        "Zustellung",
+        "Einstellungen an die Zustelldienste senden",
+        "Telegram anbieten",
+        "Nachrichtenvorlagen",
+        "Warteschlangen",
+    ):
         assert text in page, text
 
 
@@ -105,4 +115,3 @@ def test_validation_error_in_german(german_browser, site):
     german_browser.getControl(name="form.widgets.topics").value = "Frei Bad | Freibad"
     german_browser.getControl(name="form.buttons.save").click()
     assert 'Zeile 1: "Frei Bad" ist keine gültige Themen-ID' in german_browser.contents
-

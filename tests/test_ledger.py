@@ -4,13 +4,13 @@ import time
 
 from messenger_worker import fanout
 from messenger_worker.ledger import CLAIM_LEASE_SECONDS
-from messenger_worker.ledger import GONE_KEY
-from messenger_worker.ledger import POST_TTL_SECONDS
-from messenger_worker.ledger import Ledger
 from messenger_worker.ledger import errors_key
+from messenger_worker.ledger import GONE_KEY
+from messenger_worker.ledger import Ledger
 from messenger_worker.ledger import marks_key
-from messenger_worker.ledger import stats_key
+from messenger_worker.ledger import POST_TTL_SECONDS
 from messenger_worker.ledger import read_stats
+from messenger_worker.ledger import stats_key
 from messenger_worker.payload import Recipient
 from messenger_worker.ratelimit import RateBucket
 
@@ -76,7 +76,9 @@ def test_a_younger_claim_of_another_run_is_not_taken(redis_client):
 def test_marks_and_errors_expire_with_the_post(redis_client):
     from messenger_worker.payload import Post
 
-    post = Post(id="p1", content_uid="uid-1", kind="news", title="Sperrung", url="https://x/a")
+    post = Post(
+        id="p1", content_uid="uid-1", kind="news", title="Sperrung", url="https://x/a"
+    )
     fanout.enqueue_post(redis_client, post, [ALICE, BOB], {"telegram": 1000})
     ledger = Ledger(redis_client, "p1", "telegram")
     bucket = RateBucket(redis_client, "telegram", "bot", 1000)
@@ -115,7 +117,9 @@ def test_retrying_counter_goes_up_and_down(redis_client):
     claim(ledger, bucket, ALICE, "run-2")
     with redis_client.pipeline() as pipe:
         ledger.gone(pipe, ALICE, "blocked")
-        ledger.failed(pipe, BOB, "too long")  # straight from retry-pending, e.g. channel off
+        ledger.failed(
+            pipe, BOB, "too long"
+        )  # straight from retry-pending, e.g. channel off
         pipe.execute()
     stats = read_stats(redis_client, "p1")["telegram"]
     assert stats["retrying"] == 0
@@ -140,8 +144,10 @@ def test_claim_waits_for_rate_token(redis_client):
     def first_states(rate, count):
         ledger = Ledger(redis_client, f"p-{rate}", "telegram")
         bucket = RateBucket(redis_client, "telegram", f"bot-{rate}", rate)
-        return [claim(ledger, bucket, Recipient(f"s-{n}", "telegram", str(n)), "run")[0]
-                for n in range(count)]
+        return [
+            claim(ledger, bucket, Recipient(f"s-{n}", "telegram", str(n)), "run")[0]
+            for n in range(count)
+        ]
 
     # Tolerance: two intervals, at most 0.1 s, so 3 at once at 100/s and 1 at once at 1/s.
     assert first_states(100, 4) == ["go", "go", "go", "wait"]

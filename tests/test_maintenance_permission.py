@@ -4,7 +4,6 @@ role "Messenger Cron" runs them and can do nothing else of the messenger's."""
 import pytest
 import requests
 import transaction
-
 from conftest import PASSWORD
 
 CRON = "cron"
@@ -12,14 +11,21 @@ CRON = "cron"
 
 @pytest.fixture
 def cron_site(live_site, acceptance):
-    acceptance["portal"].acl_users.userFolderAddUser(CRON, PASSWORD, ["Messenger Cron"], [])
+    acceptance["portal"].acl_users.userFolderAddUser(
+        CRON, PASSWORD, ["Messenger Cron"], []
+    )
     transaction.commit()
     return live_site
 
 
 def call(method, url, user=CRON):
-    return requests.request(method, url, auth=(user, PASSWORD) if user else None,
-                            headers={"Accept": "application/json"}, timeout=30)
+    return requests.request(
+        method,
+        url,
+        auth=(user, PASSWORD) if user else None,
+        headers={"Accept": "application/json"},
+        timeout=30,
+    )
 
 
 @pytest.mark.parametrize("endpoint", ["@messenger-maintenance", "@messenger-dispatch"])

@@ -6,19 +6,26 @@ from urllib.parse import urlencode
 import lxml.html
 import pytest
 import transaction
+from conftest import browser_for
 
 from collective.messenger.subscribers import Consent
 from collective.messenger.subscribers import get_store
-from conftest import browser_for
 
 NUMBER = "+4915123456789"
 
 
 def subscribe(site, channel="signal", address=NUMBER, topics=("warnungen",)):
     store = get_store(site)
-    pending = store.add_pending(channel, list(topics), "en", Consent(privacy_version="x", path="page"),
-                                address=address if channel in ("signal", "threema") else None)
-    subscriber = store.activate(pending, address=None if channel in ("signal", "threema") else address)
+    pending = store.add_pending(
+        channel,
+        list(topics),
+        "en",
+        Consent(privacy_version="x", path="page"),
+        address=address if channel in ("signal", "threema") else None,
+    )
+    subscriber = store.activate(
+        pending, address=None if channel in ("signal", "threema") else address
+    )
     transaction.commit()
     return subscriber.id, subscriber.manage_token
 
@@ -42,7 +49,9 @@ def stored(site, subscriber_id):
 
 
 def reply_jobs(plone_redis, kind):
-    return sorted(key.decode() for key in plone_redis.scan_iter(f"rq:job:reply-{kind}_*"))
+    return sorted(
+        key.decode() for key in plone_redis.scan_iter(f"rq:job:reply-{kind}_*")
+    )
 
 
 @pytest.fixture
@@ -63,7 +72,10 @@ def test_page_shows_masked_address_and_privacy_headers(site, subscribed):
     assert robots == "noindex, nofollow"
     assert "Signal" in html and "+49 1512 ••• 89" in html
     assert "23456789" not in html
-    assert re.search(r'<input[^>]*checked[^>]*value="warnungen"|<input[^>]*value="warnungen"[^>]*checked', html)
+    assert re.search(
+        r'<input[^>]*checked[^>]*value="warnungen"|<input[^>]*value="warnungen"[^>]*checked',
+        html,
+    )
 
 
 def test_telegram_shows_no_chat_id(site):
@@ -78,13 +90,25 @@ def test_change_topics(site, subscribed):
     sid, token = subscribed
     browser = browser_for(site)
     browser.open(manage_url(site, token))
-    post(browser, manage_url(site, token), {"manage_authenticator": form_key(browser.contents), "action": "save",
-                                            "topics": ["veranstaltungen", "baustellen-verkehr"], "mode": "immediate"})
+    post(
+        browser,
+        manage_url(site, token),
+        {
+            "manage_authenticator": form_key(browser.contents),
+            "action": "save",
+            "topics": ["veranstaltungen", "baustellen-verkehr"],
+            "mode": "immediate",
+        },
+    )
     assert "Your changes have been saved." in browser.contents
     assert stored(site, sid).topics == ("baustellen-verkehr", "veranstaltungen")
 
     # No topic at all is refused with a message next to the topics; nothing changes.
-    post(browser, manage_url(site, token), {"manage_authenticator": form_key(browser.contents), "action": "save"})
+    post(
+        browser,
+        manage_url(site, token),
+        {"manage_authenticator": form_key(browser.contents), "action": "save"},
+    )
     assert browser.headers["status"].startswith("400")
     assert "Please choose at least one topic." in browser.contents
     assert 'aria-describedby="messenger-manage-topics-error"' in browser.contents
@@ -104,8 +128,11 @@ def test_post_without_the_form_token_changes_nothing(site, subscribed):
     # The token of another subscriber's page does not fit this one.
     _other, other_token = subscribe(site, address="+4915123456780")
     browser.open(manage_url(site, other_token))
-    post(browser, manage_url(site, token), {"manage_authenticator": form_key(browser.contents),
-                                            "action": "unsubscribe"})
+    post(
+        browser,
+        manage_url(site, token),
+        {"manage_authenticator": form_key(browser.contents), "action": "unsubscribe"},
+    )
     assert browser.headers["status"].startswith("400")
     assert stored(site, sid).state == "active"
 
@@ -114,8 +141,11 @@ def test_unsubscribe_queues_goodbye(site, subscribed, plone_redis):
     sid, token = subscribed
     browser = browser_for(site)
     browser.open(manage_url(site, token))
-    post(browser, manage_url(site, token), {"manage_authenticator": form_key(browser.contents),
-                                            "action": "unsubscribe"})
+    post(
+        browser,
+        manage_url(site, token),
+        {"manage_authenticator": form_key(browser.contents), "action": "unsubscribe"},
+    )
     assert "You have left." in browser.contents
     assert stored(site, sid).state == "unsubscribed"
     assert len(reply_jobs(plone_redis, "goodbye")) == 1
@@ -131,8 +161,15 @@ def test_logged_in_visitor_can_use_the_page(site, subscribed):
     sid, token = subscribed
     browser = browser_for(site, "member")
     browser.open(manage_url(site, token))
-    post(browser, manage_url(site, token), {"manage_authenticator": form_key(browser.contents),
-                                            "action": "save", "topics": ["rathaus-aktuell"]})
+    post(
+        browser,
+        manage_url(site, token),
+        {
+            "manage_authenticator": form_key(browser.contents),
+            "action": "save",
+            "topics": ["rathaus-aktuell"],
+        },
+    )
     assert "Your changes have been saved." in browser.contents
     assert stored(site, sid).topics == ("rathaus-aktuell",)
 
@@ -141,17 +178,35 @@ def test_delete_needs_confirmation(site, subscribed):
     sid, token = subscribed
     browser = browser_for(site)
     browser.open(manage_url(site, token))
-    post(browser, manage_url(site, token), {"manage_authenticator": form_key(browser.contents), "action": "delete"})
+    post(
+        browser,
+        manage_url(site, token),
+        {"manage_authenticator": form_key(browser.contents), "action": "delete"},
+    )
     assert "Delete all your data?" in browser.contents
     assert stored(site, sid) is not None
 
-    post(browser, manage_url(site, token), {"manage_authenticator": form_key(browser.contents), "action": "cancel"})
+    post(
+        browser,
+        manage_url(site, token),
+        {"manage_authenticator": form_key(browser.contents), "action": "cancel"},
+    )
     assert "Your subscription" in browser.contents
     assert stored(site, sid) is not None
 
-    post(browser, manage_url(site, token), {"manage_authenticator": form_key(browser.contents), "action": "delete"})
-    post(browser, manage_url(site, token), {"manage_authenticator": form_key(browser.contents),
-                                            "action": "delete-confirmed"})
+    post(
+        browser,
+        manage_url(site, token),
+        {"manage_authenticator": form_key(browser.contents), "action": "delete"},
+    )
+    post(
+        browser,
+        manage_url(site, token),
+        {
+            "manage_authenticator": form_key(browser.contents),
+            "action": "delete-confirmed",
+        },
+    )
     assert "Your data has been deleted" in browser.contents
     transaction.begin()
     store = get_store(site)
@@ -162,7 +217,9 @@ def test_delete_needs_confirmation(site, subscribed):
     assert browser.headers["status"].startswith("404")
 
 
-@pytest.mark.parametrize("path", ["", "/unknown-token", "/" + "A" * 43, "/<script>", "/a/b"])
+@pytest.mark.parametrize(
+    "path", ["", "/unknown-token", "/" + "A" * 43, "/<script>", "/a/b"]
+)
 def test_unknown_links_are_a_friendly_404(site, path):
     browser = browser_for(site)
     browser.handleErrors = True

@@ -12,12 +12,12 @@ import re
 import pytest
 import requests
 import transaction
-
-from collective.messenger.signup.reply_outbox import get_reply_outbox
-from collective.messenger.subscribers import get_store
 from conftest import wait_until
 from redis_scan import keys_holding
 from test_signup_page import enable_channels
+
+from collective.messenger.signup.reply_outbox import get_reply_outbox
+from collective.messenger.subscribers import get_store
 
 NUMBER = "+4915198765432"
 CHAT_ID = "7311945528"
@@ -29,8 +29,10 @@ def form_token(html):
 
 def phone_messages(sandbox, channel, recipient, count):
     return wait_until(
-        lambda: len(sandbox.messages(channel=channel, recipient=recipient)) >= count
-        and sandbox.messages(channel=channel, recipient=recipient),
+        lambda: (
+            len(sandbox.messages(channel=channel, recipient=recipient)) >= count
+            and sandbox.messages(channel=channel, recipient=recipient)
+        ),
         timeout=60,
         message=f"{count} message(s) on the {channel} phone {recipient}",
     )
@@ -53,36 +55,74 @@ def settled(redis_client):
 
 
 @pytest.mark.timeout(240)
-def test_no_number_code_token_or_link_lingers_in_redis(live_site, acceptance, sandbox, plone_worker, plone_redis):
+def test_no_number_code_token_or_link_lingers_in_redis(
+    live_site, acceptance, sandbox, plone_worker, plone_redis
+):
     portal = acceptance["portal"]
     enable_channels(portal, "telegram", "signal", base_url=sandbox.url)
-    sandbox.configure(telegram={"webhook_url": f"{live_site}/@messenger-webhook/telegram"})
+    sandbox.configure(
+        telegram={"webhook_url": f"{live_site}/@messenger-webhook/telegram"}
+    )
     plone_worker()
     signup = f"{live_site}/@@messenger-signup"
 
     # Signal, by code.
     citizen = requests.Session()
     page = citizen.get(signup, timeout=30).text
-    answer = citizen.post(signup, timeout=30, data={
-        "step": "signup", "path": "page", "topics": "warnungen", "channel": "signal",
-        "phone": "0151 98765432", "consent": "1", "form_token": form_token(page)})
+    answer = citizen.post(
+        signup,
+        timeout=30,
+        data={
+            "step": "signup",
+            "path": "page",
+            "topics": "warnungen",
+            "channel": "signal",
+            "phone": "0151 98765432",
+            "consent": "1",
+            "form_token": form_token(page),
+        },
+    )
     assert answer.status_code == 200, answer.text[:1000]
     confirm_token = re.search(r'name="token"[^>]*value="([^"]+)"', answer.text).group(1)
     [code_message] = phone_messages(sandbox, "signal", NUMBER, 1)
     code = re.search(r": (\d{6})", code_message["text"]).group(1)
-    answer = citizen.post(signup, timeout=30, data={
-        "step": "confirm", "token": confirm_token, "code": code, "form_token": form_token(answer.text)})
+    answer = citizen.post(
+        signup,
+        timeout=30,
+        data={
+            "step": "confirm",
+            "token": confirm_token,
+            "code": code,
+            "form_token": form_token(answer.text),
+        },
+    )
     assert "You are subscribed" in answer.text
     welcome = phone_messages(sandbox, "signal", NUMBER, 2)[1]["text"]
     signal_link = manage_link_in(welcome)
     assert signal_link, welcome
 
     # Telegram, by link; then "link" in the chat sends the manage link again.
-    answer = citizen.post(signup, timeout=30, data={
-        "step": "signup", "path": "portlet", "topics": "warnungen", "channel": "telegram",
-        "consent": "1", "form_token": form_token(page)})
-    start_token = re.search(r"https://t\.me/musterstadt_bot\?start=([A-Za-z0-9_-]+)", answer.text).group(1)
-    assert sandbox.citizen("telegram", CHAT_ID, text=f"/start {start_token}")["webhook"]["status"] == 200
+    answer = citizen.post(
+        signup,
+        timeout=30,
+        data={
+            "step": "signup",
+            "path": "portlet",
+            "topics": "warnungen",
+            "channel": "telegram",
+            "consent": "1",
+            "form_token": form_token(page),
+        },
+    )
+    start_token = re.search(
+        r"https://t\.me/musterstadt_bot\?start=([A-Za-z0-9_-]+)", answer.text
+    ).group(1)
+    assert (
+        sandbox.citizen("telegram", CHAT_ID, text=f"/start {start_token}")["webhook"][
+            "status"
+        ]
+        == 200
+    )
     telegram_welcome = phone_messages(sandbox, "telegram", CHAT_ID, 1)[0]["text"]
     telegram_link = manage_link_in(telegram_welcome)
     assert sandbox.citizen("telegram", CHAT_ID, text="link")["webhook"]["status"] == 200
@@ -94,14 +134,22 @@ def test_no_number_code_token_or_link_lingers_in_redis(live_site, acceptance, sa
     assert store.by_manage_token(signal_link.group(1)).is_active
     assert store.by_manage_token(telegram_link.group(1)).is_active
 
-    wait_until(lambda: settled(plone_redis), timeout=60, message="every reply sent and settled")
+    wait_until(
+        lambda: settled(plone_redis), timeout=60, message="every reply sent and settled"
+    )
     secrets = [
-        NUMBER, NUMBER.lstrip("+"), "015198765432", "15198765432",  # the number, however written
+        NUMBER,
+        NUMBER.lstrip("+"),
+        "015198765432",
+        "15198765432",  # the number, however written
         CHAT_ID,
         code,
-        signal_link.group(1), telegram_link.group(1),  # manage tokens
-        signal_link.group(0), telegram_link.group(0),  # manage links
-        confirm_token, start_token,  # the signups' own tokens, too
+        signal_link.group(1),
+        telegram_link.group(1),  # manage tokens
+        signal_link.group(0),
+        telegram_link.group(0),  # manage links
+        confirm_token,
+        start_token,  # the signups' own tokens, too
     ]
     assert keys_holding(plone_redis, *secrets) == {}
     assert plone_redis.dbsize() > 10  # the scan saw the queues, marks and job hashes

@@ -9,18 +9,18 @@ from datetime import timedelta
 import lxml.html
 import pytest
 import transaction
-
-from collective.messenger.publishing import dispatch
-from collective.messenger.publishing.outbox import get_outbox
 from conftest import browser_for
-from messenger_worker.connection import REDIS_URL_VARIABLE
-from messenger_worker.ledger import post_key
-from messenger_worker.ledger import read_stats
 from status_support import news
 from status_support import prepare
 from status_support import publish
 from status_support import subscribe
 from status_support import text_of
+
+from collective.messenger.publishing import dispatch
+from collective.messenger.publishing.outbox import get_outbox
+from messenger_worker.connection import REDIS_URL_VARIABLE
+from messenger_worker.ledger import post_key
+from messenger_worker.ledger import read_stats
 
 
 @pytest.fixture
@@ -64,15 +64,19 @@ def dashboard(site, user="siteadmin"):
 
 def set_aside_rows(browser):
     page = lxml.html.fromstring(browser.contents)
-    return {row.get("data-post-id"): text_of(row)
-            for row in page.xpath('//section[@id="messenger-set-aside"]//tbody/tr')}
+    return {
+        row.get("data-post-id"): text_of(row)
+        for row in page.xpath('//section[@id="messenger-set-aside"]//tbody/tr')
+    }
 
 
 def click(browser, post_id, button):
     forms = lxml.html.fromstring(browser.contents).xpath("//form")
     for index, form in enumerate(forms):
         if form.xpath(f'.//input[@name="post_id"][@value="{post_id}"]'):
-            browser.getForm(index=index).getControl(name=f"form.buttons.{button}").click()
+            browser.getForm(index=index).getControl(
+                name=f"form.buttons.{button}"
+            ).click()
             return
     raise AssertionError(f"no form for {post_id}")
 
@@ -82,7 +86,9 @@ def test_an_unreadable_entry_does_not_block_publishing(portal, plone_redis, capl
     broken = unreadable(published_while_redis_down(news(portal, title="Alte Meldung")))
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="collective.messenger"):
-        publish(news(portal, title="Markt fällt aus"))  # today: PayloadError, nothing published
+        publish(
+            news(portal, title="Markt fällt aus")
+        )  # today: PayloadError, nothing published
     transaction.begin()
     [entry] = [e for e in get_outbox().recent() if e.title == "Markt fällt aus"]
     assert plone_redis.exists(post_key(entry.post_id))
@@ -92,11 +98,17 @@ def test_an_unreadable_entry_does_not_block_publishing(portal, plone_redis, capl
     assert not plone_redis.exists(post_key(broken.post_id))
     # One line an operator can act on, no traceback; the next drain does not repeat it.
     lines = [r for r in caplog.records if broken.post_id in r.getMessage()]
-    assert len(lines) == 1 and not lines[0].exc_info and "dashboard" in lines[0].getMessage()
+    assert (
+        len(lines) == 1
+        and not lines[0].exc_info
+        and "dashboard" in lines[0].getMessage()
+    )
     assert dispatch.drain()["skipped"] == 0
 
 
-def test_one_entry_that_breaks_in_any_way_leaves_the_others_to_go_out(portal, plone_redis):
+def test_one_entry_that_breaks_in_any_way_leaves_the_others_to_go_out(
+    portal, plone_redis
+):
     subscribe([1001])
     first = published_while_redis_down(news(portal, title="Erste"))
     second = published_while_redis_down(news(portal, title="Zweite"))
@@ -104,13 +116,18 @@ def test_one_entry_that_breaks_in_any_way_leaves_the_others_to_go_out(portal, pl
     transaction.commit()
     result = dispatch.drain()
     transaction.commit()
-    assert result["dispatched"] == 1 and result["skipped"] == 1 and result["waiting"] == 0
+    assert (
+        result["dispatched"] == 1 and result["skipped"] == 1 and result["waiting"] == 0
+    )
     assert second.state == "queued" and plone_redis.exists(post_key(second.post_id))
     assert first.reason == "unreadable" and get_outbox().needs_attention() == [first]
     # Listed, not a broken page; "Send anyway" says why not.
     browser = dashboard(portal)
     assert browser.headers["status"].startswith("200")
-    assert "Its stored message cannot be read: PayloadError" in set_aside_rows(browser)[first.post_id]
+    assert (
+        "Its stored message cannot be read: PayloadError"
+        in set_aside_rows(browser)[first.post_id]
+    )
     click(browser, first.post_id, "send_set_aside")
     assert browser.headers["status"].startswith("200")
     assert "still cannot be read, so nothing was sent" in browser.contents
@@ -118,7 +135,9 @@ def test_one_entry_that_breaks_in_any_way_leaves_the_others_to_go_out(portal, pl
 
 def test_a_stale_entry_is_listed_and_sent_anyway(portal, plone_redis):
     subscribe([1001, 1002])
-    entry = stale(published_while_redis_down(news(portal, title="Vollsperrung Hauptstraße")))
+    entry = stale(
+        published_while_redis_down(news(portal, title="Vollsperrung Hauptstraße"))
+    )
     assert dispatch.drain()["skipped"] == 1
     transaction.commit()
     assert entry.state == "skipped" and entry.reason == "stale"
@@ -132,7 +151,10 @@ def test_a_stale_entry_is_listed_and_sent_anyway(portal, plone_redis):
     subscribe([1003])  # sent to today's subscribers
     click(browser, entry.post_id, "send_set_aside")
     assert browser.headers["status"].startswith("200")
-    assert "“Vollsperrung Hauptstraße” was handed to the delivery queue; recipients: 3." in browser.contents
+    assert (
+        "“Vollsperrung Hauptstraße” was handed to the delivery queue; recipients: 3."
+        in browser.contents
+    )
     assert set_aside_rows(browser) == {}
     transaction.begin()
     assert entry.state == "queued" and entry.reason == ""
@@ -161,13 +183,23 @@ def test_sending_an_unreadable_entry_anyway_says_why_not(portal, plone_redis):
     dispatch.drain()
     transaction.commit()
     browser = dashboard(portal)
-    assert "Its stored message cannot be read: PayloadError" in set_aside_rows(browser)[entry.post_id]
+    assert (
+        "Its stored message cannot be read: PayloadError"
+        in set_aside_rows(browser)[entry.post_id]
+    )
     # Among the recent posts too, as editors see it on the item: not sent, and why.
-    recent = lxml.html.fromstring(browser.contents).xpath(f'//tr[@data-post-id="{entry.post_id}"]')[0]
+    recent = lxml.html.fromstring(browser.contents).xpath(
+        f'//tr[@data-post-id="{entry.post_id}"]'
+    )[0]
     assert "Not sent" in text_of(recent)
-    assert "Its stored message cannot be read; the messenger dashboard says why." in text_of(recent)
+    assert (
+        "Its stored message cannot be read; the messenger dashboard says why."
+        in text_of(recent)
+    )
     click(browser, entry.post_id, "send_set_aside")
-    assert "“Alte Meldung” still cannot be read, so nothing was sent" in browser.contents
+    assert (
+        "“Alte Meldung” still cannot be read, so nothing was sent" in browser.contents
+    )
     assert list(set_aside_rows(browser)) == [entry.post_id]
     assert plone_redis.keys("messenger:post:*") == []
 
@@ -179,12 +211,17 @@ def test_send_anyway_needs_the_authenticator_and_an_admin(portal, plone_redis):
     transaction.commit()
     url = portal.absolute_url() + "/@@messenger-dashboard"
     admin = dashboard(portal)
-    token = lxml.html.fromstring(admin.contents).xpath('//input[@name="_authenticator"]/@value')[0]
+    token = lxml.html.fromstring(admin.contents).xpath(
+        '//input[@name="_authenticator"]/@value'
+    )[0]
     admin.post(url, f"post_id={entry.post_id}&form.buttons.send_set_aside=1")
     assert admin.headers["status"].startswith("403")
     editor = dashboard(portal, "editor")
     assert entry.post_id not in editor.contents
-    editor.post(url, f"_authenticator={token}&post_id={entry.post_id}&form.buttons.send_set_aside=1")
+    editor.post(
+        url,
+        f"_authenticator={token}&post_id={entry.post_id}&form.buttons.send_set_aside=1",
+    )
     transaction.begin()
     assert get_outbox().needs_attention() == [entry]
     assert plone_redis.keys("messenger:post:*") == []
@@ -201,6 +238,9 @@ def test_an_item_retracted_meanwhile_is_not_sent_anyway(portal, plone_redis):
     transaction.commit()
     browser = dashboard(portal)
     click(browser, entry.post_id, "send_set_aside")
-    assert "“Zurückgezogen” is no longer published, so it was not sent. Dismiss it." in browser.contents
+    assert (
+        "“Zurückgezogen” is no longer published, so it was not sent. Dismiss it."
+        in browser.contents
+    )
     assert list(set_aside_rows(browser)) == [entry.post_id]
     assert plone_redis.keys("messenger:post:*") == []

@@ -7,10 +7,9 @@ the site never appear in any answer, in any spelling.
 
 import pytest
 import transaction
-
-from rest_support import THREEMA_NUMBER
 from rest_support import active_signal_subscription
 from rest_support import rest_fixture  # noqa: F401  (the "rest" fixture)
+from rest_support import THREEMA_NUMBER
 
 SERVICE = "@messenger-subscriptions"
 OTHERS = {
@@ -21,8 +20,12 @@ OTHERS = {
 }
 # Every spelling of the others' addresses an answer might contain.
 FORBIDDEN = [
-    "+4915112345689", "15112345689", "0151 12345689", "1511 2345689",
-    "4915198765432", "15198765432",
+    "+4915112345689",
+    "15112345689",
+    "0151 12345689",
+    "1511 2345689",
+    "4915198765432",
+    "15198765432",
     "987654321",
     "ECHOECHO",
 ]
@@ -46,13 +49,23 @@ def others(rest):
             address=address if channel in ("signal", "threema") else None,
         )
         tokens[channel] = {"id": pending.id, "confirm": pending.confirm_token}
-        subscriber = store.activate(pending, address=None if channel in ("signal", "threema") else address)
+        subscriber = store.activate(
+            pending, address=None if channel in ("signal", "threema") else address
+        )
         tokens[channel]["manage"] = subscriber.manage_token
     # One more that stays pending, with its confirm token.
     pending = store.add_pending(
-        "signal", ["warnungen"], "de", Consent(privacy_version="v1", path="page"), address="+4915222222222"
+        "signal",
+        ["warnungen"],
+        "de",
+        Consent(privacy_version="v1", path="page"),
+        address="+4915222222222",
     )
-    tokens["pending"] = {"id": pending.id, "confirm": pending.confirm_token, "manage": pending.manage_token}
+    tokens["pending"] = {
+        "id": pending.id,
+        "confirm": pending.confirm_token,
+        "manage": pending.manage_token,
+    }
     transaction.commit()
     return tokens
 
@@ -70,8 +83,16 @@ def test_no_role_sees_an_address(rest, plone_redis, others, user):
         ("GET", SERVICE, None),
         ("GET", f"{SERVICE}/{others['signal']['id']}", None),
         ("GET", f"{SERVICE}/{others['pending']['confirm']}", None),
-        ("GET", f"{SERVICE}/{others['pending']['manage']}", None),  # pending: not manageable yet
-        ("POST", f"{SERVICE}/confirm", {"token": others["pending"]["confirm"], "code": "123456"}),
+        (
+            "GET",
+            f"{SERVICE}/{others['pending']['manage']}",
+            None,
+        ),  # pending: not manageable yet
+        (
+            "POST",
+            f"{SERVICE}/confirm",
+            {"token": others["pending"]["confirm"], "code": "123456"},
+        ),
         ("POST", f"{SERVICE}/resend", {"token": others["pending"]["confirm"]}),
         ("PATCH", f"{SERVICE}/{others['signal']['id']}", {"state": "unsubscribed"}),
         ("DELETE", f"{SERVICE}/{others['signal']['id']}", None),
@@ -91,16 +112,22 @@ def test_no_role_sees_an_address(rest, plone_redis, others, user):
     assert_no_address(signup, FORBIDDEN + OWN_FORBIDDEN)
 
     plone_redis.delete(*plone_redis.keys("messenger:limit:*"))
-    own = active_signal_subscription(rest, plone_redis, number="0176 98765432", user=user)
+    own = active_signal_subscription(
+        rest, plone_redis, number="0176 98765432", user=user
+    )
     for method, body in (("GET", None), ("PATCH", {"topics": ["warnungen"]})):
         response = rest.call(method, own["@id"], json=body, user=user)
         assert response.status_code == 200
         assert response.json()["address"] == "+49 176 ••• 32"
-        assert_no_address(response, FORBIDDEN + ["+4917698765432", "17698765432", "98765432"])
+        assert_no_address(
+            response, FORBIDDEN + ["+4917698765432", "17698765432", "98765432"]
+        )
 
 
 @pytest.mark.parametrize("user", [None, "member", "editor", "siteadmin"])
-def test_others_subscriptions_are_unreachable_without_their_token(rest, others, user, plone_redis):
+def test_others_subscriptions_are_unreachable_without_their_token(
+    rest, others, user, plone_redis
+):
     store_before = rest.store().counts()
     for channel in OTHERS:
         # 24 unknown tokens from one client would trip the guessing limit (tested in
@@ -111,18 +138,28 @@ def test_others_subscriptions_are_unreachable_without_their_token(rest, others, 
             for method in ("GET", "PATCH", "DELETE"):
                 body = {"state": "unsubscribed"} if method == "PATCH" else None
                 response = rest.call(method, f"{SERVICE}/{token}", json=body, user=user)
-                assert response.status_code == 404, (method, channel, key, response.text)
+                assert response.status_code == 404, (
+                    method,
+                    channel,
+                    key,
+                    response.text,
+                )
     assert rest.store().counts() == store_before
 
 
-@pytest.mark.parametrize("channel, masked", [
-    ("signal", "+49 1511 ••• 89"),
-    ("whatsapp", "+49 1519 ••• 32"),
-    ("telegram", None),
-    ("threema", "EC••••HO"),
-])
+@pytest.mark.parametrize(
+    "channel, masked",
+    [
+        ("signal", "+49 1511 ••• 89"),
+        ("whatsapp", "+49 1519 ••• 32"),
+        ("telegram", None),
+        ("threema", "EC••••HO"),
+    ],
+)
 def test_manage_token_shows_the_masked_address_only(rest, others, channel, masked):
-    response = rest.call("GET", f"{SERVICE}/{others[channel]['manage']}", user="siteadmin")
+    response = rest.call(
+        "GET", f"{SERVICE}/{others[channel]['manage']}", user="siteadmin"
+    )
     assert response.status_code == 200
     assert response.json()["address"] == masked
     assert_no_address(response)

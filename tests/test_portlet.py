@@ -4,15 +4,15 @@ import re
 from urllib.parse import urlencode
 
 import transaction
+from conftest import browser_for
 from plone.portlets.interfaces import IPortletAssignmentMapping
 from plone.portlets.interfaces import IPortletManager
+from test_signup_page import enable_channels
 from zope.component import getMultiAdapter
 from zope.component import getUtility
 
 from collective.messenger.browser.portlet import Assignment
 from collective.messenger.subscribers import get_store
-from conftest import browser_for
-from test_signup_page import enable_channels
 
 ADDVIEW = "collective.messenger.SignupPortlet"
 
@@ -30,7 +30,11 @@ def assign(site, **data):
 
 
 def portlet_html(html):
-    match = re.search(r'<section class="card portlet portlet-messenger-signup".*?</section>', html, re.S)
+    match = re.search(
+        r'<section class="card portlet portlet-messenger-signup".*?</section>',
+        html,
+        re.S,
+    )
     return match.group(0) if match else None
 
 
@@ -39,11 +43,18 @@ def test_site_administrator_adds_portlet_with_preselected_topics(site):
     browser = browser_for(site, "siteadmin")
     browser.open(f"{site.absolute_url()}/@@manage-portlets")
     assert f"+/{ADDVIEW}" in browser.contents
-    browser.open(f"{site.absolute_url()}/++contextportlets++plone.rightcolumn/+/{ADDVIEW}")
+    browser.open(
+        f"{site.absolute_url()}/++contextportlets++plone.rightcolumn/+/{ADDVIEW}"
+    )
     assert "Add messenger signup portlet" in browser.contents
     # The topics of the control panel are offered as checkboxes.
     topics = browser.getControl(name="form.widgets.topics:list")
-    assert set(topics.options) == {"baustellen-verkehr", "veranstaltungen", "rathaus-aktuell", "warnungen"}
+    assert set(topics.options) == {
+        "baustellen-verkehr",
+        "veranstaltungen",
+        "rathaus-aktuell",
+        "warnungen",
+    }
     browser.getControl(name="form.widgets.header").value = "Stay informed"
     topics.value = ["baustellen-verkehr", "warnungen"]
     browser.getControl(name="form.buttons.add").click()
@@ -61,14 +72,20 @@ def test_site_administrator_adds_portlet_with_preselected_topics(site):
     html = portlet_html(anonymous.contents)
     assert html is not None and "Stay informed" in html
     checked = re.findall(r'<input[^>]*name="topics"[^>]*>', html)
-    ticked = [re.search(r'value="([^"]+)"', tag).group(1) for tag in checked if "checked" in tag]
+    ticked = [
+        re.search(r'value="([^"]+)"', tag).group(1)
+        for tag in checked
+        if "checked" in tag
+    ]
     assert ticked == ["baustellen-verkehr", "warnungen"]
     assert f'action="{site.absolute_url()}/@@messenger-signup"' in html
     assert re.search(r'name="path"[^>]*value="portlet"', html)
     assert "Baustellen, Straßensperrungen und Umleitungen" in html  # descriptions shown
 
     # ... and it can be edited.
-    browser.open(f"{site.absolute_url()}/++contextportlets++plone.rightcolumn/{assignment.__name__}/edit")
+    browser.open(
+        f"{site.absolute_url()}/++contextportlets++plone.rightcolumn/{assignment.__name__}/edit"
+    )
     browser.getControl(name="form.widgets.show_descriptions:list").value = []
     browser.getControl(name="form.buttons.apply").click()
     transaction.begin()
@@ -84,9 +101,19 @@ def test_signup_through_the_portlet(site):
     assert "Baustellen, Straßensperrungen" not in html
     request_key = re.search(r'name="request_key"[^>]*value="([^"]+)"', html).group(1)
     form_token = re.search(r'name="form_token"[^>]*value="([^"]+)"', html).group(1)
-    data = {"step": "signup", "path": "portlet", "request_key": request_key, "topics": ["warnungen"],
-            "channel": "telegram", "consent": "1", "website": "", "form_token": form_token}
-    browser.post(f"{site.absolute_url()}/@@messenger-signup", urlencode(data, doseq=True))
+    data = {
+        "step": "signup",
+        "path": "portlet",
+        "request_key": request_key,
+        "topics": ["warnungen"],
+        "channel": "telegram",
+        "consent": "1",
+        "website": "",
+        "form_token": form_token,
+    }
+    browser.post(
+        f"{site.absolute_url()}/@@messenger-signup", urlencode(data, doseq=True)
+    )
     assert "Open Telegram" in browser.contents
     # On the signup page the portlet does not offer a second form.
     assert portlet_html(browser.contents) is None

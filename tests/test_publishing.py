@@ -12,6 +12,10 @@ from DateTime import DateTime
 from plone import api
 from rq import Queue
 from rq.serializers import JSONSerializer
+from status_support import news
+from status_support import prepare
+from status_support import publish
+from status_support import subscribe
 from zope.event import notify
 from zope.lifecycleevent import ObjectModifiedEvent
 
@@ -26,10 +30,6 @@ from messenger_worker.connection import REDIS_URL_VARIABLE
 from messenger_worker.ledger import GONE_KEY
 from messenger_worker.ledger import post_key
 from messenger_worker.ledger import read_stats
-from status_support import news
-from status_support import prepare
-from status_support import publish
-from status_support import subscribe
 
 
 @pytest.fixture
@@ -38,7 +38,10 @@ def portal(site):
 
 
 def queued_jobs(redis):
-    return sum(Queue(name, connection=redis, serializer=JSONSerializer).count for name in keys.QUEUES)
+    return sum(
+        Queue(name, connection=redis, serializer=JSONSerializer).count
+        for name in keys.QUEUES
+    )
 
 
 def test_first_publication_hands_one_post_to_redis_after_commit(portal, plone_redis):
@@ -54,7 +57,9 @@ def test_first_publication_hands_one_post_to_redis_after_commit(portal, plone_re
     assert read_stats(plone_redis, entry.post_id)["telegram"]["queued"] == 3
     assert queued_jobs(plone_redis) == 1
     assert dispatch.live_state(entry) == "queued"
-    assert entry.post["title"] == item.Title() and entry.post["url"] == item.absolute_url()
+    assert (
+        entry.post["title"] == item.Title() and entry.post["url"] == item.absolute_url()
+    )
     assert entry.post["teaser"] == item.Description()
 
 
@@ -91,7 +96,9 @@ def test_republishing_after_retract_does_not_resend_until_asked(portal, plone_re
     assert plone_redis.exists(post_key(entry.post_id))
 
 
-def test_editing_a_published_item_does_not_send_but_send_update_does(portal, plone_redis):
+def test_editing_a_published_item_does_not_send_but_send_update_does(
+    portal, plone_redis
+):
     subscribe([1001])
     item = news(portal)
     publish(item)
@@ -128,8 +135,11 @@ def test_future_effective_date_schedules_moves_and_cancels(portal, plone_redis):
     assert abs((entry.due - (tomorrow + 1).asdatetime()).total_seconds()) < 1
     assert fanout.scheduled_batches(plone_redis, entry.post_id) == 1
     registry_times = [
-        score for name in keys.QUEUES
-        for _job, score in plone_redis.zrange(f"rq:scheduled:{name}", 0, -1, withscores=True)
+        score
+        for name in keys.QUEUES
+        for _job, score in plone_redis.zrange(
+            f"rq:scheduled:{name}", 0, -1, withscores=True
+        )
     ]
     # RQ keeps whole seconds; the release is rounded up, never early.
     assert [int(t) for t in registry_times] == [math.ceil((tomorrow + 1).timeTime())]
@@ -162,7 +172,9 @@ def test_expired_item_does_not_send(portal, plone_redis):
     assert plone_redis.keys("messenger:post:*") == []
 
 
-def test_redis_down_at_publish_keeps_the_post_and_the_drain_sends_it_once(portal, plone_redis):
+def test_redis_down_at_publish_keeps_the_post_and_the_drain_sends_it_once(
+    portal, plone_redis
+):
     subscribe(range(1001, 1011))
     item = news(portal)
     real_url = os.environ[REDIS_URL_VARIABLE]
@@ -171,7 +183,12 @@ def test_redis_down_at_publish_keeps_the_post_and_the_drain_sends_it_once(portal
         publish(item)  # the transition succeeds
         [entry] = get_outbox().entries_for(item.UID())
         assert dispatch.live_state(entry) == "waiting"
-        assert dispatch.drain() == {"dispatched": 0, "cancelled": 0, "skipped": 0, "waiting": 1}
+        assert dispatch.drain() == {
+            "dispatched": 0,
+            "cancelled": 0,
+            "skipped": 0,
+            "waiting": 1,
+        }
     finally:
         os.environ[REDIS_URL_VARIABLE] = real_url
     assert plone_redis.keys("messenger:post:*") == []
@@ -194,7 +211,11 @@ def test_next_publication_drains_the_outbox(portal, plone_redis):
     finally:
         os.environ[REDIS_URL_VARIABLE] = real_url
     publish(news(portal, title="Zweite"))
-    titles = sorted(key.decode() for key in plone_redis.keys("messenger:post:*") if key.count(b":") == 2)
+    titles = sorted(
+        key.decode()
+        for key in plone_redis.keys("messenger:post:*")
+        if key.count(b":") == 2
+    )
     assert len(titles) == 2
 
 
@@ -223,10 +244,21 @@ def test_one_plan_says_post_due_expiry_recipients_and_counts(portal):
     tomorrow = DateTime() + 1
     item = news(portal, effective_date=tomorrow, expiration_date=tomorrow + 2)
     plan = plan_post(item, "update", "p-7", lead="Jetzt bis Freitag")
-    assert plan.post.id == "p-7" and plan.post.update and plan.post.teaser.startswith("Jetzt bis Freitag\n\n")
-    assert abs((plan.due - tomorrow.asdatetime()).total_seconds()) < 1 and plan.due.tzinfo is not None
+    assert (
+        plan.post.id == "p-7"
+        and plan.post.update
+        and plan.post.teaser.startswith("Jetzt bis Freitag\n\n")
+    )
+    assert (
+        abs((plan.due - tomorrow.asdatetime()).total_seconds()) < 1
+        and plan.due.tzinfo is not None
+    )
     assert not plan.expired
-    assert sorted(row[1] for row in plan.recipients) == ["signal", "telegram", "telegram"]
+    assert sorted(row[1] for row in plan.recipients) == [
+        "signal",
+        "telegram",
+        "telegram",
+    ]
     assert plan.counts == {"telegram": 2, "signal": 1}
     # "Send now" gives its own time; an item expired by then says so.
     now = datetime.now(timezone.utc)
@@ -249,7 +281,12 @@ def test_leaving_and_coming_back_is_told_to_the_workers(portal, plone_redis):
     assert not plone_redis.exists(keys.LEFT_KEY)  # after commit only
     transaction.commit()
     assert plone_redis.zscore(keys.LEFT_KEY, person.id) is not None
-    again = store.add_pending("telegram", ["baustellen-verkehr"], "de", {"privacy_version": "v1", "path": "page"})
+    again = store.add_pending(
+        "telegram",
+        ["baustellen-verkehr"],
+        "de",
+        {"privacy_version": "v1", "path": "page"},
+    )
     store.activate(again, address="1001")
     transaction.commit()
     assert plone_redis.zscore(keys.LEFT_KEY, person.id) is None

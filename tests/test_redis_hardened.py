@@ -9,28 +9,27 @@ import sys
 import pytest
 import redis
 import transaction
+from conftest import add_users
+from conftest import PASSWORD
+from conftest import wait_until
+from conftest import WorkerProcess
 from plone.testing.zope import Browser
 from pytest_plone import fixtures_factory
+from status_support import news
+from status_support import prepare
+from status_support import publish
+from status_support import subscribe
 
 from collective.messenger.redis_client import get_redis
 from collective.messenger.settings.publish import publish_now
 from collective.messenger.settings.secrets import SecretStore
 from collective.messenger.testing import ACL_PASSWORDS
 from collective.messenger.testing import HARDENED_FUNCTIONAL_TESTING
+from messenger_sandbox import config as sandbox_config
 from messenger_worker import keys
 from messenger_worker.connection import CA_FILE_VARIABLE
 from messenger_worker.connection import REDIS_URL_VARIABLE
 from messenger_worker.ledger import read_stats
-from messenger_sandbox import config as sandbox_config
-from status_support import news
-from status_support import prepare
-from status_support import publish
-from status_support import subscribe
-
-from conftest import PASSWORD
-from conftest import WorkerProcess
-from conftest import add_users
-from conftest import wait_until
 
 globals().update(fixtures_factory(((HARDENED_FUNCTIONAL_TESTING, "hardened"),)))
 
@@ -87,9 +86,16 @@ def test_acl_users_reach_only_their_keys_and_no_admin_command(hardened, server, 
     client.set("rq:probe", "1")
     with pytest.raises(redis.exceptions.NoPermissionError):
         client.set("other-app:session", "1")
-    for command in (("FLUSHALL",), ("CONFIG", "GET", "requirepass"), ("KEYS", "*"),
-                    ("ACL", "LIST"), ("CLIENT", "KILL", "ID", "1"), ("SAVE",),
-                    ("FUNCTION", "FLUSH"), ("CLIENT", "LIST")):
+    for command in (
+        ("FLUSHALL",),
+        ("CONFIG", "GET", "requirepass"),
+        ("KEYS", "*"),
+        ("ACL", "LIST"),
+        ("CLIENT", "KILL", "ID", "1"),
+        ("SAVE",),
+        ("FUNCTION", "FLUSH"),
+        ("CLIENT", "LIST"),
+    ):
         with pytest.raises(redis.exceptions.NoPermissionError):
             client.execute_command(*command)
     with pytest.raises(redis.exceptions.AuthenticationError):
@@ -123,19 +129,30 @@ def test_publish_and_delivery_through_acl_users_with_token_from_environment(
     item = news(site)
     publish(item)
     # The worker over TLS, checking the server's certificate against the CA from its environment.
-    worker = workers(server.url_for("worker", ACL_PASSWORDS["worker"], tls=True),
-                     env={TOKEN_VARIABLE: token, CA_FILE_VARIABLE: server.ca_file})
+    worker = workers(
+        server.url_for("worker", ACL_PASSWORDS["worker"], tls=True),
+        env={TOKEN_VARIABLE: token, CA_FILE_VARIABLE: server.ca_file},
+    )
     from collective.messenger.publishing.outbox import get_outbox
 
     [entry] = get_outbox().entries_for(item.UID())
     admin = server.client()
     try:
-        wait_until(lambda: read_stats(admin, entry.post_id).get("telegram", {}).get("sent", 0) == 3,
-                   timeout=60, message="delivery through the worker ACL user")
+        wait_until(
+            lambda: (
+                read_stats(admin, entry.post_id).get("telegram", {}).get("sent", 0) == 3
+            ),
+            timeout=60,
+            message="delivery through the worker ACL user",
+        )
     except AssertionError:
-        raise AssertionError(f"ACL refused {denied(server)}; the worker said:\n{worker.output}")
+        raise AssertionError(
+            f"ACL refused {denied(server)}; the worker said:\n{worker.output}"
+        )
     connections = [c for c in admin.client_list() if c.get("user") == "worker"]
-    assert connections and all(c["laddr"].endswith(f":{server.tls_port}") for c in connections)
+    assert connections and all(
+        c["laddr"].endswith(f":{server.tls_port}") for c in connections
+    )
     received = sandbox.messages(channel="telegram")
     assert sorted(m["recipient"] for m in received) == ["7001", "7002", "7003"]
 
@@ -147,24 +164,33 @@ def test_publish_and_delivery_through_acl_users_with_token_from_environment(
     assert "reachable" in health and "not reachable" not in health
 
     assert denied(server) == [], worker.output
-    admin.config_set("rdbcompression", "no")  # DUMP as stored, so the search below sees all
+    admin.config_set(
+        "rdbcompression", "no"
+    )  # DUMP as stored, so the search below sees all
     for key in admin.scan_iter(count=1000):
         dump = admin.dump(key) or b""
         assert token.encode() not in dump, key
 
 
-def test_citizen_signs_up_through_the_webhook_and_gets_the_welcome(site, server, hardened, sandbox, workers):
+def test_citizen_signs_up_through_the_webhook_and_gets_the_welcome(
+    site, server, hardened, sandbox, workers
+):
     """The inbound way: a Telegram /start reaches Zope's webhook, Zope (as ``zope``) queues
     the welcome, the worker (as ``worker``) sends it to the phone."""
-    from collective.messenger.subscribers import get_store
-    from collective.messenger.subscribers.model import Consent
-    from webhooks_support import TELEGRAM_SECRET
     from webhooks_support import new_delivery
     from webhooks_support import payload
+    from webhooks_support import TELEGRAM_SECRET
+
+    from collective.messenger.subscribers import get_store
+    from collective.messenger.subscribers.model import Consent
 
     prepare(site, sandbox, channels=("telegram",))
-    pending = get_store().add_pending("telegram", ["baustellen-verkehr"], "de",
-                                      Consent(privacy_version="test", path="rest"))
+    pending = get_store().add_pending(
+        "telegram",
+        ["baustellen-verkehr"],
+        "de",
+        Consent(privacy_version="test", path="rest"),
+    )
     transaction.commit()
     update = new_delivery("telegram", payload("telegram_message_private.json"))
     update["message"]["text"] = f"/start {pending.confirm_token}"
@@ -173,22 +199,32 @@ def test_citizen_signs_up_through_the_webhook_and_gets_the_welcome(site, server,
     browser = Browser(hardened["app"])
     browser.handleErrors = False
     browser.addHeader("X-Telegram-Bot-Api-Secret-Token", TELEGRAM_SECRET)
-    browser.post(site.absolute_url() + "/@messenger-webhook/telegram", json.dumps(update),
-                 "application/json")
+    browser.post(
+        site.absolute_url() + "/@messenger-webhook/telegram",
+        json.dumps(update),
+        "application/json",
+    )
     assert json.loads(browser.contents)["outcomes"] == ["activated"]
 
     worker = workers()
     try:
-        [welcome] = wait_until(lambda: sandbox.messages(channel="telegram", recipient="4711"),
-                               timeout=60, message="the welcome on the phone")
+        [welcome] = wait_until(
+            lambda: sandbox.messages(channel="telegram", recipient="4711"),
+            timeout=60,
+            message="the welcome on the phone",
+        )
     except AssertionError:
-        raise AssertionError(f"ACL refused {denied(server)}; the worker said:\n{worker.output}")
+        raise AssertionError(
+            f"ACL refused {denied(server)}; the worker said:\n{worker.output}"
+        )
     assert "/stop" in welcome["text"]
     assert denied(server) == [], worker.output
 
 
 def test_zope_over_tls_needs_the_ca_file(site, server, monkeypatch):
-    monkeypatch.setenv(REDIS_URL_VARIABLE, server.url_for("zope", ACL_PASSWORDS["zope"], tls=True))
+    monkeypatch.setenv(
+        REDIS_URL_VARIABLE, server.url_for("zope", ACL_PASSWORDS["zope"], tls=True)
+    )
     monkeypatch.delenv(CA_FILE_VARIABLE, raising=False)
     with pytest.raises(redis.ConnectionError, match="certificate verify failed"):
         publish_now(site)
@@ -203,7 +239,10 @@ def worker_status(url, ca_file=None):
         env[CA_FILE_VARIABLE] = ca_file
     return subprocess.run(
         [sys.executable, "-m", "messenger_worker.cli", "--redis-url", url, "status"],
-        capture_output=True, text=True, timeout=60, env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
     )
 
 
@@ -225,7 +264,9 @@ def test_readme_shows_the_acl_rules_the_tests_use():
     from messenger_worker.connection import WORKER_ACL_RULES
     from messenger_worker.connection import ZOPE_ACL_RULES
 
-    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md"), encoding="utf-8").read()
+    readme = open(
+        os.path.join(os.path.dirname(__file__), "..", "README.md"), encoding="utf-8"
+    ).read()
     section = readme.split("## Operating: a hardened Redis")[1].split("\n## ")[0]
     assert f"user zope on >ZOPE-PASSWORD {ZOPE_ACL_RULES}\n" in section
     assert f"user worker on >WORKER-PASSWORD {WORKER_ACL_RULES}\n" in section

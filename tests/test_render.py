@@ -38,16 +38,23 @@ def make_post(**changes):
 
 
 def test_german_start_with_weekday_date_and_time():
-    assert render.format_start("2026-11-23T07:00:00+01:00") == "Mo., 23.11.2026, 07:00 Uhr"
+    assert (
+        render.format_start("2026-11-23T07:00:00+01:00") == "Mo., 23.11.2026, 07:00 Uhr"
+    )
 
 
 def test_english_start():
-    assert render.format_start("2026-11-23T07:00:00+01:00", "en") == "Mon, 23 Nov 2026, 07:00"
+    assert (
+        render.format_start("2026-11-23T07:00:00+01:00", "en")
+        == "Mon, 23 Nov 2026, 07:00"
+    )
 
 
 def test_time_stays_in_the_offset_of_the_iso_string():
     # 23:30 in New York is the next day in UTC; the reader sees the editor's local time.
-    assert render.format_start("2026-07-05T23:30:00-04:00") == "So., 05.07.2026, 23:30 Uhr"
+    assert (
+        render.format_start("2026-07-05T23:30:00-04:00") == "So., 05.07.2026, 23:30 Uhr"
+    )
     assert render.format_start("2026-07-05T06:15:00Z") == "So., 05.07.2026, 06:15 Uhr"
 
 
@@ -59,7 +66,10 @@ def test_same_day_end_is_a_time_only():
 
 def test_end_on_another_day_is_written_in_full():
     start = "2026-11-23T07:00:00+01:00"
-    assert render.format_end("2026-11-24T12:00:00+01:00", start) == "Di., 24.11.2026, 12:00 Uhr"
+    assert (
+        render.format_end("2026-11-24T12:00:00+01:00", start)
+        == "Di., 24.11.2026, 12:00 Uhr"
+    )
 
 
 def test_all_day_dates_have_no_time():
@@ -95,7 +105,9 @@ def test_channel_template_wins_over_default():
 
 
 def test_event_template_with_dates_and_location():
-    post = make_post(templates={"default": "{title}\nWann: {start} – {end}\nWo: {location}\n{url}"})
+    post = make_post(
+        templates={"default": "{title}\nWann: {start} – {end}\nWo: {location}\n{url}"}
+    )
     assert render_text(post, "threema") == (
         "Vollsperrung Hauptstraße\n"
         "Wann: Mo., 23.11.2026, 07:00 Uhr – 17:30 Uhr\n"
@@ -105,8 +117,15 @@ def test_event_template_with_dates_and_location():
 
 
 def test_lines_whose_placeholders_are_all_empty_are_dropped():
-    post = make_post(teaser="", location="", start=None, end=None,
-                     templates={"default": "{title}\n\n{teaser}\n\nWann: {start} bis {end}\nOrt: {location}\n\n{url}"})
+    post = make_post(
+        teaser="",
+        location="",
+        start=None,
+        end=None,
+        templates={
+            "default": "{title}\n\n{teaser}\n\nWann: {start} bis {end}\nOrt: {location}\n\n{url}"
+        },
+    )
     assert render_text(post, "signal") == (
         "Vollsperrung Hauptstraße\n\nhttps://www.musterstadt.de/aktuelles/vollsperrung"
     )
@@ -118,7 +137,9 @@ def test_a_line_with_one_filled_placeholder_stays():
 
 
 def test_lines_without_placeholders_and_unknown_braces_stay():
-    post = make_post(templates={"default": "Stadt Musterstadt {info}\n{title}\nAbmelden: /stop"})
+    post = make_post(
+        templates={"default": "Stadt Musterstadt {info}\n{title}\nAbmelden: /stop"}
+    )
     assert render_text(post, "telegram") == (
         "Stadt Musterstadt {info}\nVollsperrung Hauptstraße\nAbmelden: /stop"
     )
@@ -172,14 +193,24 @@ def test_utf16_size_counts_emoji_twice():
 
 
 def test_telegram_html_escapes_everything_and_bolds_the_title():
-    post = make_post(title="Tom & Jerry <live>", teaser="1 < 2 & 3 > 2",
-                     templates={"default": "{title}\n{teaser}\nK&K <b>"})
+    post = make_post(
+        title="Tom & Jerry <live>",
+        teaser="1 < 2 & 3 > 2",
+        templates={"default": "{title}\n{teaser}\nK&K <b>"},
+    )
     text = html_text(post.template_for("telegram"), render.placeholder_values(post))
-    assert text == "<b>Tom &amp; Jerry &lt;live&gt;</b>\n1 &lt; 2 &amp; 3 &gt; 2\nK&amp;K &lt;b&gt;"
+    assert (
+        text
+        == "<b>Tom &amp; Jerry &lt;live&gt;</b>\n1 &lt; 2 &amp; 3 &gt; 2\nK&amp;K &lt;b&gt;"
+    )
 
 
 def test_signal_styled_text_escapes_marks_and_bolds_the_title():
-    post = make_post(title="5 * 3 = 15", teaser="~ca.~ `code` ||x||", templates={"default": "{title}\n{teaser}"})
+    post = make_post(
+        title="5 * 3 = 15",
+        teaser="~ca.~ `code` ||x||",
+        templates={"default": "{title}\n{teaser}"},
+    )
     text = styled_text(post.template_for("signal"), render.placeholder_values(post))
     assert text == "**5 \\* 3 = 15**\n\\~ca.\\~ \\`code\\` \\|\\|x\\|\\|"
 
@@ -198,19 +229,27 @@ def test_whatsapp_details_join_teaser_time_and_place():
         "Wegen Kanalarbeiten ist die Hauptstraße gesperrt. · "
         "Mo., 23.11.2026, 07:00 Uhr – 17:30 Uhr · Hauptstraße 1-20"
     )
-    assert template_details(make_post(teaser="", start=None, end=None, location="")) == "–"
+    assert (
+        template_details(make_post(teaser="", start=None, end=None, location="")) == "–"
+    )
 
 
 def test_whatsapp_button_suffix_is_the_path_after_the_site_root():
-    assert button_suffix("https://www.musterstadt.de/aktuelles/vollsperrung") == "aktuelles/vollsperrung"
+    assert (
+        button_suffix("https://www.musterstadt.de/aktuelles/vollsperrung")
+        == "aktuelles/vollsperrung"
+    )
     assert button_suffix("https://www.musterstadt.de/a/b?c=1") == "a/b?c=1"
 
 
-@pytest.mark.parametrize("address, field", [
-    ("ECHOECHO", ("to", "ECHOECHO")),
-    ("echoecho", ("to", "ECHOECHO")),
-    ("+49 151 1234567", ("phone", "491511234567")),
-    ("+4915112345678", ("phone", "4915112345678")),
-])
+@pytest.mark.parametrize(
+    "address, field",
+    [
+        ("ECHOECHO", ("to", "ECHOECHO")),
+        ("echoecho", ("to", "ECHOECHO")),
+        ("+49 151 1234567", ("phone", "491511234567")),
+        ("+4915112345678", ("phone", "4915112345678")),
+    ],
+)
 def test_threema_recipient_is_an_id_or_a_phone_number(address, field):
     assert recipient_field(address) == field

@@ -6,11 +6,11 @@ import time
 
 import pytest
 import requests
+from conftest import wait_until
+from delivery_support import reply_state
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from conftest import wait_until
-from delivery_support import reply_state
 from messenger_worker import fanout
 from messenger_worker import keys
 from messenger_worker import render
@@ -25,7 +25,9 @@ from messenger_worker.payload import Recipient
 
 FAST = {"backoff_base_seconds": 0.2, "pause_recheck_seconds": 1}
 
-WELCOME = "Willkommen beim Newsletter der Stadt <Musterstadt> & Umgebung!\nAbmelden: /stop"
+WELCOME = (
+    "Willkommen beim Newsletter der Stadt <Musterstadt> & Umgebung!\nAbmelden: /stop"
+)
 
 ADDRESSES = {
     "telegram": "1001",
@@ -60,6 +62,7 @@ def settled(redis_client, reply_id):
 
 # -- enqueueing ------------------------------------------------------------------------------
 
+
 def test_job_ids_are_deterministic_valid_and_distinct():
     first = replies.reply_job_id("welcome-42")
     assert first == replies.reply_job_id("welcome-42")
@@ -75,7 +78,10 @@ def test_enqueue_puts_one_json_job_on_the_low_queue(redis_client):
     job_id = replies.enqueue_reply(redis_client, "welcome-sub-1", recipient, WELCOME)
     assert job_id == replies.reply_job_id("welcome-sub-1")
     # The same reply again changes nothing.
-    assert replies.enqueue_reply(redis_client, "welcome-sub-1", recipient, WELCOME) == job_id
+    assert (
+        replies.enqueue_reply(redis_client, "welcome-sub-1", recipient, WELCOME)
+        == job_id
+    )
     queue = Queue(keys.QUEUE_LOW, connection=redis_client, serializer=JSONSerializer)
     assert queue.job_ids == [job_id]
     job = queue.fetch_job(job_id)
@@ -99,14 +105,19 @@ def test_a_reply_whose_job_failed_for_good_is_enqueued_afresh(redis_client):
     queue.remove(job)
     job.set_status(JobStatus.FAILED)
     assert queue.job_ids == []
-    assert replies.enqueue_reply(redis_client, "welcome-sub-1", recipient, WELCOME) == job_id
+    assert (
+        replies.enqueue_reply(redis_client, "welcome-sub-1", recipient, WELCOME)
+        == job_id
+    )
     assert queue.job_ids == [job_id]
     assert queue.fetch_job(job_id).get_status() == JobStatus.QUEUED
 
 
 def test_enqueue_refuses_unknown_channels(redis_client):
     with pytest.raises(ValueError):
-        replies.enqueue_reply(redis_client, "welcome-x", Recipient("x", "fax", "123"), "Hallo")
+        replies.enqueue_reply(
+            redis_client, "welcome-x", Recipient("x", "fax", "123"), "Hallo"
+        )
 
 
 def test_a_sent_reply_is_not_enqueued_again(redis_client):
@@ -116,6 +127,7 @@ def test_a_sent_reply_is_not_enqueued_again(redis_client):
 
 
 # -- send_text of each channel, directly against the sandbox ----------------------------------
+
 
 @pytest.fixture
 def session():
@@ -151,13 +163,17 @@ def test_telegram_long_text_is_cut_to_4096(sandbox, session):
 
 def test_telegram_text_follows_a_migrated_group(sandbox, session):
     sandbox.configure(telegram={"migrated": {"-4711": -1004711}})
-    outcome = channel("telegram", sandbox, session).send_text(person("telegram", address="-4711"), "Hallo")
+    outcome = channel("telegram", sandbox, session).send_text(
+        person("telegram", address="-4711"), "Hallo"
+    )
     assert outcome.kind == "sent", outcome.reason
     assert outcome.new_address == "-1004711"
 
 
 def test_signal_text_is_plain(sandbox, session):
-    outcome = channel("signal", sandbox, session).send_text(person("signal"), "**nicht fett** ~so~")
+    outcome = channel("signal", sandbox, session).send_text(
+        person("signal"), "**nicht fett** ~so~"
+    )
     assert outcome.kind == "sent", outcome.reason
     [message] = sandbox.messages(channel="signal")
     assert message["text"] == "**nicht fett** ~so~"
@@ -165,26 +181,32 @@ def test_signal_text_is_plain(sandbox, session):
 
 
 def test_threema_text_is_cut_to_3500_bytes(sandbox, session):
-    outcome = channel("threema", sandbox, session).send_text(person("threema"), "Straßenfest " * 400)
+    outcome = channel("threema", sandbox, session).send_text(
+        person("threema"), "Straßenfest " * 400
+    )
     assert outcome.kind == "sent", outcome.reason
     [message] = sandbox.messages(channel="threema")
     assert 3400 < render.utf8_size(message["text"]) <= 3500
 
 
-@pytest.mark.parametrize("name,config,kind", [
-    ("telegram", {"blocked": ["1001"]}, "gone"),
-    ("telegram", {"bad_token": True}, "pause"),
-    ("signal", {"unknown": ["+4915112345678"]}, "gone"),
-    ("signal", {"bad_token": True}, "pause"),
-    ("threema", {"bad_token": True}, "pause"),
-    ("threema", {"error_rate": 1.0}, "retry"),
-])
+@pytest.mark.parametrize(
+    "name,config,kind",
+    [
+        ("telegram", {"blocked": ["1001"]}, "gone"),
+        ("telegram", {"bad_token": True}, "pause"),
+        ("signal", {"unknown": ["+4915112345678"]}, "gone"),
+        ("signal", {"bad_token": True}, "pause"),
+        ("threema", {"bad_token": True}, "pause"),
+        ("threema", {"error_rate": 1.0}, "retry"),
+    ],
+)
 def test_send_text_classifies_like_send(sandbox, session, name, config, kind):
     sandbox.configure(**{name: config})
     assert channel(name, sandbox, session).send_text(person(name), "Hallo").kind == kind
 
 
 # -- the job, run by worker processes ---------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", ["telegram", "whatsapp", "signal", "threema"])
 def test_welcome_reply_reaches_the_phone(redis_client, sandbox, start_worker, name):
@@ -213,7 +235,9 @@ def test_the_same_reply_is_sent_once(redis_client, sandbox, start_worker):
     replies.enqueue_reply(redis_client, "welcome-sub-1", recipient, WELCOME)
     # The job itself runs twice, too (as after a lost worker): its mark stops the second run.
     queue = Queue(keys.QUEUE_LOW, connection=redis_client, serializer=JSONSerializer)
-    queue.enqueue(replies.SEND_REPLY, "welcome-sub-1", "telegram", 0, job_id="second-run")
+    queue.enqueue(
+        replies.SEND_REPLY, "welcome-sub-1", "telegram", 0, job_id="second-run"
+    )
     replies.enqueue_reply(redis_client, "goodbye-sub-1-1", recipient, "Auf Wiedersehen")
     start_worker()
     wait_until(lambda: settled(redis_client, "goodbye-sub-1-1"), message="replies")
@@ -227,9 +251,13 @@ def test_the_same_reply_is_sent_once(redis_client, sandbox, start_worker):
     assert [m["text"] for m in sandbox.messages(channel="telegram")].count(WELCOME) == 1
 
 
-def test_a_reply_not_sent_before_its_text_expired_fails_with_the_reason(redis_client, sandbox, start_worker):
+def test_a_reply_not_sent_before_its_text_expired_fails_with_the_reason(
+    redis_client, sandbox, start_worker
+):
     publish(redis_client, sandbox)
-    replies.enqueue_reply(redis_client, "code-sub-1", person("signal"), "Ihr Code: 482913")
+    replies.enqueue_reply(
+        redis_client, "code-sub-1", person("signal"), "Ihr Code: 482913"
+    )
     # Half an hour passed without a worker: the address and the text are gone.
     redis_client.delete(replies.content_key("code-sub-1"))
     start_worker()
@@ -241,12 +269,20 @@ def test_a_reply_not_sent_before_its_text_expired_fails_with_the_reason(redis_cl
     assert sandbox.messages(channel="signal") == []
 
 
-def test_a_reply_job_from_before_the_upgrade_is_sent_and_forgets_its_text(redis_client, sandbox, start_worker):
+def test_a_reply_job_from_before_the_upgrade_is_sent_and_forgets_its_text(
+    redis_client, sandbox, start_worker
+):
     # Jobs enqueued by the previous version carry the recipient and the text themselves.
     publish(redis_client, sandbox)
     queue = Queue(keys.QUEUE_LOW, connection=redis_client, serializer=JSONSerializer)
-    queue.enqueue(replies.SEND_REPLY, "welcome-sub-1", person("telegram").to_list(), WELCOME, 0,
-                  job_id=replies.reply_job_id("welcome-sub-1"))
+    queue.enqueue(
+        replies.SEND_REPLY,
+        "welcome-sub-1",
+        person("telegram").to_list(),
+        WELCOME,
+        0,
+        job_id=replies.reply_job_id("welcome-sub-1"),
+    )
     start_worker()
     wait_until(lambda: settled(redis_client, "welcome-sub-1"), message="reply")
     assert state(redis_client, "welcome-sub-1")[0] == "sent"
@@ -254,15 +290,21 @@ def test_a_reply_job_from_before_the_upgrade_is_sent_and_forgets_its_text(redis_
     assert not redis_client.exists(replies.content_key("welcome-sub-1"))
 
 
-def test_a_dead_workers_claim_is_taken_over_after_its_lease(redis_client, sandbox, start_worker):
+def test_a_dead_workers_claim_is_taken_over_after_its_lease(
+    redis_client, sandbox, start_worker
+):
     publish(redis_client, sandbox)
     key = replies.reply_key("welcome-sub-1")
     # A worker died mid-send long ago; and another claim is still young (someone is sending).
-    redis_client.set(key, f"c:dead@1 {time.time() - replies.CLAIM_LEASE_SECONDS - 5:.3f}")
+    redis_client.set(
+        key, f"c:dead@1 {time.time() - replies.CLAIM_LEASE_SECONDS - 5:.3f}"
+    )
     young = f"c:busy@2 {time.time():.3f}"
     redis_client.set(replies.reply_key("welcome-sub-2"), young)
     replies.enqueue_reply(redis_client, "welcome-sub-1", person("telegram"), WELCOME)
-    replies.enqueue_reply(redis_client, "welcome-sub-2", person("telegram", 2, "1002"), WELCOME)
+    replies.enqueue_reply(
+        redis_client, "welcome-sub-2", person("telegram", 2, "1002"), WELCOME
+    )
     start_worker()
     wait_until(lambda: settled(redis_client, "welcome-sub-1"), message="takeover")
     assert reply_stats(redis_client, "telegram")["resent"] == 1
@@ -293,10 +335,14 @@ def test_server_errors_are_retried_until_sent(redis_client, sandbox, start_worke
     publish(redis_client, sandbox)
     replies.enqueue_reply(redis_client, "welcome-sub-1", person("threema"), WELCOME)
     start_worker()
-    wait_until(lambda: sandbox.stats()["threema"]["injected_errors"] >= 2, message="two 5xx")
+    wait_until(
+        lambda: sandbox.stats()["threema"]["injected_errors"] >= 2, message="two 5xx"
+    )
     assert state(redis_client, "welcome-sub-1")[0] in ("retrying", "claimed")
     sandbox.configure(threema={"error_rate": 0.0})
-    wait_until(lambda: settled(redis_client, "welcome-sub-1"), message="sent after retries")
+    wait_until(
+        lambda: settled(redis_client, "welcome-sub-1"), message="sent after retries"
+    )
     assert state(redis_client, "welcome-sub-1")[0] == "sent"
     counts = reply_stats(redis_client, "threema")
     assert counts["sent"] == 1
@@ -347,7 +393,9 @@ def test_bad_token_pauses_and_the_reply_goes_out_after_new_settings(
     publish(redis_client, sandbox)
     replies.enqueue_reply(redis_client, "welcome-sub-1", person("telegram"), WELCOME)
     start_worker()
-    pause = wait_until(lambda: ChannelPauses(redis_client).all().get("telegram"), message="pause")
+    pause = wait_until(
+        lambda: ChannelPauses(redis_client).all().get("telegram"), message="pause"
+    )
     assert "token" in pause["reason"].lower()
     time.sleep(2.5)  # rescheduled, not failed
     assert state(redis_client, "welcome-sub-1")[0] == "unknown"
@@ -365,20 +413,33 @@ def test_replies_share_the_rate_bucket_with_posts(redis_client, sandbox, start_w
     rate = 20
     sandbox.configure(telegram={"rate_limit": rate, "burst": 4})
     publish(redis_client, sandbox, rates={"telegram": rate})
-    post = Post(id="p1", content_uid="uid-1", kind="news", title="Stadtfest",
-                url="https://musterstadt.de/stadtfest", teaser="Am Samstag.",
-                templates={"default": "{title}\n\n{url}"})
+    post = Post(
+        id="p1",
+        content_uid="uid-1",
+        kind="news",
+        title="Stadtfest",
+        url="https://musterstadt.de/stadtfest",
+        teaser="Am Samstag.",
+        templates={"default": "{title}\n\n{url}"},
+    )
     people = [Recipient(f"telegram-{n}", "telegram", str(n)) for n in range(1000, 1060)]
     fanout.enqueue_post(redis_client, post, people, {"telegram": rate}, batch_size=60)
     for n in range(20):
-        replies.enqueue_reply(redis_client, f"welcome-r{n}", person("telegram", f"r{n}", str(2000 + n)),
-                              f"Willkommen {n}")
+        replies.enqueue_reply(
+            redis_client,
+            f"welcome-r{n}",
+            person("telegram", f"r{n}", str(2000 + n)),
+            f"Willkommen {n}",
+        )
     start_worker()
     start_worker()
 
     def finished():
         s = read_post_stats(redis_client, "p1").get("telegram", {})
-        return s.get("sent", 0) == 60 and reply_stats(redis_client, "telegram").get("sent", 0) == 20
+        return (
+            s.get("sent", 0) == 60
+            and reply_stats(redis_client, "telegram").get("sent", 0) == 20
+        )
 
     wait_until(finished, timeout=60, message="post and replies")
     assert sandbox.stats()["telegram"]["rate_limited"] == 0
@@ -386,7 +447,9 @@ def test_replies_share_the_rate_bucket_with_posts(redis_client, sandbox, start_w
     assert len(sent) == 80
     times = sorted(m["time"] for m in sent)
     # Never more than the rate (plus the burst the platform allows) in any second.
-    busiest = max(sum(1 for t in times[i:] if t < start + 1.0) for i, start in enumerate(times))
+    busiest = max(
+        sum(1 for t in times[i:] if t < start + 1.0) for i, start in enumerate(times)
+    )
     assert busiest <= rate + 4
     assert (times[-1] - times[0]) >= (80 - 4) / rate * 0.95
     # Replies went out while the post was being sent: they really shared the bucket.
@@ -396,7 +459,9 @@ def test_replies_share_the_rate_bucket_with_posts(redis_client, sandbox, start_w
 
 
 @pytest.mark.timeout(300)
-def test_worker_killed_mid_send_sends_at_most_once_more(redis_client, sandbox, start_worker):
+def test_worker_killed_mid_send_sends_at_most_once_more(
+    redis_client, sandbox, start_worker
+):
     # The platform takes its time to answer: the worker is killed after the message went out
     # and before it could book it.
     sandbox.configure(telegram={"latency_ms": 3000})
@@ -409,7 +474,9 @@ def test_worker_killed_mid_send_sends_at_most_once_more(redis_client, sandbox, s
     sandbox.configure(telegram={"latency_ms": 0})
     start_worker()
     # Worker B takes the abandoned job up (seconds), the claim's lease runs out, the reply goes again.
-    wait_until(lambda: settled(redis_client, "welcome-sub-1"), timeout=240, message="recovery")
+    wait_until(
+        lambda: settled(redis_client, "welcome-sub-1"), timeout=240, message="recovery"
+    )
     assert state(redis_client, "welcome-sub-1")[0] == "sent"
     assert len(sandbox.messages(channel="telegram")) == 2
     counts = reply_stats(redis_client, "telegram")

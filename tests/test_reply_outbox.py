@@ -6,17 +6,17 @@ from datetime import timedelta
 
 import pytest
 import transaction
+from reply_texts import queued_replies
 from zope.component.hooks import setSite
 from zope.globalrequest import setRequest
 
-from collective.messenger.publishing import dispatch
 from collective.messenger.demo.sandbox import use_sandbox
+from collective.messenger.publishing import dispatch
 from collective.messenger.signup import commands
 from collective.messenger.signup import flow
 from collective.messenger.signup.reply_outbox import get_reply_outbox
 from collective.messenger.subscribers import get_store
 from messenger_worker.connection import REDIS_URL_VARIABLE
-from reply_texts import queued_replies
 
 SANDBOX = "http://127.0.0.1:9"
 NUMBER = "+4915123456781"
@@ -45,7 +45,13 @@ class RedisDown:
 
 
 def code_signup(number=NUMBER, channel="signal"):
-    data = {"topics": ["warnungen"], "channel": channel, "phone": number, "consent": "on", "website": ""}
+    data = {
+        "topics": ["warnungen"],
+        "channel": channel,
+        "phone": number,
+        "consent": "on",
+        "website": "",
+    }
     return flow.start_signup(data, "page", current_request())
 
 
@@ -58,15 +64,29 @@ def current_request():
 def waiting(kind=""):
     transaction.begin()
     box = get_reply_outbox(create=False)
-    return [entry for entry in (box.waiting() if box is not None else []) if entry.reply_id.startswith(kind)]
+    return [
+        entry
+        for entry in (box.waiting() if box is not None else [])
+        if entry.reply_id.startswith(kind)
+    ]
 
 
 def telegram_subscriber(chat_id="4711"):
     step = flow.start_signup(
-        {"topics": ["warnungen"], "channel": "telegram", "consent": "on", "website": ""}, "page", current_request()
+        {
+            "topics": ["warnungen"],
+            "channel": "telegram",
+            "consent": "on",
+            "website": "",
+        },
+        "page",
+        current_request(),
     )
     transaction.commit()
-    assert commands.handle_message("telegram", chat_id, f"/start {step.token}") == commands.ACTIVATED
+    assert (
+        commands.handle_message("telegram", chat_id, f"/start {step.token}")
+        == commands.ACTIVATED
+    )
     transaction.commit()
     transaction.begin()
     return get_store().by_address("telegram", chat_id)
@@ -112,7 +132,9 @@ def test_the_next_reply_hands_over_the_waiting_ones(portal, plone_redis):
     assert welcome.reply_id.startswith(f"welcome-{subscriber.id}-")
     code_signup()
     transaction.commit()
-    kinds = sorted(reply_id.split("-", 1)[0] for reply_id in queued_replies(plone_redis))
+    kinds = sorted(
+        reply_id.split("-", 1)[0] for reply_id in queued_replies(plone_redis)
+    )
     assert kinds == ["code", "welcome"]
     assert waiting() == []
 
@@ -120,13 +142,17 @@ def test_the_next_reply_hands_over_the_waiting_ones(portal, plone_redis):
 def test_goodbye_waits_too(portal, plone_redis):
     subscriber = telegram_subscriber()
     with RedisDown():
-        assert commands.handle_message("telegram", "4711", "STOP") == commands.UNSUBSCRIBED
+        assert (
+            commands.handle_message("telegram", "4711", "STOP") == commands.UNSUBSCRIBED
+        )
         transaction.commit()
     [entry] = waiting("goodbye-")
     assert entry.subscriber_id == subscriber.id
     dispatch.drain()
     transaction.commit()
-    assert any(reply_id.startswith("goodbye-") for reply_id in queued_replies(plone_redis))
+    assert any(
+        reply_id.startswith("goodbye-") for reply_id in queued_replies(plone_redis)
+    )
 
 
 def test_a_failed_request_records_no_reply(portal, plone_redis):
@@ -159,7 +185,9 @@ def test_a_deleted_subscribers_waiting_reply_is_dropped(portal, plone_redis):
     assert result["replies_dropped"] == 1 and queued_replies(plone_redis) == {}
 
 
-@pytest.mark.parametrize("text", ["link", "Link", "/link", "LINK", "/link@musterstadt_bot", " link! "])
+@pytest.mark.parametrize(
+    "text", ["link", "Link", "/link", "LINK", "/link@musterstadt_bot", " link! "]
+)
 def test_link_sends_the_manage_link_again(portal, plone_redis, text):
     subscriber = telegram_subscriber()
     plone_redis.flushall()
@@ -196,14 +224,23 @@ def test_dashboard_shows_waiting_replies_and_sends_them(portal, plone_redis):
         code_signup()
         transaction.commit()
         admin = browser_for(portal, "siteadmin")
-        admin.open(f"{portal.absolute_url()}/@@messenger-dashboard")  # opens without Redis, too
+        admin.open(
+            f"{portal.absolute_url()}/@@messenger-dashboard"
+        )  # opens without Redis, too
         assert admin.headers["status"].startswith("200")
         assert "Replies waiting for the queue: 1." in admin.contents
     admin.open(f"{portal.absolute_url()}/@@messenger-dashboard")
-    section = re.search(r'id="messenger-code-budget".*?</section>', admin.contents, re.S).group(0)
+    section = re.search(
+        r'id="messenger-code-budget".*?</section>', admin.contents, re.S
+    ).group(0)
     assert "Replies waiting for the queue: 1." in section
-    authenticator = re.search(r'name="_authenticator" value="([^"]+)"', section).group(1)
-    admin.post(f"{portal.absolute_url()}/@@messenger-send-replies", urlencode({"_authenticator": authenticator}))
+    authenticator = re.search(r'name="_authenticator" value="([^"]+)"', section).group(
+        1
+    )
+    admin.post(
+        f"{portal.absolute_url()}/@@messenger-send-replies",
+        urlencode({"_authenticator": authenticator}),
+    )
     assert "Replies handed to the queue: 1." in admin.contents
     assert "No replies are waiting." in admin.contents
     [reply_id] = queued_replies(plone_redis)
@@ -212,20 +249,35 @@ def test_dashboard_shows_waiting_replies_and_sends_them(portal, plone_redis):
     from zExceptions import Forbidden
 
     with pytest.raises(Forbidden):
-        browser_for(portal, "siteadmin").post(f"{portal.absolute_url()}/@@messenger-send-replies", "")
+        browser_for(portal, "siteadmin").post(
+            f"{portal.absolute_url()}/@@messenger-send-replies", ""
+        )
 
 
-@pytest.mark.parametrize("channel,address", [("signal", "+4915123456783"), ("whatsapp", "4915123456784")])
+@pytest.mark.parametrize(
+    "channel,address", [("signal", "+4915123456783"), ("whatsapp", "4915123456784")]
+)
 def test_link_works_on_signal_and_whatsapp(portal, plone_redis, channel, address):
     from collective.messenger.subscribers import Consent
 
     store = get_store()
-    pending = store.add_pending(channel, ["warnungen"], "de", Consent(privacy_version="x", path="page"),
-                                address=address if channel == "signal" else None)
-    subscriber = store.activate(pending, address=None if channel == "signal" else address)
+    pending = store.add_pending(
+        channel,
+        ["warnungen"],
+        "de",
+        Consent(privacy_version="x", path="page"),
+        address=address if channel == "signal" else None,
+    )
+    subscriber = store.activate(
+        pending, address=None if channel == "signal" else address
+    )
     transaction.commit()
     assert commands.handle_message(channel, address, "Link") == commands.LINK_SENT
     transaction.commit()
-    [reply] = [text for reply_id, text in queued_replies(plone_redis).items() if reply_id.startswith("link-")]
+    [reply] = [
+        text
+        for reply_id, text in queued_replies(plone_redis).items()
+        if reply_id.startswith("link-")
+    ]
     assert f"@@messenger-manage/{subscriber.manage_token}" in reply
     assert "Ihr persönlicher Link" in reply  # in the subscriber's language

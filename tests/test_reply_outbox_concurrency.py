@@ -6,13 +6,13 @@ import threading
 
 import pytest
 import transaction
+from test_subscribers_concurrency import run_like_zope
+from test_subscribers_concurrency import ZOPE_ATTEMPTS
 from ZODB import DB
 from ZODB.FileStorage import FileStorage
 
 from collective.messenger.signup.reply_outbox import ReplyOutbox
 from messenger_worker.payload import Recipient
-from test_subscribers_concurrency import ZOPE_ATTEMPTS
-from test_subscribers_concurrency import run_like_zope
 
 THREADS = 50
 
@@ -27,10 +27,14 @@ def db(tmp_path):
 
 
 def reply(n):
-    return f"code-sub{n:04d}-abc", Recipient(f"sub{n:04d}", "signal", f"+4917012345{n:02d}", "de")
+    return f"code-sub{n:04d}-abc", Recipient(
+        f"sub{n:04d}", "signal", f"+4917012345{n:02d}", "de"
+    )
 
 
-@pytest.mark.parametrize("earlier", [0, 200], ids=["empty outbox", "200 earlier replies"])
+@pytest.mark.parametrize(
+    "earlier", [0, 200], ids=["empty outbox", "200 earlier replies"]
+)
 def test_fifty_replies_recorded_at_once_lose_nothing(db, earlier):
     with db.transaction() as connection:
         box = connection.root()["replies"]
@@ -44,9 +48,12 @@ def test_fifty_replies_recorded_at_once_lose_nothing(db, earlier):
         tm = transaction.TransactionManager()
         connection = db.open(transaction_manager=tm)
         try:
+
             def work(attempt):
                 reply_id, recipient = reply(n)
-                connection.root()["replies"].add(reply_id, recipient, "Ihr Code: 654321")
+                connection.root()["replies"].add(
+                    reply_id, recipient, "Ihr Code: 654321"
+                )
                 if attempt == 1:
                     barrier.wait(timeout=120)
 
@@ -62,8 +69,11 @@ def test_fifty_replies_recorded_at_once_lose_nothing(db, earlier):
         tm = transaction.TransactionManager()
         connection = db.open(transaction_manager=tm)
         try:
+
             def work(attempt):
-                for entry in connection.root()["replies"].entries()[n * 10:(n + 1) * 10]:
+                for entry in connection.root()["replies"].entries()[
+                    n * 10 : (n + 1) * 10
+                ]:
                     entry.empty_once()
                 if attempt == 1:
                     barrier.wait(timeout=120)
@@ -76,7 +86,9 @@ def test_fifty_replies_recorded_at_once_lose_nothing(db, earlier):
             connection.close()
 
     threads = [threading.Thread(target=record, args=(n,)) for n in range(THREADS)]
-    threads += [threading.Thread(target=empty_earlier, args=(n,)) for n in range(earlier // 10)]
+    threads += [
+        threading.Thread(target=empty_earlier, args=(n,)) for n in range(earlier // 10)
+    ]
     for each in threads:
         each.start()
     for each in threads:

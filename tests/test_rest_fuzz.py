@@ -8,17 +8,16 @@ the validation, not the limit, answers. Derandomized in CI (the same examples ev
 import json
 
 import requests
-from hypothesis import HealthCheck
+from fuzz_support import examples
 from hypothesis import event
 from hypothesis import given
+from hypothesis import HealthCheck
 from hypothesis import settings
 from hypothesis import strategies as st
-
-from fuzz_support import examples
-from rest_support import SIGNAL_NUMBER
-from rest_support import TOPICS
 from rest_support import active_signal_subscription
 from rest_support import rest_fixture  # noqa: F401  (the "rest" fixture)
+from rest_support import SIGNAL_NUMBER
+from rest_support import TOPICS
 
 SERVICE = "@messenger-subscriptions"
 FUZZ = settings(
@@ -30,17 +29,32 @@ FUZZ = settings(
 texts = st.one_of(
     st.text(max_size=30),
     st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=200),
-    st.sampled_from(
-        ["", " ", "\x00", "☃", "𝕏" * 5, "\ud800", "<script>", "../../etc", "%00", "A" * 70_000]
-    ),
+    st.sampled_from([
+        "",
+        " ",
+        "\x00",
+        "☃",
+        "𝕏" * 5,
+        "\ud800",
+        "<script>",
+        "../../etc",
+        "%00",
+        "A" * 70_000,
+    ]),
 )
 json_scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), texts
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    texts,
 )
 json_values = st.recursive(
     json_scalars,
-    lambda children: st.lists(children, max_size=5)
-    | st.dictionaries(st.text(max_size=10), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5)
+        | st.dictionaries(st.text(max_size=10), children, max_size=5)
+    ),
     max_leaves=12,
 )
 topic_values = st.one_of(
@@ -49,13 +63,23 @@ topic_values = st.one_of(
     json_values,
 )
 channel_values = st.one_of(
-    st.sampled_from(["telegram", "whatsapp", "signal", "threema", "fax", ""]), json_values
-)
-phone_values = st.one_of(
-    st.sampled_from([SIGNAL_NUMBER, "0151 12345689", "030 1234567", "echoecho", "+49", "0" * 41]),
+    st.sampled_from(["telegram", "whatsapp", "signal", "threema", "fax", ""]),
     json_values,
 )
-language_values = st.one_of(st.sampled_from(["de", "en", "de-at", "xx-yyyyy", "DE"]), json_values)
+phone_values = st.one_of(
+    st.sampled_from([
+        SIGNAL_NUMBER,
+        "0151 12345689",
+        "030 1234567",
+        "echoecho",
+        "+49",
+        "0" * 41,
+    ]),
+    json_values,
+)
+language_values = st.one_of(
+    st.sampled_from(["de", "en", "de-at", "xx-yyyyy", "DE"]), json_values
+)
 signup_bodies = st.fixed_dictionaries(
     {},
     optional={
@@ -76,8 +100,18 @@ signup_bodies = st.fixed_dictionaries(
 VALID_BODIES = [
     {"topics": ["warnungen"], "channel": "telegram", "consent": True},
     {"topics": TOPICS, "channel": "whatsapp", "consent": True, "language": "en"},
-    {"topics": ["veranstaltungen"], "channel": "signal", "phone": SIGNAL_NUMBER, "consent": True},
-    {"topics": ["warnungen"], "channel": "threema", "phone": "ECHOECHO", "consent": True},
+    {
+        "topics": ["veranstaltungen"],
+        "channel": "signal",
+        "phone": SIGNAL_NUMBER,
+        "consent": True,
+    },
+    {
+        "topics": ["warnungen"],
+        "channel": "threema",
+        "phone": "ECHOECHO",
+        "consent": True,
+    },
 ]
 
 
@@ -87,7 +121,16 @@ def nearly_valid_bodies(draw):
     or name exactly that field."""
     body = dict(draw(st.sampled_from(VALID_BODIES)))
     change = draw(st.sampled_from(["none", "replace", "remove", "add"]))
-    field = draw(st.sampled_from(["topics", "channel", "phone", "consent", "language", "website"]))
+    field = draw(
+        st.sampled_from([
+            "topics",
+            "channel",
+            "phone",
+            "consent",
+            "language",
+            "website",
+        ])
+    )
     if change == "replace":
         body[field] = draw(json_values)
     elif change == "remove":
@@ -122,7 +165,11 @@ def assert_clean_rejection(response):
 
 # The fixtures are set up once per test function; every example shares the live site.
 @FUZZ
-@given(body=st.one_of(nearly_valid_bodies(), nearly_valid_bodies(), signup_bodies, json_values))
+@given(
+    body=st.one_of(
+        nearly_valid_bodies(), nearly_valid_bodies(), signup_bodies, json_values
+    )
+)
 def test_fuzz_signup(rest, plone_redis, body):
     reset_limits(plone_redis)
     before = rest.store().counts()
@@ -140,17 +187,15 @@ def test_fuzz_signup(rest, plone_redis, body):
 @settings(FUZZ, max_examples=examples(40))
 @given(
     body=st.one_of(st.binary(max_size=300), st.text(max_size=300).map(str.encode)),
-    content_type=st.sampled_from(
-        [
-            "application/json",
-            "application/json; charset=utf-8",
-            "text/plain",
-            "application/x-www-form-urlencoded",
-            "multipart/form-data",
-            "multipart/form-data; boundary=x",
-            "",
-        ]
-    ),
+    content_type=st.sampled_from([
+        "application/json",
+        "application/json; charset=utf-8",
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+        "multipart/form-data; boundary=x",
+        "",
+    ]),
 )
 def test_fuzz_signup_raw_bodies(rest, plone_redis, body, content_type):
     reset_limits(plone_redis)
@@ -170,7 +215,11 @@ def test_fuzz_confirm_and_manage(rest, plone_redis):
     @given(
         body=st.one_of(
             st.fixed_dictionaries(
-                {}, optional={"token": st.one_of(st.just(step["token"]), json_values), "code": json_values}
+                {},
+                optional={
+                    "token": st.one_of(st.just(step["token"]), json_values),
+                    "code": json_values,
+                },
             ),
             st.fixed_dictionaries(
                 {},

@@ -11,18 +11,18 @@ from datetime import timezone
 import pytest
 import requests
 import transaction
-from rq import Queue
-from rq.serializers import JSONSerializer
-from zope.i18n import translate
-
 from conftest import conflict_on_first_attempt
-from messenger_worker import keys
-from rest_support import SIGNAL_NUMBER
-from rest_support import THREEMA_NUMBER
 from rest_support import active_signal_subscription
 from rest_support import pending_subscriber
 from rest_support import queued_code
 from rest_support import rest_fixture  # noqa: F401  (the "rest" fixture)
+from rest_support import SIGNAL_NUMBER
+from rest_support import THREEMA_NUMBER
+from rq import Queue
+from rq.serializers import JSONSerializer
+from zope.i18n import translate
+
+from messenger_worker import keys
 
 SERVICE = "@messenger-subscriptions"
 
@@ -33,7 +33,10 @@ def queued_replies(redis_client, prefix):
 
 
 def errors_of(response):
-    return {entry["field"]: entry["message"] for entry in response.json()["error"].get("errors", [])}
+    return {
+        entry["field"]: entry["message"]
+        for entry in response.json()["error"].get("errors", [])
+    }
 
 
 # -- signup ------------------------------------------------------------------------------------
@@ -50,7 +53,11 @@ def test_telegram_signup_returns_link_qr_and_expiry(rest):
     assert step["qr_svg"].startswith("<svg")
     assert "confirm" not in step
     expires = datetime.fromisoformat(step["expires"])
-    assert timedelta(hours=23) < expires - datetime.now(timezone.utc) <= timedelta(hours=24)
+    assert (
+        timedelta(hours=23)
+        < expires - datetime.now(timezone.utc)
+        <= timedelta(hours=24)
+    )
     subscriber = pending_subscriber(rest, step["token"])
     assert subscriber.topics == ("baustellen-verkehr", "warnungen")
     assert subscriber.consent.path == "rest"
@@ -84,17 +91,24 @@ def test_signal_code_flow(rest, plone_redis):
     (code,) = queued_code(plone_redis, subscriber.id)
 
     wrong = "000000" if code != "000000" else "111111"
-    response = rest.call("POST", step["confirm"], json={"token": step["token"], "code": wrong})
+    response = rest.call(
+        "POST", step["confirm"], json={"token": step["token"], "code": wrong}
+    )
     assert response.status_code == 400
     assert "4 more attempts" in errors_of(response)["code"]
     # The wrong attempt was committed although the answer is an error.
     assert pending_subscriber(rest, step["token"]).code.attempts == 1
 
-    response = rest.call("POST", step["confirm"], json={"token": step["token"], "code": code})
+    response = rest.call(
+        "POST", step["confirm"], json={"token": step["token"], "code": code}
+    )
     assert response.status_code == 200, response.text
     confirmed = response.json()
     assert confirmed["state"] == "active"
-    assert confirmed["manage_url"] == f"{rest.site_url}/@@messenger-manage/{confirmed['manage_token']}"
+    assert (
+        confirmed["manage_url"]
+        == f"{rest.site_url}/@@messenger-manage/{confirmed['manage_token']}"
+    )
     assert confirmed["@id"] == f"{rest.site_url}/{SERVICE}/{confirmed['manage_token']}"
     store = rest.store()
     assert store.by_manage_token(confirmed["manage_token"]).state == "active"
@@ -108,7 +122,9 @@ def test_threema_code_flow_with_threema_id(rest, plone_redis):
     subscriber = pending_subscriber(rest, step["token"])
     assert subscriber.address == "ECHOECHO"
     (code,) = queued_code(plone_redis, subscriber.id)
-    response = rest.call("POST", f"{SERVICE}/confirm", json={"token": step["token"], "code": code})
+    response = rest.call(
+        "POST", f"{SERVICE}/confirm", json={"token": step["token"], "code": code}
+    )
     assert response.status_code == 200, response.text
     data = rest.call("GET", response.json()["@id"]).json()
     assert data["channel"] == "threema"
@@ -118,7 +134,9 @@ def test_threema_code_flow_with_threema_id(rest, plone_redis):
 def test_per_field_errors(rest):
     before = rest.store().counts()
     response = rest.call(
-        "POST", SERVICE, json={"topics": [], "channel": "fax", "consent": False, "language": "Deutsch"}
+        "POST",
+        SERVICE,
+        json={"topics": [], "channel": "fax", "consent": False, "language": "Deutsch"},
     )
     assert response.status_code == 400
     error = response.json()["error"]
@@ -146,7 +164,9 @@ def test_phone_errors(rest, phone, expected):
     assert response.status_code == 400
     message = errors_of(response)["phone"]
     assert message.startswith(expected)
-    assert response.json()["error"]["message"] == message  # one wrong field: its message on top
+    assert (
+        response.json()["error"]["message"] == message
+    )  # one wrong field: its message on top
 
 
 def test_consent_must_be_json_true(rest):
@@ -193,9 +213,19 @@ def test_errors_in_the_request_language(rest):
         # plone.restapi's JWT plugin would parse this one first (500): rest_body hides it.
         (b"[" * 100000, "application/json", 400, "not valid JSON"),
         (b"[" * 100000, "application/json; charset=utf-8", 400, "not valid JSON"),
-        (b'{"channel": "telegram"}', "text/plain", 400, "Content-Type: application/json"),
+        (
+            b'{"channel": "telegram"}',
+            "text/plain",
+            400,
+            "Content-Type: application/json",
+        ),
         (b"channel=telegram", "application/x-www-form-urlencoded", 400, "Content-Type"),
-        (b'{"x": "' + b"a" * (1024 * 1024) + b'"}', "application/json", 413, "at most 1 MB"),
+        (
+            b'{"x": "' + b"a" * (1024 * 1024) + b'"}',
+            "application/json",
+            413,
+            "at most 1 MB",
+        ),
     ],
 )
 def test_broken_bodies(rest, body, content_type, status, fragment):
@@ -248,10 +278,14 @@ def test_rate_limit_per_client_ip(rest):
     # here none is, so a client cannot escape the limit by naming other addresses.
     body = {"topics": ["warnungen"], "channel": "telegram", "consent": True}
     for number in range(10):
-        response = rest.call("POST", SERVICE, json=body, headers={"X-Forwarded-For": f"10.0.0.{number}"})
+        response = rest.call(
+            "POST", SERVICE, json=body, headers={"X-Forwarded-For": f"10.0.0.{number}"}
+        )
         assert response.status_code == 201, number
     before = rest.store().counts()
-    response = rest.call("POST", SERVICE, json=body, headers={"X-Forwarded-For": "10.0.1.1"})
+    response = rest.call(
+        "POST", SERVICE, json=body, headers={"X-Forwarded-For": "10.0.1.1"}
+    )
     assert response.status_code == 429
     assert 1 <= int(response.headers["Retry-After"]) <= 60
     error = response.json()["error"]
@@ -269,18 +303,26 @@ def test_rate_limit_behind_a_trusted_proxy(rest, monkeypatch):
     monkeypatch.setattr(HTTPRequest, "trusted_proxies", ["127.0.0.1"])
     body = {"topics": ["warnungen"], "channel": "telegram", "consent": True}
     for _ in range(10):
-        response = rest.call("POST", SERVICE, json=body, headers={"X-Forwarded-For": "203.0.113.7"})
+        response = rest.call(
+            "POST", SERVICE, json=body, headers={"X-Forwarded-For": "203.0.113.7"}
+        )
         assert response.status_code == 201
-    response = rest.call("POST", SERVICE, json=body, headers={"X-Forwarded-For": "203.0.113.7"})
+    response = rest.call(
+        "POST", SERVICE, json=body, headers={"X-Forwarded-For": "203.0.113.7"}
+    )
     assert response.status_code == 429
-    response = rest.call("POST", SERVICE, json=body, headers={"X-Forwarded-For": "203.0.113.8"})
+    response = rest.call(
+        "POST", SERVICE, json=body, headers={"X-Forwarded-For": "203.0.113.8"}
+    )
     assert response.status_code == 201
 
 
 def test_rate_limit_per_number(rest, plone_redis):
     for _ in range(3):
         assert rest.signup("signal", phone=SIGNAL_NUMBER).status_code == 201
-    response = rest.signup("signal", phone="0151 12345689")  # the same number, written differently
+    response = rest.signup(
+        "signal", phone="0151 12345689"
+    )  # the same number, written differently
     assert response.status_code == 429
     assert int(response.headers["Retry-After"]) > 23 * 3600
     assert "3 codes" in response.json()["error"]["message"]
@@ -290,7 +332,12 @@ def test_rate_limit_per_number(rest, plone_redis):
 
 def test_idempotency_key_returns_the_same_pending_signup(rest, plone_redis):
     headers = {"Idempotency-Key": "form-4711"}
-    body = {"topics": ["warnungen"], "channel": "signal", "phone": SIGNAL_NUMBER, "consent": True}
+    body = {
+        "topics": ["warnungen"],
+        "channel": "signal",
+        "phone": SIGNAL_NUMBER,
+        "consent": True,
+    }
     first = rest.call("POST", SERVICE, json=body, headers=headers)
     second = rest.call("POST", SERVICE, json=body, headers=headers)
     assert first.status_code == second.status_code == 201
@@ -298,7 +345,9 @@ def test_idempotency_key_returns_the_same_pending_signup(rest, plone_redis):
     assert rest.store().counts()["states"]["pending"] == 1
     subscriber = pending_subscriber(rest, first.json()["token"])
     assert len(queued_code(plone_redis, subscriber.id)) == 1  # the code went out once
-    other = rest.call("POST", SERVICE, json=body, headers={"Idempotency-Key": "form-4712"})
+    other = rest.call(
+        "POST", SERVICE, json=body, headers={"Idempotency-Key": "form-4712"}
+    )
     assert other.json()["token"] != first.json()["token"]
 
 
@@ -332,7 +381,9 @@ def test_confirm_errors(rest, plone_redis):
     step = rest.signup("signal", phone=SIGNAL_NUMBER).json()
     confirm = f"{SERVICE}/confirm"
 
-    response = rest.call("POST", confirm, json={"token": "no-such-token", "code": "123456"})
+    response = rest.call(
+        "POST", confirm, json={"token": "no-such-token", "code": "123456"}
+    )
     assert response.status_code == 410
     assert response.json()["error"]["type"] == "SignupExpired"
 
@@ -342,17 +393,23 @@ def test_confirm_errors(rest, plone_redis):
 
     response = rest.call("POST", confirm, json={"token": step["token"], "code": "12ab"})
     assert response.status_code == 400
-    assert errors_of(response)["code"] == "Please enter the 6-digit code from the message."
+    assert (
+        errors_of(response)["code"] == "Please enter the 6-digit code from the message."
+    )
 
     subscriber = pending_subscriber(rest, step["token"])
     (code,) = queued_code(plone_redis, subscriber.id)
     wrong = "000000" if code != "000000" else "111111"
     for left in (4, 3, 2, 1):
-        response = rest.call("POST", confirm, json={"token": step["token"], "code": wrong})
+        response = rest.call(
+            "POST", confirm, json={"token": step["token"], "code": wrong}
+        )
         assert response.status_code == 400
         assert f"{left} more attempts" in errors_of(response)["code"]
     for attempt in (wrong, code):  # the fifth wrong code uses the last attempt up
-        response = rest.call("POST", confirm, json={"token": step["token"], "code": attempt})
+        response = rest.call(
+            "POST", confirm, json={"token": step["token"], "code": attempt}
+        )
         assert response.status_code == 400
         assert response.json()["error"]["type"] == "CodeExhausted"
         assert "request a new code" in response.json()["error"]["message"]
@@ -364,9 +421,13 @@ def test_expired_code_is_410(rest, plone_redis):
     subscriber = pending_subscriber(rest, step["token"])
     (code,) = queued_code(plone_redis, subscriber.id)
     # 15 minutes later: move the stored expiry into the past.
-    subscriber.code = subscriber.code._replace(expires=datetime.now(timezone.utc) - timedelta(seconds=1))
+    subscriber.code = subscriber.code._replace(
+        expires=datetime.now(timezone.utc) - timedelta(seconds=1)
+    )
     transaction.commit()
-    response = rest.call("POST", f"{SERVICE}/confirm", json={"token": step["token"], "code": code})
+    response = rest.call(
+        "POST", f"{SERVICE}/confirm", json={"token": step["token"], "code": code}
+    )
     assert response.status_code == 410
     assert response.json()["error"]["type"] == "CodeExpired"
     assert "expired" in response.json()["error"]["message"]
@@ -380,9 +441,13 @@ def test_resend_sends_a_new_code(rest, plone_redis):
     assert response.json()["token"] == step["token"]
     first, second = queued_code(plone_redis, subscriber.id)  # in the order queued
     if first != second:  # one in a million they are equal
-        response = rest.call("POST", f"{SERVICE}/confirm", json={"token": step["token"], "code": first})
+        response = rest.call(
+            "POST", f"{SERVICE}/confirm", json={"token": step["token"], "code": first}
+        )
         assert response.status_code == 400  # the new code replaced the first
-    response = rest.call("POST", f"{SERVICE}/confirm", json={"token": step["token"], "code": second})
+    response = rest.call(
+        "POST", f"{SERVICE}/confirm", json={"token": step["token"], "code": second}
+    )
     assert response.status_code == 200, response.text
     response = rest.call("POST", step["resend"], json={"token": step["token"]})
     assert response.status_code == 410  # confirmed: no longer pending
@@ -398,7 +463,9 @@ def test_unknown_post_path(rest):
 
 
 def test_get_subscription(rest, plone_redis):
-    confirmed = active_signal_subscription(rest, plone_redis, topics=("warnungen", "veranstaltungen"))
+    confirmed = active_signal_subscription(
+        rest, plone_redis, topics=("warnungen", "veranstaltungen")
+    )
     response = rest.call("GET", confirmed["@id"])
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
@@ -409,14 +476,18 @@ def test_get_subscription(rest, plone_redis):
     assert data["mode"] == "immediate"
     assert data["state"] == "active"
     assert data["language"]
-    assert datetime.fromisoformat(data["created"]) <= datetime.fromisoformat(data["confirmed"])
+    assert datetime.fromisoformat(data["created"]) <= datetime.fromisoformat(
+        data["confirmed"]
+    )
     assert SIGNAL_NUMBER not in response.text
 
 
 @pytest.mark.parametrize("token", ["x" * 43, "x" * 500, "a/b"])
 def test_unknown_manage_token_is_404(rest, token):
     for method in ("GET", "PATCH", "DELETE"):
-        response = rest.call(method, f"{SERVICE}/{token}", json={} if method == "PATCH" else None)
+        response = rest.call(
+            method, f"{SERVICE}/{token}", json={} if method == "PATCH" else None
+        )
         assert response.status_code == 404, (method, response.text)
         assert response.json()["error"]["type"] == "NotFound"
 
@@ -431,7 +502,13 @@ def test_pending_signup_has_no_manage_access(rest):
 def test_patch_changes_topics_mode_language(rest, plone_redis):
     url = active_signal_subscription(rest, plone_redis)["@id"]
     response = rest.call(
-        "PATCH", url, json={"topics": ["warnungen", "rathaus-aktuell"], "mode": "weekly", "language": "en"}
+        "PATCH",
+        url,
+        json={
+            "topics": ["warnungen", "rathaus-aktuell"],
+            "mode": "weekly",
+            "language": "en",
+        },
     )
     assert response.status_code == 200, response.text
     data = response.json()
@@ -474,7 +551,9 @@ def test_patch_errors_change_nothing(rest, plone_redis):
     assert set(errors_of(response)) == {"topics", "mode"}
     assert response.json()["error"]["message"] == "Please correct the marked fields."
     assert rest.call("GET", url).json() == before
-    response = rest.call("PATCH", url, data=b"[]", headers={"Content-Type": "application/json"})
+    response = rest.call(
+        "PATCH", url, data=b"[]", headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 400
 
 
@@ -521,7 +600,9 @@ def test_delete_erases_everything(rest, plone_redis):
 
 def test_conflict_error_retry_stores_one_subscriber(rest, plone_redis):
     """Zope retries a request that ends in a ConflictError; the retry must not add a second signup."""
-    with conflict_on_first_attempt(lambda path: path.endswith(f"/{SERVICE}")) as attempts:
+    with conflict_on_first_attempt(
+        lambda path: path.endswith(f"/{SERVICE}")
+    ) as attempts:
         response = rest.signup("signal", phone=SIGNAL_NUMBER)
     assert attempts == [0, 1]
     assert response.status_code == 201, response.text
@@ -532,5 +613,9 @@ def test_conflict_error_retry_stores_one_subscriber(rest, plone_redis):
     assert subscriber is not None
     # The code of the aborted first attempt was never queued: one code, and it is the valid one.
     (code,) = queued_code(plone_redis, subscriber.id)
-    response = rest.call("POST", f"{SERVICE}/confirm", json={"token": response.json()["token"], "code": code})
+    response = rest.call(
+        "POST",
+        f"{SERVICE}/confirm",
+        json={"token": response.json()["token"], "code": code},
+    )
     assert response.status_code == 200, response.text

@@ -3,12 +3,11 @@
 import pytest
 import requests
 import transaction
-
-from rest_support import PRIVACY_TEXT
-from rest_support import TOPICS
-from rest_support import Rest
 from rest_support import configure
+from rest_support import PRIVACY_TEXT
+from rest_support import Rest
 from rest_support import rest_fixture  # noqa: F401  (the "rest" fixture)
+from rest_support import TOPICS
 
 
 def test_anonymous_gets_topics_channels_and_privacy(rest):
@@ -40,7 +39,9 @@ def test_only_enabled_and_configured_channels(live_site, acceptance):
     configure(portal, channels=("telegram", "signal"))
     from collective.messenger.settings.access import MessengerSettings
 
-    MessengerSettings(portal).signal_sender_number = None  # switched on, but cannot send
+    MessengerSettings(
+        portal
+    ).signal_sender_number = None  # switched on, but cannot send
     transaction.commit()
     data = Rest(live_site, portal).call("GET", "@messenger-topics").json()
     assert [channel["id"] for channel in data["channels"]] == ["telegram"]
@@ -48,7 +49,12 @@ def test_only_enabled_and_configured_channels(live_site, acceptance):
 
 def test_secrets_never_in_the_answer(rest):
     text = rest.call("GET", "@messenger-topics").text
-    for secret in ("TELEGRAM-TOKEN", "WHATSAPP-TOKEN", "THREEMA-SECRET", "+4915100000001"):
+    for secret in (
+        "TELEGRAM-TOKEN",
+        "WHATSAPP-TOKEN",
+        "THREEMA-SECRET",
+        "+4915100000001",
+    ):
         assert secret not in text
 
 

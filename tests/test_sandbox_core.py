@@ -15,7 +15,9 @@ SEND = "/telegram/bot123456:SANDBOX-TOKEN/sendMessage"
 
 def raw_exchange(sandbox, data, timeout=5):
     """Send raw bytes on one connection and read until the sandbox closes it."""
-    with socket.create_connection((sandbox.host, sandbox.port), timeout=timeout) as sock:
+    with socket.create_connection(
+        (sandbox.host, sandbox.port), timeout=timeout
+    ) as sock:
         sock.sendall(data)
         received = b""
         while chunk := sock.recv(65536):
@@ -24,8 +26,10 @@ def raw_exchange(sandbox, data, timeout=5):
 
 
 def request_bytes(path, body, headers=""):
-    return (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n{headers}\r\n").encode() + body
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n{headers}\r\n"
+    ).encode() + body
 
 
 # -- HTTP ----------------------------------------------------------------------------------------
@@ -42,9 +46,14 @@ def test_keep_alive_and_pipelined_requests(sandbox):
 
 def test_chunked_request_body(sandbox):
     body = json.dumps({"chat_id": 7, "text": "gestückelt"}).encode()
-    chunks = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:10], body[10:])) + b"0\r\n\r\n"
-    head = (f"POST {SEND} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n").encode()
+    chunks = (
+        b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:10], body[10:]))
+        + b"0\r\n\r\n"
+    )
+    head = (
+        f"POST {SEND} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    ).encode()
     answer = raw_exchange(sandbox, head + chunks)
     assert answer.startswith(b"HTTP/1.1 200 OK"), answer
     assert sandbox.messages(channel="telegram")[-1]["text"] == "gestückelt"
@@ -53,12 +62,18 @@ def test_chunked_request_body(sandbox):
 def test_expect_continue_and_malformed_requests(sandbox):
     body = b'{"chat_id":1,"text":"x"}'
     with socket.create_connection((sandbox.host, sandbox.port), timeout=5) as sock:
-        sock.sendall((f"POST {SEND} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                      f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n").encode())
+        sock.sendall(
+            (
+                f"POST {SEND} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n"
+            ).encode()
+        )
         assert sock.recv(100).startswith(b"HTTP/1.1 100 Continue")
         sock.sendall(body)
         assert sock.recv(4096).startswith(b"HTTP/1.1 200 OK")
-    assert raw_exchange(sandbox, b"NONSENSE\r\n\r\n").startswith(b"HTTP/1.1 400 Bad Request")
+    assert raw_exchange(sandbox, b"NONSENSE\r\n\r\n").startswith(
+        b"HTTP/1.1 400 Bad Request"
+    )
     bad_length = b"POST / HTTP/1.1\r\nContent-Length: many\r\n\r\n"
     assert raw_exchange(sandbox, bad_length).startswith(b"HTTP/1.1 400")
     gzip = b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"
@@ -67,8 +82,9 @@ def test_expect_continue_and_malformed_requests(sandbox):
 
 def test_unknown_paths(sandbox):
     assert requests.get(f"{sandbox.url}/nowhere", timeout=5).status_code == 404
-    assert requests.get(f"{sandbox.url}/telegram/bot123456:SANDBOX-TOKEN/noSuchMethod", timeout=5).json() == {
-        "ok": False, "error_code": 404, "description": "Not Found"}
+    assert requests.get(
+        f"{sandbox.url}/telegram/bot123456:SANDBOX-TOKEN/noSuchMethod", timeout=5
+    ).json() == {"ok": False, "error_code": 404, "description": "Not Found"}
 
 
 # -- control API ----------------------------------------------------------------------------------
@@ -79,9 +95,24 @@ def test_configure_validates_and_reset_restores(sandbox):
     assert config["telegram"]["rate_limit"] == 5
     with pytest.raises(Exception, match="Unknown sandbox setting 'telegram.rate'"):
         sandbox.configure(telegram={"rate": 5})
-    sandbox.configure(whatsapp={"templates": {"notfall": {"languages": ["de"], "body": "{{1}}", "header": None,
-                                                           "buttons": [], "category": "UTILITY"}}})
-    assert set(sandbox.config()["whatsapp"]["templates"]) == {"musterstadt_post", "musterstadt_post_text", "notfall"}
+    sandbox.configure(
+        whatsapp={
+            "templates": {
+                "notfall": {
+                    "languages": ["de"],
+                    "body": "{{1}}",
+                    "header": None,
+                    "buttons": [],
+                    "category": "UTILITY",
+                }
+            }
+        }
+    )
+    assert set(sandbox.config()["whatsapp"]["templates"]) == {
+        "musterstadt_post",
+        "musterstadt_post_text",
+        "notfall",
+    }
     sandbox.reset(keep_config=True)
     assert sandbox.config()["telegram"]["blocked"] == ["1"]
     sandbox.reset()
@@ -91,10 +122,15 @@ def test_configure_validates_and_reset_restores(sandbox):
 def test_messages_filters_and_stats(sandbox):
     session = requests.Session()
     for chat in (1, 2, 1):
-        session.post(sandbox.url + SEND, json={"chat_id": chat, "text": f"an {chat}"}, timeout=5)
+        session.post(
+            sandbox.url + SEND, json={"chat_id": chat, "text": f"an {chat}"}, timeout=5
+        )
     sandbox.citizen("telegram", 1, text="Antwort")
     assert len(sandbox.messages()) == 3
-    assert [m["text"] for m in sandbox.messages(channel="telegram", recipient="1")] == ["an 1", "an 1"]
+    assert [m["text"] for m in sandbox.messages(channel="telegram", recipient="1")] == [
+        "an 1",
+        "an 1",
+    ]
     assert [m["text"] for m in sandbox.messages(direction="in")] == ["Antwort"]
     assert len(sandbox.messages(direction="all")) == 4
     assert sandbox.messages(channel="whatsapp") == []
@@ -106,15 +142,29 @@ def test_messages_filters_and_stats(sandbox):
 def test_worker_settings_document(sandbox):
     document = requests.get(f"{sandbox.url}/_sandbox/settings", timeout=5).json()
     assert document == settings_document(sandbox.url) == sandbox.settings_document()
-    assert document["schema"] == 1 and set(document["channels"]) == set(sandbox_config.CHANNELS)
-    single = requests.get(f"{sandbox.url}/_sandbox/settings?channel=threema", timeout=5).json()
+    assert document["schema"] == 1 and set(document["channels"]) == set(
+        sandbox_config.CHANNELS
+    )
+    single = requests.get(
+        f"{sandbox.url}/_sandbox/settings?channel=threema", timeout=5
+    ).json()
     assert single == sandbox.channel_settings("threema")
 
 
 def test_citizen_validation(sandbox):
-    answer = requests.post(f"{sandbox.url}/_sandbox/citizen", json={"channel": "fax", "address": "1"}, timeout=5)
-    assert answer.status_code == 400 and "channel must be one of" in answer.json()["error"]
-    answer = requests.post(f"{sandbox.url}/_sandbox/citizen", json={"channel": "telegram", "address": "1"}, timeout=5)
+    answer = requests.post(
+        f"{sandbox.url}/_sandbox/citizen",
+        json={"channel": "fax", "address": "1"},
+        timeout=5,
+    )
+    assert (
+        answer.status_code == 400 and "channel must be one of" in answer.json()["error"]
+    )
+    answer = requests.post(
+        f"{sandbox.url}/_sandbox/citizen",
+        json={"channel": "telegram", "address": "1"},
+        timeout=5,
+    )
     assert answer.json() == {"error": "give text, photo or action"}
     # Without a webhook_url the message still reaches the phone.
     result = sandbox.citizen("threema", "ECHOECHO", text="Hallo")
@@ -125,29 +175,54 @@ def test_citizen_validation(sandbox):
 
 
 def test_phone_forms_play_the_citizen(sandbox, webhook_receiver):
-    sandbox.configure(telegram={"webhook_url": webhook_receiver.url},
-                      whatsapp={"webhook_url": webhook_receiver.url})
+    sandbox.configure(
+        telegram={"webhook_url": webhook_receiver.url},
+        whatsapp={"webhook_url": webhook_receiver.url},
+    )
     browser = requests.Session()
-    page = browser.post(f"{sandbox.url}/_sandbox/phone/telegram/4242/start",
-                        data={"link": "https://t.me/musterstadt_bot?start=tok-42"}, timeout=5)
-    assert page.status_code == 200 and page.url.endswith("/_sandbox/phone/telegram/4242")
+    page = browser.post(
+        f"{sandbox.url}/_sandbox/phone/telegram/4242/start",
+        data={"link": "https://t.me/musterstadt_bot?start=tok-42"},
+        timeout=5,
+    )
+    assert page.status_code == 200 and page.url.endswith(
+        "/_sandbox/phone/telegram/4242"
+    )
     assert "/start tok-42" in page.text
-    browser.post(f"{sandbox.url}/_sandbox/phone/whatsapp/4915100004242/start",
-                 data={"link": "https://wa.me/4930123456?text=START%20tok-43"}, timeout=5)
-    browser.post(f"{sandbox.url}/_sandbox/phone/telegram/4242/send", data={"text": "Hallo Rathaus"}, timeout=5)
+    browser.post(
+        f"{sandbox.url}/_sandbox/phone/whatsapp/4915100004242/start",
+        data={"link": "https://wa.me/4930123456?text=START%20tok-43"},
+        timeout=5,
+    )
+    browser.post(
+        f"{sandbox.url}/_sandbox/phone/telegram/4242/send",
+        data={"text": "Hallo Rathaus"},
+        timeout=5,
+    )
     browser.post(f"{sandbox.url}/_sandbox/phone/telegram/4242/block", timeout=5)
     bodies = [json.loads(r["body"]) for r in webhook_receiver.wait(4)]
     assert bodies[0]["message"]["text"] == "/start tok-42"
-    assert bodies[1]["entry"][0]["changes"][0]["value"]["messages"][0]["text"]["body"] == "START tok-43"
+    assert (
+        bodies[1]["entry"][0]["changes"][0]["value"]["messages"][0]["text"]["body"]
+        == "START tok-43"
+    )
     assert bodies[2]["message"]["text"] == "Hallo Rathaus"
     assert bodies[3]["my_chat_member"]["new_chat_member"]["status"] == "kicked"
-    assert "blockiert" in browser.get(f"{sandbox.url}/_sandbox/phone/telegram/4242", timeout=5).text
-    assert browser.get(f"{sandbox.url}/_sandbox/phone/telegram/4242/count", timeout=5).json() == {"count": 3}
+    assert (
+        "blockiert"
+        in browser.get(f"{sandbox.url}/_sandbox/phone/telegram/4242", timeout=5).text
+    )
+    assert browser.get(
+        f"{sandbox.url}/_sandbox/phone/telegram/4242/count", timeout=5
+    ).json() == {"count": 3}
 
 
 def test_index_lists_phones_and_opens_new_ones(sandbox):
-    page = requests.post(f"{sandbox.url}/_sandbox/phones",
-                         data={"channel": "signal", "address": "+4915100000077", "name": "Max"}, timeout=5)
+    page = requests.post(
+        f"{sandbox.url}/_sandbox/phones",
+        data={"channel": "signal", "address": "+4915100000077", "name": "Max"},
+        timeout=5,
+    )
     assert page.url.endswith("/_sandbox/phone/signal/+4915100000077")
     assert "Max" in page.text
     index = requests.get(f"{sandbox.url}/_sandbox/", timeout=5).text

@@ -6,7 +6,6 @@ import time
 import pytest
 import requests
 
-
 TOKEN = "123456:SANDBOX-TOKEN"
 
 
@@ -15,7 +14,9 @@ def bot(sandbox):
     session = requests.Session()
 
     def call(method, token=TOKEN, **params):
-        return session.post(f"{sandbox.api_url('telegram')}/bot{token}/{method}", json=params, timeout=5)
+        return session.post(
+            f"{sandbox.api_url('telegram')}/bot{token}/{method}", json=params, timeout=5
+        )
 
     yield call
     session.close()
@@ -37,12 +38,24 @@ def test_get_me(bot):
 
 
 def test_send_message_answers_like_telegram(bot, sandbox):
-    first = bot("sendMessage", chat_id=1001, text="<b>Baustelle</b> in der Hauptstraße &amp; mehr",
-                parse_mode="HTML",
-                reply_markup={"inline_keyboard": [[{"text": "Weiterlesen", "url": "https://www.musterstadt.de/a"}]]})
+    first = bot(
+        "sendMessage",
+        chat_id=1001,
+        text="<b>Baustelle</b> in der Hauptstraße &amp; mehr",
+        parse_mode="HTML",
+        reply_markup={
+            "inline_keyboard": [
+                [{"text": "Weiterlesen", "url": "https://www.musterstadt.de/a"}]
+            ]
+        },
+    )
     assert first.status_code == 200, first.text
     result = first.json()["result"]
-    assert result["chat"] == {"id": 1001, "first_name": result["chat"]["first_name"], "type": "private"}
+    assert result["chat"] == {
+        "id": 1001,
+        "first_name": result["chat"]["first_name"],
+        "type": "private",
+    }
     assert result["text"] == "Baustelle in der Hauptstraße & mehr"
     assert result["entities"] == [{"offset": 0, "length": 9, "type": "bold"}]
     assert abs(result["date"] - time.time()) < 5
@@ -56,26 +69,57 @@ def test_send_message_answers_like_telegram(bot, sandbox):
     assert message["text"] == "zwei"
     [first_record, _] = sandbox.messages(channel="telegram", recipient="1001")
     assert first_record["kind"] == "text"
-    assert first_record["buttons"] == [{"text": "Weiterlesen", "url": "https://www.musterstadt.de/a"}]
+    assert first_record["buttons"] == [
+        {"text": "Weiterlesen", "url": "https://www.musterstadt.de/a"}
+    ]
     assert first_record["message_id"] == str(result["message_id"])
 
 
 def test_reply_markup_may_be_json_text_in_a_form(sandbox):
-    markup = json.dumps({"inline_keyboard": [[{"text": "Ansehen", "url": "https://example.org/x"}]]})
-    answer = requests.post(f"{sandbox.api_url('telegram')}/bot{TOKEN}/sendMessage",
-                           data={"chat_id": "1001", "text": "Hallo", "reply_markup": markup}, timeout=5)
-    assert answer.json()["result"]["reply_markup"]["inline_keyboard"][0][0]["text"] == "Ansehen"
-    bad = requests.post(f"{sandbox.api_url('telegram')}/bot{TOKEN}/sendMessage",
-                        data={"chat_id": "1001", "text": "Hallo", "reply_markup": "{kaputt"}, timeout=5)
-    assert bad.json()["description"] == "Bad Request: can't parse reply keyboard markup JSON object"
+    markup = json.dumps({
+        "inline_keyboard": [[{"text": "Ansehen", "url": "https://example.org/x"}]]
+    })
+    answer = requests.post(
+        f"{sandbox.api_url('telegram')}/bot{TOKEN}/sendMessage",
+        data={"chat_id": "1001", "text": "Hallo", "reply_markup": markup},
+        timeout=5,
+    )
+    assert (
+        answer.json()["result"]["reply_markup"]["inline_keyboard"][0][0]["text"]
+        == "Ansehen"
+    )
+    bad = requests.post(
+        f"{sandbox.api_url('telegram')}/bot{TOKEN}/sendMessage",
+        data={"chat_id": "1001", "text": "Hallo", "reply_markup": "{kaputt"},
+        timeout=5,
+    )
+    assert (
+        bad.json()["description"]
+        == "Bad Request: can't parse reply keyboard markup JSON object"
+    )
 
 
-@pytest.mark.parametrize("text, description", [
-    ("<b>offen", "Bad Request: can't parse entities: Can't find end tag corresponding to start tag \"b\""),
-    ("<b>x</i>", "Bad Request: can't parse entities: Unmatched end tag at byte offset 4, expected \"</b>\", found \"</i>\""),
-    ("ü <h1>x</h1>", "Bad Request: can't parse entities: Unsupported start tag \"h1\" at byte offset 3"),
-    ("a <b", "Bad Request: can't parse entities: Can't find end of the tag starting at byte offset 2"),
-])
+@pytest.mark.parametrize(
+    "text, description",
+    [
+        (
+            "<b>offen",
+            "Bad Request: can't parse entities: Can't find end tag corresponding to start tag \"b\"",
+        ),
+        (
+            "<b>x</i>",
+            'Bad Request: can\'t parse entities: Unmatched end tag at byte offset 4, expected "</b>", found "</i>"',
+        ),
+        (
+            "ü <h1>x</h1>",
+            'Bad Request: can\'t parse entities: Unsupported start tag "h1" at byte offset 3',
+        ),
+        (
+            "a <b",
+            "Bad Request: can't parse entities: Can't find end of the tag starting at byte offset 2",
+        ),
+    ],
+)
 def test_broken_html_is_rejected_with_telegrams_words(bot, text, description):
     answer = bot("sendMessage", chat_id=1001, text=text, parse_mode="HTML")
     assert answer.status_code == 400
@@ -83,33 +127,67 @@ def test_broken_html_is_rejected_with_telegrams_words(bot, text, description):
 
 
 def test_validation_errors(bot, sandbox):
-    assert bot("sendMessage", chat_id=1001, text="").json()["description"] == "Bad Request: message text is empty"
-    assert bot("sendMessage", text="x").json()["description"] == "Bad Request: chat_id is empty"
+    assert (
+        bot("sendMessage", chat_id=1001, text="").json()["description"]
+        == "Bad Request: message text is empty"
+    )
+    assert (
+        bot("sendMessage", text="x").json()["description"]
+        == "Bad Request: chat_id is empty"
+    )
     long = bot("sendMessage", chat_id=1001, text="x" * 4097)
-    assert (long.status_code, long.json()["description"]) == (400, "Bad Request: message is too long")
+    assert (long.status_code, long.json()["description"]) == (
+        400,
+        "Bad Request: message is too long",
+    )
     # The limit counts visible characters, not markup.
-    assert bot("sendMessage", chat_id=1001, text="<b>" + "x" * 4096 + "</b>", parse_mode="HTML").status_code == 200
+    assert (
+        bot(
+            "sendMessage",
+            chat_id=1001,
+            text="<b>" + "x" * 4096 + "</b>",
+            parse_mode="HTML",
+        ).status_code
+        == 200
+    )
     assert sandbox.stats()["telegram"]["validation_errors"] == 3
 
 
 def test_send_photo(bot, sandbox):
-    answer = bot("sendPhoto", chat_id=1001, photo="https://www.musterstadt.de/bild.jpg",
-                 caption="<i>Neu</i>: Stadtfest", parse_mode="HTML")
+    answer = bot(
+        "sendPhoto",
+        chat_id=1001,
+        photo="https://www.musterstadt.de/bild.jpg",
+        caption="<i>Neu</i>: Stadtfest",
+        parse_mode="HTML",
+    )
     result = answer.json()["result"]
     assert result["caption"] == "Neu: Stadtfest"
     assert result["caption_entities"] == [{"offset": 0, "length": 3, "type": "italic"}]
     assert len(result["photo"]) == 3 and result["photo"][0]["file_id"]
     [message] = sandbox.messages(channel="telegram")
-    assert (message["kind"], message["image"], message["text"]) == ("photo", "https://www.musterstadt.de/bild.jpg", "Neu: Stadtfest")
-    too_long = bot("sendPhoto", chat_id=1001, photo="https://x.de/a.jpg", caption="x" * 1025)
+    assert (message["kind"], message["image"], message["text"]) == (
+        "photo",
+        "https://www.musterstadt.de/bild.jpg",
+        "Neu: Stadtfest",
+    )
+    too_long = bot(
+        "sendPhoto", chat_id=1001, photo="https://x.de/a.jpg", caption="x" * 1025
+    )
     assert too_long.json()["description"] == "Bad Request: message caption is too long"
-    assert bot("sendPhoto", chat_id=1001).json()["description"] == "Bad Request: there is no photo in the request"
+    assert (
+        bot("sendPhoto", chat_id=1001).json()["description"]
+        == "Bad Request: there is no photo in the request"
+    )
 
 
 def test_photo_upload_and_unfetchable_photo(bot, sandbox):
-    upload = requests.post(f"{sandbox.api_url('telegram')}/bot{TOKEN}/sendPhoto",
-                           data={"chat_id": "1001", "caption": "Hochgeladen"},
-                           files={"photo": ("bild.jpg", b"\xff\xd8\xff fake jpeg", "image/jpeg")}, timeout=5)
+    upload = requests.post(
+        f"{sandbox.api_url('telegram')}/bot{TOKEN}/sendPhoto",
+        data={"chat_id": "1001", "caption": "Hochgeladen"},
+        files={"photo": ("bild.jpg", b"\xff\xd8\xff fake jpeg", "image/jpeg")},
+        timeout=5,
+    )
     assert upload.status_code == 200, upload.text
     assert upload.json()["result"]["caption"] == "Hochgeladen"
     sandbox.configure(telegram={"photo_errors": ["http://localhost:8080/bild.jpg"]})
@@ -119,7 +197,10 @@ def test_photo_upload_and_unfetchable_photo(bot, sandbox):
 
 def test_wrong_token(bot):
     answer = bot("sendMessage", token="123456:WRONG", chat_id=1001, text="x")
-    assert (answer.status_code, answer.json()) == (401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
+    assert (answer.status_code, answer.json()) == (
+        401,
+        {"ok": False, "error_code": 401, "description": "Unauthorized"},
+    )
     assert bot("getMe", token="kein-token").status_code == 404
 
 
@@ -129,17 +210,35 @@ def test_bad_token_mode(bot, sandbox):
 
 
 def test_recipients_the_platform_refuses(bot, sandbox):
-    sandbox.configure(telegram={"blocked": ["2001"], "deactivated": ["2002"], "unknown": ["2003"],
-                                "migrated": {"-4711": -1004711}})
+    sandbox.configure(
+        telegram={
+            "blocked": ["2001"],
+            "deactivated": ["2002"],
+            "unknown": ["2003"],
+            "migrated": {"-4711": -1004711},
+        }
+    )
     assert bot("sendMessage", chat_id=2001, text="x").json() == {
-        "ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}
-    assert bot("sendMessage", chat_id=2002, text="x").json()["description"] == "Forbidden: user is deactivated"
+        "ok": False,
+        "error_code": 403,
+        "description": "Forbidden: bot was blocked by the user",
+    }
+    assert (
+        bot("sendMessage", chat_id=2002, text="x").json()["description"]
+        == "Forbidden: user is deactivated"
+    )
     unknown = bot("sendMessage", chat_id=2003, text="x")
-    assert (unknown.status_code, unknown.json()["description"]) == (400, "Bad Request: chat not found")
+    assert (unknown.status_code, unknown.json()["description"]) == (
+        400,
+        "Bad Request: chat not found",
+    )
     migrated = bot("sendMessage", chat_id=-4711, text="x").json()
     assert migrated["error_code"] == 400
     assert migrated["parameters"] == {"migrate_to_chat_id": -1004711}
-    assert bot("sendMessage", chat_id=-1004711, text="x").json()["result"]["chat"]["type"] == "supergroup"
+    assert (
+        bot("sendMessage", chat_id=-1004711, text="x").json()["result"]["chat"]["type"]
+        == "supergroup"
+    )
     assert sandbox.stats()["telegram"]["refused"] == 4
     assert sandbox.messages(channel="telegram", recipient="2001") == []
 
@@ -166,8 +265,11 @@ def test_injected_server_errors_and_latency(bot, sandbox):
     assert bot("getMe").status_code == 200
     assert time.monotonic() - started >= 0.3
     with pytest.raises(requests.Timeout):
-        requests.post(f"{sandbox.api_url('telegram')}/bot{TOKEN}/sendMessage",
-                      json={"chat_id": 1001, "text": "late"}, timeout=0.1)
+        requests.post(
+            f"{sandbox.api_url('telegram')}/bot{TOKEN}/sendMessage",
+            json={"chat_id": 1001, "text": "late"},
+            timeout=0.1,
+        )
     # The message went out although the answer came too late, as on the real platform.
     time.sleep(0.3)
     assert sandbox.messages(channel="telegram", recipient="1001")[-1]["text"] == "late"
@@ -175,13 +277,21 @@ def test_injected_server_errors_and_latency(bot, sandbox):
 
 def test_set_webhook_and_info(bot, sandbox):
     answer = bot("setWebhook", url="https://plone.example/tg", secret_token="abc_DEF-1")
-    assert answer.json() == {"ok": True, "result": True, "description": "Webhook was set"}
+    assert answer.json() == {
+        "ok": True,
+        "result": True,
+        "description": "Webhook was set",
+    }
     assert bot("getWebhookInfo").json()["result"]["url"] == "https://plone.example/tg"
     assert sandbox.config()["telegram"]["webhook_secret"] == "abc_DEF-1"
 
 
-def test_citizen_start_reaches_the_webhook_with_the_secret(bot, sandbox, webhook_receiver):
-    sandbox.configure(telegram={"webhook_url": webhook_receiver.url, "webhook_secret": "s3cret"})
+def test_citizen_start_reaches_the_webhook_with_the_secret(
+    bot, sandbox, webhook_receiver
+):
+    sandbox.configure(
+        telegram={"webhook_url": webhook_receiver.url, "webhook_secret": "s3cret"}
+    )
     answer = sandbox.citizen("telegram", 1001, text="/start abc123", name="Erika")
     assert answer["webhook"]["status"] == 200
     [request] = webhook_receiver.wait(1)
@@ -203,19 +313,35 @@ def test_citizen_blocks_the_bot(bot, sandbox, webhook_receiver):
     assert sandbox.citizen("telegram", 1001, action="block")["webhook"]["status"] == 200
     update = json.loads(webhook_receiver.wait(1)[0]["body"])
     assert update["my_chat_member"]["new_chat_member"]["status"] == "kicked"
-    assert update["my_chat_member"]["new_chat_member"]["user"]["username"] == "musterstadt_bot"
+    assert (
+        update["my_chat_member"]["new_chat_member"]["user"]["username"]
+        == "musterstadt_bot"
+    )
     assert bot("sendMessage", chat_id=1001, text="nachher").status_code == 403
 
 
 def test_phone_page_shows_the_chat(bot, sandbox):
-    bot("sendPhoto", chat_id=1001, photo="https://www.musterstadt.de/fest.jpg", caption="<b>Stadtfest</b> &lt;script&gt;", parse_mode="HTML",
-        reply_markup={"inline_keyboard": [[{"text": "Programm", "url": "https://www.musterstadt.de/fest"}]]})
+    bot(
+        "sendPhoto",
+        chat_id=1001,
+        photo="https://www.musterstadt.de/fest.jpg",
+        caption="<b>Stadtfest</b> &lt;script&gt;",
+        parse_mode="HTML",
+        reply_markup={
+            "inline_keyboard": [
+                [{"text": "Programm", "url": "https://www.musterstadt.de/fest"}]
+            ]
+        },
+    )
     sandbox.citizen("telegram", 1001, text="Danke <3")
     page = requests.get(f"{sandbox.url}/_sandbox/phone/telegram/1001", timeout=5)
     assert page.status_code == 200
     assert "<b>Stadtfest</b> &lt;script&gt;" in page.text
     assert 'src="https://www.musterstadt.de/fest.jpg"' in page.text
-    assert 'href="https://www.musterstadt.de/fest"' in page.text and "Programm" in page.text
+    assert (
+        'href="https://www.musterstadt.de/fest"' in page.text
+        and "Programm" in page.text
+    )
     assert "Danke &lt;3" in page.text
     assert 'name="viewport"' in page.text
     index = requests.get(f"{sandbox.url}/_sandbox/", timeout=5)

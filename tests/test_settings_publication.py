@@ -44,7 +44,9 @@ def test_worker_cache_sees_each_publication(site, plone_redis):
     cache = SettingsCache(plone_redis, environ={})
     publish_now(site)
     assert cache.current()["templates"]["news"].startswith("{title}")
-    api.portal.set_registry_record("collective.messenger.template_news", "{title}: {url}")
+    api.portal.set_registry_record(
+        "collective.messenger.template_news", "{title}: {url}"
+    )
     transaction.commit()
     assert cache.current()["templates"]["news"] == "{title}: {url}"
     assert cache.version == 2
@@ -55,10 +57,15 @@ def test_reinstall_publishes_defaults(site, plone_redis):
     setup.runAllImportStepsFromProfile("profile-collective.messenger:default")
     transaction.commit()
     document = published(plone_redis)
-    assert [t["title"] for t in document["topics"]][:2] == ["Baustellen & Verkehr", "Veranstaltungen"]
+    assert [t["title"] for t in document["topics"]][:2] == [
+        "Baustellen & Verkehr",
+        "Veranstaltungen",
+    ]
 
 
-def test_secrets_from_the_environment_are_never_published(site, plone_redis, monkeypatch):
+def test_secrets_from_the_environment_are_never_published(
+    site, plone_redis, monkeypatch
+):
     """Zope's environment secrets stay in Zope; a worker reads its own environment."""
     from collective.messenger.settings.access import settings_document
     from collective.messenger.settings.status import delivery_health
@@ -71,11 +78,16 @@ def test_secrets_from_the_environment_are_never_published(site, plone_redis, mon
     assert document["channels"]["threema"]["api_secret"] == "stored-in-the-site"
     assert b"FROM-ZOPES-ENVIRONMENT" not in plone_redis.hget(keys.SETTINGS_KEY, "json")
     # Zope itself still uses it (webhooks, previews, the channel state) ...
-    assert settings_document(site)["channels"]["telegram"]["bot_token"] == "123:FROM-ZOPES-ENVIRONMENT"
+    assert (
+        settings_document(site)["channels"]["telegram"]["bot_token"]
+        == "123:FROM-ZOPES-ENVIRONMENT"
+    )
     # ... the control panel does not call the workers' settings outdated for it ...
     assert delivery_health()["settings_current"] is True
     # ... and a worker takes the variable from its own environment.
-    worker = SettingsCache(plone_redis, environ={"MESSENGER_TELEGRAM_BOT_TOKEN": "123:WORKER"})
+    worker = SettingsCache(
+        plone_redis, environ={"MESSENGER_TELEGRAM_BOT_TOKEN": "123:WORKER"}
+    )
     assert worker.current()["channels"]["telegram"]["bot_token"] == "123:WORKER"
     assert worker.current()["channels"]["threema"]["api_secret"] == "stored-in-the-site"
 
@@ -94,7 +106,9 @@ def test_webhook_secrets_stay_in_plone(site, plone_redis):
     assert channels["signal"]["webhook_secret"] is None
     assert channels["whatsapp"]["app_secret"] is None
     assert channels["whatsapp"]["verify_token"] is None
-    assert channels["whatsapp"]["access_token"] == "EAAG-access"  # a worker sends with it
+    assert (
+        channels["whatsapp"]["access_token"] == "EAAG-access"
+    )  # a worker sends with it
     raw = plone_redis.hget(keys.SETTINGS_KEY, "json")
     assert b"t" * 40 not in raw and b"verify-me" not in raw
 

@@ -4,12 +4,12 @@ import pytest
 from plone import api
 from plone.browserlayer.utils import registered_layers
 from plone.registry.interfaces import IRegistry
+from zope.annotation.interfaces import IAnnotations
 from zope.component import getUtility
 
 from collective.messenger.interfaces import IMessengerLayer
 from collective.messenger.settings.schema import IMessengerSettings
 from collective.messenger.settings.secrets import SecretStore
-from zope.annotation.interfaces import IAnnotations
 
 PACKAGE = "collective.messenger"
 
@@ -33,15 +33,22 @@ def test_browser_layer(portal):
 
 
 def test_controlpanel_configlet(portal):
-    actions = [a.getId() for a in api.portal.get_tool("portal_controlpanel").listActions()]
+    actions = [
+        a.getId() for a in api.portal.get_tool("portal_controlpanel").listActions()
+    ]
     assert "messenger" in actions
 
 
 def test_permissions_roles(portal):
     def roles(permission):
-        return {r["name"] for r in portal.rolesOfPermission(permission) if r["selected"]}
+        return {
+            r["name"] for r in portal.rolesOfPermission(permission) if r["selected"]
+        }
 
-    assert roles("collective.messenger: Manage messenger") == {"Manager", "Site Administrator"}
+    assert roles("collective.messenger: Manage messenger") == {
+        "Manager",
+        "Site Administrator",
+    }
     assert roles("collective.messenger: View delivery status") == {
         "Manager",
         "Site Administrator",
@@ -58,7 +65,12 @@ def test_permissions_roles(portal):
 def test_german_default_topics(portal):
     topics = api.portal.get_registry_record("collective.messenger.topics")
     titles = [line.split("|")[1].strip() for line in topics]
-    assert titles == ["Baustellen & Verkehr", "Veranstaltungen", "Rathaus aktuell", "Warnungen"]
+    assert titles == [
+        "Baustellen & Verkehr",
+        "Veranstaltungen",
+        "Rathaus aktuell",
+        "Warnungen",
+    ]
 
 
 def test_secrets_are_not_registry_records(portal):
@@ -86,14 +98,21 @@ class TestUninstall:
 
     def test_registry_records_removed(self):
         registry = getUtility(IRegistry)
-        assert not [name for name in registry.records.keys() if name.startswith(PACKAGE + ".")]
+        assert not [
+            name for name in registry.records.keys() if name.startswith(PACKAGE + ".")
+        ]
 
     def test_configlet_removed(self):
-        actions = [a.getId() for a in api.portal.get_tool("portal_controlpanel").listActions()]
+        actions = [
+            a.getId() for a in api.portal.get_tool("portal_controlpanel").listActions()
+        ]
         assert "messenger" not in actions
 
     def test_behaviors_removed_from_types(self):
-        assert "collective.messenger.push" not in self.portal.portal_types["Document"].behaviors
+        assert (
+            "collective.messenger.push"
+            not in self.portal.portal_types["Document"].behaviors
+        )
 
     def test_secrets_removed(self):
         assert SecretStore(self.portal).stored("telegram_bot_token") is None
@@ -102,23 +121,35 @@ class TestUninstall:
         from plone.portlets.interfaces import IPortletType
         from zope.component import queryUtility
 
-        assert queryUtility(IPortletType, name="collective.messenger.SignupPortlet") is None
+        assert (
+            queryUtility(IPortletType, name="collective.messenger.SignupPortlet")
+            is None
+        )
 
     def test_subscribers_link_removed(self):
-        assert "messenger-subscribers" not in api.portal.get_tool("portal_actions").user.objectIds()
+        assert (
+            "messenger-subscribers"
+            not in api.portal.get_tool("portal_actions").user.objectIds()
+        )
 
     def test_subscriber_data_kept(self):
-        assert IAnnotations(self.portal)["collective.messenger.subscribers"] == {"keep": "me"}
+        assert IAnnotations(self.portal)["collective.messenger.subscribers"] == {
+            "keep": "me"
+        }
 
 
 def test_subscriber_store_created_at_install_for_the_topics(portal):
     from collective.messenger.subscribers.access import get_store
-
     from collective.messenger.subscribers.store import SubscriberStore
 
     store = get_store(portal, create=False)
     assert isinstance(store, SubscriberStore)
-    assert set(store._topics) == {"baustellen-verkehr", "veranstaltungen", "rathaus-aktuell", "warnungen"}
+    assert set(store._topics) == {
+        "baustellen-verkehr",
+        "veranstaltungen",
+        "rathaus-aktuell",
+        "warnungen",
+    }
     assert store.counts()["total"] == 0
 
 
@@ -126,7 +157,9 @@ def test_new_topic_is_prepared_when_saved(portal):
     from collective.messenger.subscribers.access import get_store
 
     lines = list(api.portal.get_registry_record("collective.messenger.topics"))
-    api.portal.set_registry_record("collective.messenger.topics", lines + ["freibad | Freibad"])
+    api.portal.set_registry_record(
+        "collective.messenger.topics", lines + ["freibad | Freibad"]
+    )
     store = get_store(portal, create=False)
     assert "freibad" in store._topics  # its member set exists before anyone signs up
 
@@ -140,13 +173,23 @@ def test_upgrade_from_1000_adds_portlet_and_subscribers_link(portal):
     # A site as version 1000 left it: no signup portlet type, no user action.
     from zope.component import getSiteManager
 
-    getSiteManager(portal).unregisterUtility(provided=IPortletType, name="collective.messenger.SignupPortlet")
-    api.portal.get_tool("portal_actions").user.manage_delObjects(["messenger-subscribers"])
+    getSiteManager(portal).unregisterUtility(
+        provided=IPortletType, name="collective.messenger.SignupPortlet"
+    )
+    api.portal.get_tool("portal_actions").user.manage_delObjects([
+        "messenger-subscribers"
+    ])
     setup.setLastVersionForProfile(f"{PACKAGE}:default", "1000")
     assert queryUtility(IPortletType, name="collective.messenger.SignupPortlet") is None
 
     setup.upgradeProfile(f"{PACKAGE}:default")
 
     assert setup.getLastVersionForProfile(f"{PACKAGE}:default") == ("1003",)
-    assert queryUtility(IPortletType, name="collective.messenger.SignupPortlet").addview == "collective.messenger.SignupPortlet"
-    assert "messenger-subscribers" in api.portal.get_tool("portal_actions").user.objectIds()
+    assert (
+        queryUtility(IPortletType, name="collective.messenger.SignupPortlet").addview
+        == "collective.messenger.SignupPortlet"
+    )
+    assert (
+        "messenger-subscribers"
+        in api.portal.get_tool("portal_actions").user.objectIds()
+    )

@@ -5,6 +5,7 @@ import json
 import pytest
 import transaction
 from plone import api
+from reply_texts import queued_replies
 from zope.component.hooks import setSite
 from zope.globalrequest import setRequest
 from zope.i18n import translate
@@ -16,7 +17,6 @@ from collective.messenger.signup import offer
 from collective.messenger.signup import phones
 from collective.messenger.signup.ratelimit import RateLimited
 from collective.messenger.subscribers import get_store
-from reply_texts import queued_replies
 
 SANDBOX = "http://127.0.0.1:9"
 
@@ -37,26 +37,45 @@ def queued_reply_texts(redis):
 
 
 def signup(**changes):
-    data = {"topics": ["warnungen"], "channel": "telegram", "consent": "on", "website": ""}
+    data = {
+        "topics": ["warnungen"],
+        "channel": "telegram",
+        "consent": "on",
+        "website": "",
+    }
     data.update(changes)
     return data
 
 
 def test_offer_lists_enabled_and_complete_channels_only(portal):
-    assert [c["id"] for c in offer.offered_channels()] == ["telegram", "whatsapp", "signal", "threema"]
+    assert [c["id"] for c in offer.offered_channels()] == [
+        "telegram",
+        "whatsapp",
+        "signal",
+        "threema",
+    ]
     api.portal.set_registry_record("collective.messenger.whatsapp_enabled", False)
     api.portal.set_registry_record("collective.messenger.signal_sender_number", "")
     assert [c["id"] for c in offer.offered_channels()] == ["telegram", "threema"]
-    assert [t["id"] for t in offer.offered_topics()][:2] == ["baustellen-verkehr", "veranstaltungen"]
+    assert [t["id"] for t in offer.offered_topics()][:2] == [
+        "baustellen-verkehr",
+        "veranstaltungen",
+    ]
     assert len(offer.privacy()["version"]) == 12
 
 
 def test_every_field_error_at_once(portal):
     with pytest.raises(flow.SignupInvalid) as caught:
-        flow.start_signup({"topics": ["nope"], "channel": "fax", "consent": ""}, "page", portal.REQUEST)
+        flow.start_signup(
+            {"topics": ["nope"], "channel": "fax", "consent": ""},
+            "page",
+            portal.REQUEST,
+        )
     assert set(caught.value.errors) == {"topics", "channel", "consent"}
     with pytest.raises(flow.SignupInvalid) as caught:
-        flow.start_signup(signup(channel="signal", phone="030 1234567"), "page", portal.REQUEST)
+        flow.start_signup(
+            signup(channel="signal", phone="030 1234567"), "page", portal.REQUEST
+        )
     assert set(caught.value.errors) == {"phone"}
     assert "landline" in translate(caught.value.errors["phone"])
     assert get_store().counts()["total"] == 0
@@ -94,7 +113,9 @@ def test_same_request_key_stores_one_signup(portal):
 
 
 def test_code_is_queued_after_commit_only(portal, plone_redis):
-    step = flow.start_signup(signup(channel="signal", phone="0151 12345678"), "page", portal.REQUEST)
+    step = flow.start_signup(
+        signup(channel="signal", phone="0151 12345678"), "page", portal.REQUEST
+    )
     assert step.kind == "code" and step.link is None
     assert step.as_json()["sent_to"].endswith("78")
     assert queued_reply_texts(plone_redis) == []
@@ -111,11 +132,16 @@ def test_code_is_queued_after_commit_only(portal, plone_redis):
     assert result.subscriber.address == "+4915112345678"
     transaction.commit()
     texts = queued_reply_texts(plone_redis)
-    assert any(t.startswith("Welcome!") and "@@messenger-manage/" in t and "STOP" in t for t in texts)
+    assert any(
+        t.startswith("Welcome!") and "@@messenger-manage/" in t and "STOP" in t
+        for t in texts
+    )
 
 
 def test_aborted_transaction_queues_nothing(portal, plone_redis):
-    flow.start_signup(signup(channel="threema", phone="echoecho"), "page", portal.REQUEST)
+    flow.start_signup(
+        signup(channel="threema", phone="echoecho"), "page", portal.REQUEST
+    )
     transaction.abort()
     assert queued_reply_texts(plone_redis) == []
     assert get_store().counts()["total"] == 0
@@ -132,7 +158,9 @@ def test_signups_per_ip_are_limited(portal):
 
 
 def test_three_codes_a_day_per_number(portal):
-    step = flow.start_signup(signup(channel="signal", phone="+49 151 12345678"), "page", portal.REQUEST)
+    step = flow.start_signup(
+        signup(channel="signal", phone="+49 151 12345678"), "page", portal.REQUEST
+    )
     flow.resend_code(step.token, portal.REQUEST)
     flow.resend_code(step.token, portal.REQUEST)
     with pytest.raises(RateLimited) as caught:
@@ -140,8 +168,12 @@ def test_three_codes_a_day_per_number(portal):
     assert "3 codes" in translate(caught.value.message)
     portal.REQUEST.environ["REMOTE_ADDR"] = "192.0.2.12"
     with pytest.raises(RateLimited):
-        flow.start_signup(signup(channel="signal", phone="+49 151 12345678"), "page", portal.REQUEST)
-    assert get_store().counts()["states"]["pending"] == 1  # the refused signup left nothing
+        flow.start_signup(
+            signup(channel="signal", phone="+49 151 12345678"), "page", portal.REQUEST
+        )
+    assert (
+        get_store().counts()["states"]["pending"] == 1
+    )  # the refused signup left nothing
 
 
 def test_replayed_signup_does_not_use_up_a_code(portal):
@@ -149,23 +181,37 @@ def test_replayed_signup_does_not_use_up_a_code(portal):
     for attempt in range(5):
         flow.start_signup(data, "page", portal.REQUEST, request_key="same-form")
     assert get_store().counts()["states"]["pending"] == 1
-    flow.start_signup(data, "page", portal.REQUEST)  # a second code today, still allowed
+    flow.start_signup(
+        data, "page", portal.REQUEST
+    )  # a second code today, still allowed
 
 
 def test_start_and_stop_commands(portal, plone_redis):
-    step = flow.start_signup(signup(topics=["warnungen", "veranstaltungen"]), "portlet", portal.REQUEST)
+    step = flow.start_signup(
+        signup(topics=["warnungen", "veranstaltungen"]), "portlet", portal.REQUEST
+    )
     transaction.commit()
-    assert commands.handle_message("telegram", 4711, f"/start {step.token}") == commands.ACTIVATED
+    assert (
+        commands.handle_message("telegram", 4711, f"/start {step.token}")
+        == commands.ACTIVATED
+    )
     transaction.commit()
     subscriber = get_store().by_address("telegram", "4711")
     assert subscriber.is_active
-    assert commands.handle_message("telegram", 4711, "/start") == commands.ALREADY_ACTIVE
+    assert (
+        commands.handle_message("telegram", 4711, "/start") == commands.ALREADY_ACTIVE
+    )
     assert commands.handle_message("telegram", 4711, "Hallo") == commands.IGNORED
-    assert commands.handle_message("telegram", 4711, "Abmelden") == commands.UNSUBSCRIBED
+    assert (
+        commands.handle_message("telegram", 4711, "Abmelden") == commands.UNSUBSCRIBED
+    )
     transaction.commit()
     assert get_store().by_address("telegram", "4711").state == "unsubscribed"
     assert commands.handle_message("telegram", 4711, "/stop") == commands.NOT_SUBSCRIBED
-    assert commands.handle_message("telegram", 4712, f"/start {step.token}") == commands.UNKNOWN_TOKEN
+    assert (
+        commands.handle_message("telegram", 4712, f"/start {step.token}")
+        == commands.UNKNOWN_TOKEN
+    )
     transaction.commit()
     texts = queued_reply_texts(plone_redis)
     assert any("Veranstaltungen, Warnungen" in t for t in texts)
@@ -173,7 +219,10 @@ def test_start_and_stop_commands(portal, plone_redis):
     assert any("unknown or has expired" in t for t in texts)
 
 
-@pytest.mark.parametrize("text", ["STOP", "Stop", "stop", "/stop", "/stop@musterstadt_bot", "Abmelden", "abmelden!"])
+@pytest.mark.parametrize(
+    "text",
+    ["STOP", "Stop", "stop", "/stop", "/stop@musterstadt_bot", "Abmelden", "abmelden!"],
+)
 def test_stop_words(text):
     assert commands.STOP.match(text)
 

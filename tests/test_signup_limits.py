@@ -9,13 +9,8 @@ import time
 
 import pytest
 import transaction
-from plone import api
-from zope.component.hooks import setSite
-
-from collective.messenger.browser import signup_token
-from collective.messenger.signup import ratelimit
-from collective.messenger.subscribers import get_store
 from conftest import browser_for
+from plone import api
 from test_manage_page import manage_url
 from test_manage_page import subscribe
 from test_signup_page import enable_channels
@@ -23,6 +18,11 @@ from test_signup_page import form_values
 from test_signup_page import pending_subscribers
 from test_signup_page import post
 from test_signup_page import signup_url
+from zope.component.hooks import setSite
+
+from collective.messenger.browser import signup_token
+from collective.messenger.signup import ratelimit
+from collective.messenger.subscribers import get_store
 
 GUESSER = "198.51.100.66"
 OWNER = "203.0.113.5"
@@ -51,7 +51,9 @@ def test_manage_page_refuses_a_guesser_with_429(site):
     guesser.open(manage_url(site, unknown_token(999)))
     assert guesser.headers["status"].startswith("429")
     assert 3000 < int(guesser.headers["Retry-After"]) <= 3600
-    assert "Too many unknown links were opened from your connection." in guesser.contents
+    assert (
+        "Too many unknown links were opened from your connection." in guesser.contents
+    )
     assert "Traceback" not in guesser.contents
     # Refused without looking: a right token answers the same, so the refusal tells nothing.
     guesser.open(manage_url(site, token))
@@ -60,7 +62,10 @@ def test_manage_page_refuses_a_guesser_with_429(site):
     # Everybody else is not affected.
     owner = client(site, OWNER)
     owner.open(manage_url(site, token))
-    assert owner.headers["status"].startswith("200") and "Your subscription" in owner.contents
+    assert (
+        owner.headers["status"].startswith("200")
+        and "Your subscription" in owner.contents
+    )
 
 
 def test_the_owner_is_never_limited(site):
@@ -76,18 +81,24 @@ def test_rest_manage_look_ups_are_limited_too(site):
     guesser = client(site, GUESSER)
     guesser.addHeader("Accept", "application/json")
     for number in range(ratelimit.MANAGE_MISSES_PER_WINDOW):
-        guesser.open(f"{site.absolute_url()}/@messenger-subscriptions/{unknown_token(number)}")
+        guesser.open(
+            f"{site.absolute_url()}/@messenger-subscriptions/{unknown_token(number)}"
+        )
         assert guesser.headers["status"].startswith("404"), number
     guesser.open(f"{site.absolute_url()}/@messenger-subscriptions/{token}")
     assert guesser.headers["status"].startswith("429")
     assert int(guesser.headers["Retry-After"]) > 0
     error = json.loads(guesser.contents)["error"]
-    assert error["type"] == "RateLimited" and "Too many unknown links" in error["message"]
+    assert (
+        error["type"] == "RateLimited" and "Too many unknown links" in error["message"]
+    )
     # PATCH and DELETE are refused alike, and change nothing.
     url = f"{site.absolute_url()}/@messenger-subscriptions/{token}"
     headers = {"Accept": "application/json", "Content-Type": "application/json"}
     for method, body in (("PATCH", b'{"state": "unsubscribed"}'), ("DELETE", b"")):
-        answer = guesser.testapp.request(url, method=method, body=body, headers=headers, expect_errors=True)
+        answer = guesser.testapp.request(
+            url, method=method, body=body, headers=headers, expect_errors=True
+        )
         assert answer.status_int == 429, (method, answer.status)
     transaction.begin()
     assert get_store(site).by_manage_token(token).is_active
@@ -110,8 +121,11 @@ def code_site(site):
 
 
 def signal_signup(browser, site, number, channel="signal"):
-    return post(browser, signup_url(site), {"topics": "warnungen", "channel": channel,
-                                            "phone": number, "consent": "1"})
+    return post(
+        browser,
+        signup_url(site),
+        {"topics": "warnungen", "channel": channel, "phone": number, "consent": "1"},
+    )
 
 
 def test_code_budget_refuses_politely_when_spent(code_site, plone_redis):
@@ -148,7 +162,9 @@ def test_dashboard_shows_the_code_budget(code_site, plone_redis):
     admin.open(f"{site.absolute_url()}/@@messenger-dashboard")
     assert admin.headers["status"].startswith("200")
     html = admin.contents
-    budget = re.search(r'<section[^>]*id="messenger-code-budget".*?</section>', html, re.S).group(0)
+    budget = re.search(
+        r'<section[^>]*id="messenger-code-budget".*?</section>', html, re.S
+    ).group(0)
     assert re.search(r"Signal.*?2 of 2.*?used up", budget, re.S)
     assert re.search(r"Threema.*?0 of 500", budget, re.S)
 
@@ -164,7 +180,12 @@ def telegram_site(site):
 
 def signup_data(browser, site):
     browser.open(signup_url(site))
-    return dict(form_values(browser.contents), topics="warnungen", channel="telegram", consent="1")
+    return dict(
+        form_values(browser.contents),
+        topics="warnungen",
+        channel="telegram",
+        consent="1",
+    )
 
 
 def test_post_without_the_form_token_is_refused(telegram_site):
@@ -173,34 +194,53 @@ def test_post_without_the_form_token_is_refused(telegram_site):
     del data["form_token"]
     post(browser, signup_url(telegram_site), data, token=False)
     assert browser.headers["status"].startswith("400")
-    assert "This form was out of date. Please check your entries and send it again." in browser.contents
+    assert (
+        "This form was out of date. Please check your entries and send it again."
+        in browser.contents
+    )
     assert pending_subscribers(telegram_site) == []
     # The form comes back with the entries and a fresh token: sending it again works.
-    data = dict(form_values(browser.contents), topics="warnungen", channel="telegram", consent="1")
+    data = dict(
+        form_values(browser.contents),
+        topics="warnungen",
+        channel="telegram",
+        consent="1",
+    )
     post(browser, signup_url(telegram_site), data)
     assert "Open Telegram" in browser.contents
 
 
-@pytest.mark.parametrize("headers", [
-    {"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"},
-    {"Origin": "https://evil.example"},  # a browser without Sec-Fetch-Site
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"},
+        {"Origin": "https://evil.example"},  # a browser without Sec-Fetch-Site
+    ],
+)
 def test_cross_site_post_is_refused_even_with_a_copied_token(telegram_site, headers):
     browser = client(telegram_site, "192.0.2.42")
-    data = signup_data(browser, telegram_site)  # another site can read the token of a public page
+    data = signup_data(
+        browser, telegram_site
+    )  # another site can read the token of a public page
     for name, value in headers.items():
         browser.addHeader(name, value)
     post(browser, signup_url(telegram_site), data)
     assert browser.headers["status"].startswith("403")
-    assert "This signup came from another website and was not processed." in browser.contents
+    assert (
+        "This signup came from another website and was not processed."
+        in browser.contents
+    )
     assert pending_subscribers(telegram_site) == []
 
 
-@pytest.mark.parametrize("headers", [
-    {"Sec-Fetch-Site": "same-origin", "Origin": "null"},
-    {"Origin": "null"},  # our pages send no referrer, so browsers send Origin: null
-    {"Sec-Fetch-Site": "same-site"},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Sec-Fetch-Site": "same-origin", "Origin": "null"},
+        {"Origin": "null"},  # our pages send no referrer, so browsers send Origin: null
+        {"Sec-Fetch-Site": "same-site"},
+    ],
+)
 def test_own_posts_are_accepted(telegram_site, headers):
     browser = client(telegram_site, "192.0.2.43")
     data = signup_data(browser, telegram_site)
@@ -215,9 +255,19 @@ def test_form_token_survives_a_day_in_a_cache(site):
     now = time.time()
     assert signup_token.is_valid(signup_token.form_token(now - 24 * 3600), now)
     assert not signup_token.is_valid(signup_token.form_token(now - 3 * 24 * 3600), now)
-    assert signup_token.is_valid(signup_token.form_token(now + 60), now)  # a clock a bit ahead
+    assert signup_token.is_valid(
+        signup_token.form_token(now + 60), now
+    )  # a clock a bit ahead
     assert not signup_token.is_valid(signup_token.form_token(now + 13 * 3600), now)
-    for bad in (None, "", "x", "1.2.3", "abc.def", ["a"], f"{int(now // 21600)}.{'0' * 64}"):
+    for bad in (
+        None,
+        "",
+        "x",
+        "1.2.3",
+        "abc.def",
+        ["a"],
+        f"{int(now // 21600)}.{'0' * 64}",
+    ):
         assert not signup_token.is_valid(bad, now)
     # The same token for every visitor in a window: a cached page stays valid.
     assert signup_token.form_token(now) == signup_token.form_token(now)
@@ -233,10 +283,15 @@ def test_limit_keys_are_keyed_hashes(code_site, plone_redis):
     keys = [key.decode() for key in plone_redis.keys("messenger:limit:*")]
     assert any(key.startswith("messenger:limit:code:") for key in keys)
     assert any(key.startswith("messenger:limit:signup:") for key in keys)
-    plain = {hashlib.sha256(value.encode()).hexdigest()[:32] for value in (number, "192.0.2.51")}
+    plain = {
+        hashlib.sha256(value.encode()).hexdigest()[:32]
+        for value in (number, "192.0.2.51")
+    }
     for key in keys:
         assert number not in key and "192.0.2.51" not in key
-        assert key.rsplit(":", 1)[1] not in plain  # not a plain hash either: tried in minutes
+        assert (
+            key.rsplit(":", 1)[1] not in plain
+        )  # not a plain hash either: tried in minutes
     setSite(code_site)
     transaction.begin()
     assert ratelimit.limit_key("code", number) in keys  # the same name on every request
@@ -251,7 +306,9 @@ def test_two_citizens_on_one_cached_page_get_their_own_signups(telegram_site):
     cached_form = signup_data(first, telegram_site)  # what the proxy hands to everybody
     post(first, signup_url(telegram_site), cached_form)
     first_link = re.search(r'href="(https://t\.me/[^"]+)"', first.contents).group(1)
-    post(first, signup_url(telegram_site), cached_form)  # a double click: the same signup
+    post(
+        first, signup_url(telegram_site), cached_form
+    )  # a double click: the same signup
     assert first_link in first.contents
     second = client(telegram_site, "192.0.2.62")
     post(second, signup_url(telegram_site), cached_form)
@@ -262,9 +319,18 @@ def test_two_citizens_on_one_cached_page_get_their_own_signups(telegram_site):
 
 def test_a_spent_budget_is_logged_once_a_day(code_site, plone_redis, caplog):
     browser = client(code_site, "192.0.2.71")
-    for number in ("+4915123456731", "+4915123456732", "+4915123456733", "+4915123456734"):
+    for number in (
+        "+4915123456731",
+        "+4915123456732",
+        "+4915123456733",
+        "+4915123456734",
+    ):
         signal_signup(browser, code_site, number)
-    spent = [r for r in caplog.records if "daily code budget of signal (2) is spent" in r.getMessage()]
+    spent = [
+        r
+        for r in caplog.records
+        if "daily code budget of signal (2) is spent" in r.getMessage()
+    ]
     assert len(spent) == 1 and spent[0].levelname == "WARNING"
     assert "control panel" in spent[0].getMessage()
 
@@ -272,7 +338,9 @@ def test_a_spent_budget_is_logged_once_a_day(code_site, plone_redis, caplog):
 def test_an_ipv6_guesser_cannot_escape_by_changing_addresses(site):
     _id, token = subscribe(site)
     for number in range(ratelimit.MANAGE_MISSES_PER_WINDOW):
-        guesser = client(site, f"2001:db8:7:1::{number + 1:x}")  # one /64, a new address each time
+        guesser = client(
+            site, f"2001:db8:7:1::{number + 1:x}"
+        )  # one /64, a new address each time
         guesser.open(manage_url(site, unknown_token(number)))
         assert guesser.headers["status"].startswith("404")
     guesser = client(site, "2001:db8:7:1:ffff::1")

@@ -10,7 +10,9 @@ from plone.testing.zope import Browser
 from collective.messenger.demo.sandbox import use_sandbox
 from collective.messenger.subscribers import get_store
 
-OFFLINE_URL = "http://127.0.0.1:9"  # nothing is sent in these tests: the worker is not running
+OFFLINE_URL = (
+    "http://127.0.0.1:9"  # nothing is sent in these tests: the worker is not running
+)
 TOPICS = ["baustellen-verkehr", "veranstaltungen", "rathaus-aktuell", "warnungen"]
 
 
@@ -50,7 +52,11 @@ def post(browser, url, data, token=True):
 
 def pending_subscribers(site):
     transaction.begin()
-    return [s for s in get_store(site)._subscribers.values() if getattr(s, "state", None) == "pending"]
+    return [
+        s
+        for s in get_store(site)._subscribers.values()
+        if getattr(s, "state", None) == "pending"
+    ]
 
 
 @pytest.fixture
@@ -68,8 +74,14 @@ def test_form_offers_topics_channels_and_consent(site):
     for topic in TOPICS:
         assert f'value="{topic}"' in html
     # ?topics= preselects the known topic; the unknown one is dropped.
-    assert re.search(r'<input[^>]*checked[^>]*value="warnungen"|<input[^>]*value="warnungen"[^>]*checked', html)
-    assert len(re.findall(r'name="topics"[^>]*checked|checked[^>]*name="topics"', html)) == 1
+    assert re.search(
+        r'<input[^>]*checked[^>]*value="warnungen"|<input[^>]*value="warnungen"[^>]*checked',
+        html,
+    )
+    assert (
+        len(re.findall(r'name="topics"[^>]*checked|checked[^>]*name="topics"', html))
+        == 1
+    )
     assert 'value="telegram"' in html and 'value="signal"' in html
     assert 'value="whatsapp"' not in html and 'value="threema"' not in html
     assert 'data-needs="phone"' in html
@@ -104,7 +116,10 @@ def test_errors_are_shown_per_field(telegram_site):
     assert "Please agree to the privacy notice to subscribe." in html
     # Each message is linked to its field(s).
     assert 'id="messenger-signup-phone-error"' in html
-    assert re.search(r'aria-describedby="messenger-signup-phone-hint messenger-signup-phone-error"', html)
+    assert re.search(
+        r'aria-describedby="messenger-signup-phone-hint messenger-signup-phone-error"',
+        html,
+    )
     assert re.search(r'aria-describedby="[^"]*messenger-signup-consent-error"', html)
     assert re.search(r'aria-describedby="[^"]*messenger-signup-topics-error"', html)
     # The summary links to the fields; what was entered stays.
@@ -117,8 +132,13 @@ def test_errors_are_shown_per_field(telegram_site):
 def test_honeypot_refuses_without_storing(telegram_site):
     browser = anonymous(telegram_site)
     browser.open(signup_url(telegram_site))
-    data = dict(form_values(browser.contents), topics=["warnungen"], channel="telegram",
-                consent="1", website="http://spam.example")
+    data = dict(
+        form_values(browser.contents),
+        topics=["warnungen"],
+        channel="telegram",
+        consent="1",
+        website="http://spam.example",
+    )
     post(browser, signup_url(telegram_site), data)
     assert browser.headers["status"].startswith("400")
     assert "Your signup could not be processed." in browser.contents
@@ -128,12 +148,20 @@ def test_honeypot_refuses_without_storing(telegram_site):
 def test_telegram_next_step_and_double_submit(telegram_site):
     browser = anonymous(telegram_site)
     browser.open(signup_url(telegram_site) + "?topics=warnungen")
-    data = dict(form_values(browser.contents), topics=["warnungen", "veranstaltungen"],
-                channel="telegram", consent="1", website="")
+    data = dict(
+        form_values(browser.contents),
+        topics=["warnungen", "veranstaltungen"],
+        channel="telegram",
+        consent="1",
+        website="",
+    )
     post(browser, signup_url(telegram_site), data)
     assert browser.headers["status"].startswith("200")
     assert browser.headers["Cache-Control"] == "no-store"
-    link = re.search(r'href="(https://t\.me/musterstadt_bot\?start=[A-Za-z0-9_-]{1,64})"', browser.contents).group(1)
+    link = re.search(
+        r'href="(https://t\.me/musterstadt_bot\?start=[A-Za-z0-9_-]{1,64})"',
+        browser.contents,
+    ).group(1)
     assert "Open Telegram" in browser.contents
     assert '<svg role="img"' in browser.contents and "24 hours" in browser.contents
     # The same form sent again (double click, reload) is the same signup.
@@ -147,8 +175,14 @@ def test_telegram_next_step_and_double_submit(telegram_site):
 
 def test_portlet_path_is_recorded(telegram_site):
     browser = anonymous(telegram_site)
-    data = {"step": "signup", "path": "portlet", "request_key": "k" * 24, "topics": "warnungen",
-            "channel": "telegram", "consent": "1"}
+    data = {
+        "step": "signup",
+        "path": "portlet",
+        "request_key": "k" * 24,
+        "topics": "warnungen",
+        "channel": "telegram",
+        "consent": "1",
+    }
     post(browser, signup_url(telegram_site), data)
     assert "Open Telegram" in browser.contents
     [pending] = pending_subscribers(telegram_site)
@@ -158,9 +192,16 @@ def test_portlet_path_is_recorded(telegram_site):
 def test_whatsapp_next_step(site):
     enable_channels(site, "whatsapp")
     browser = anonymous(site)
-    post(browser, signup_url(site), {"topics": "warnungen", "channel": "whatsapp", "consent": "1"})
+    post(
+        browser,
+        signup_url(site),
+        {"topics": "warnungen", "channel": "whatsapp", "consent": "1"},
+    )
     assert "Open WhatsApp" in browser.contents
-    assert re.search(r'href="https://wa\.me/4930123456\?text=START%20[A-Za-z0-9_-]+"', browser.contents)
+    assert re.search(
+        r'href="https://wa\.me/4930123456\?text=START%20[A-Za-z0-9_-]+"',
+        browser.contents,
+    )
 
 
 def test_rate_limit_says_how_long_to_wait(telegram_site):
@@ -197,8 +238,10 @@ def code_on_phone(sandbox, number, count=1):
     from conftest import wait_until
 
     messages = wait_until(
-        lambda: len(sandbox.messages(channel="signal", recipient=number)) >= count
-        and sandbox.messages(channel="signal", recipient=number),
+        lambda: (
+            len(sandbox.messages(channel="signal", recipient=number)) >= count
+            and sandbox.messages(channel="signal", recipient=number)
+        ),
         timeout=30,
         message=f"code message {count} on the Signal phone",
     )
@@ -210,8 +253,13 @@ def test_signal_code_flow(site, sandbox, plone_worker):
     plone_worker()
     browser = anonymous(site)
     browser.open(signup_url(site))
-    data = dict(form_values(browser.contents), topics="warnungen", channel="signal",
-                phone="0151 2345 6789", consent="1")
+    data = dict(
+        form_values(browser.contents),
+        topics="warnungen",
+        channel="signal",
+        phone="0151 2345 6789",
+        consent="1",
+    )
     post(browser, signup_url(site), data)
     html = browser.contents
     assert "We sent a code to your number" in html and "+49 1512 ••• 89" in html
@@ -225,7 +273,9 @@ def test_signal_code_flow(site, sandbox, plone_worker):
     assert browser.headers["status"].startswith("400")
     assert "This code is not correct. You have 4 more attempts." in browser.contents
     transaction.begin()
-    assert get_store(site).by_confirm_token(token).code.attempts == 1  # the attempt was committed
+    assert (
+        get_store(site).by_confirm_token(token).code.attempts == 1
+    )  # the attempt was committed
 
     post(browser, signup_url(site), {"step": "confirm", "token": token, "code": code})
     assert "You are subscribed" in browser.contents
@@ -240,8 +290,16 @@ def test_signal_code_flow(site, sandbox, plone_worker):
 def test_signal_resend_is_limited(site, plone_redis):
     enable_channels(site, "signal")
     browser = anonymous(site)
-    post(browser, signup_url(site), {"topics": "warnungen", "channel": "signal",
-                                     "phone": "+49 151 23456780", "consent": "1"})
+    post(
+        browser,
+        signup_url(site),
+        {
+            "topics": "warnungen",
+            "channel": "signal",
+            "phone": "+49 151 23456780",
+            "consent": "1",
+        },
+    )
     token = re.search(r'name="token"[^>]*value="([^"]+)"', browser.contents).group(1)
     for _attempt in range(2):
         post(browser, signup_url(site), {"step": "resend", "token": token})
@@ -259,7 +317,11 @@ def test_logged_in_visitor_can_sign_up_without_plone_token(telegram_site):
 
     browser = anonymous(telegram_site)
     browser.addHeader("Authorization", f"Basic member:{PASSWORD}")
-    post(browser, signup_url(telegram_site), {"topics": "warnungen", "channel": "telegram", "consent": "1"})
+    post(
+        browser,
+        signup_url(telegram_site),
+        {"topics": "warnungen", "channel": "telegram", "consent": "1"},
+    )
     assert browser.headers["status"].startswith("200")
     assert "Open Telegram" in browser.contents
     assert len(pending_subscribers(telegram_site)) == 1

@@ -7,16 +7,16 @@ from datetime import timezone
 
 import pytest
 import transaction
+from conftest import browser_for
 from DateTime import DateTime
 from plone import api
-
-from conftest import browser_for
-from messenger_worker.testing import free_port
 from status_support import news
 from status_support import prepare
 from status_support import publish
 from status_support import run_worker
 from status_support import subscribe
+
+from messenger_worker.testing import free_port
 
 
 @pytest.fixture
@@ -44,8 +44,13 @@ def test_before_publishing_upcoming_only(portal):
     assert body["public"] is False and body["active"] is False
     upcoming = body["upcoming"]
     assert upcoming["send_on_publish"] is True
-    assert upcoming["topics"] == [{"id": "baustellen-verkehr", "title": "Baustellen & Verkehr"}]
-    assert {c: r["count"] for c, r in upcoming["recipients"].items()} == {"telegram": 2, "signal": 1}
+    assert upcoming["topics"] == [
+        {"id": "baustellen-verkehr", "title": "Baustellen & Verkehr"}
+    ]
+    assert {c: r["count"] for c, r in upcoming["recipients"].items()} == {
+        "telegram": 2,
+        "signal": 1,
+    }
     assert upcoming["recipients_total"] == 3
     assert "preview" not in body
 
@@ -62,7 +67,13 @@ def test_figures_while_sending_and_when_done(portal, plone_redis, sandbox):
     assert post["kind"] == "initial" and post["state"] == "queued"
     assert post["recipients"] == 3
     assert post["channels"]["telegram"] == {
-        "queued": 2, "sent": 0, "retrying": 0, "gone": 0, "failed": 0, "first_sent": None, "last_sent": None,
+        "queued": 2,
+        "sent": 0,
+        "retrying": 0,
+        "gone": 0,
+        "failed": 0,
+        "first_sent": None,
+        "last_sent": None,
     }
     assert post["done"] is False and post["progress"] == 0.0
     assert body["active"] is True and body["upcoming"] is None
@@ -75,8 +86,13 @@ def test_figures_while_sending_and_when_done(portal, plone_redis, sandbox):
     telegram = post["channels"]["telegram"]
     assert (telegram["sent"], telegram["gone"]) == (1, 1)
     assert post["channels"]["signal"]["sent"] == 1
-    first, last = datetime.fromisoformat(telegram["first_sent"]), datetime.fromisoformat(telegram["last_sent"])
-    assert first <= last and abs(last - datetime.now(timezone.utc)) < timedelta(minutes=1)
+    first, last = (
+        datetime.fromisoformat(telegram["first_sent"]),
+        datetime.fromisoformat(telegram["last_sent"]),
+    )
+    assert first <= last and abs(last - datetime.now(timezone.utc)) < timedelta(
+        minutes=1
+    )
     assert post["done"] is True and post["progress"] == 1.0
     assert post["state_label"] == "Sent"
     assert body["active"] is False
@@ -87,12 +103,16 @@ def test_scheduled_post(portal):
     later = DateTime() + 1 / 24.0  # in an hour
     item = news(portal, effective_date=later)
     _status, body, _headers = get_status(item)
-    assert abs(datetime.fromisoformat(body["upcoming"]["effective"]) - later.asdatetime()) < timedelta(seconds=1)
+    assert abs(
+        datetime.fromisoformat(body["upcoming"]["effective"]) - later.asdatetime()
+    ) < timedelta(seconds=1)
     publish(item)
     _status, body, _headers = get_status(item)
     [post] = body["posts"]
     assert post["state"] == "scheduled" and post["state_label"] == "Scheduled"
-    assert abs(datetime.fromisoformat(post["due"]) - later.asdatetime()) < timedelta(seconds=1)
+    assert abs(datetime.fromisoformat(post["due"]) - later.asdatetime()) < timedelta(
+        seconds=1
+    )
     assert post["done"] is False and post["active"] is False
     assert body["active"] is False  # nothing to poll for an hour
 
@@ -113,12 +133,22 @@ def test_preview_on_request(portal):
     _status, body, _headers = get_status(item, query="?preview=1")
     channels = {c["channel"]: c for c in body["preview"]["channels"]}
     assert set(channels) == {"telegram", "signal"}
-    assert channels["telegram"]["markup"].startswith("<b>Vollsperrung der Hauptstraße</b>")
+    assert channels["telegram"]["markup"].startswith(
+        "<b>Vollsperrung der Hauptstraße</b>"
+    )
     assert "bot_token" not in json.dumps(body)
 
 
-@pytest.mark.parametrize("user, allowed", [(None, False), ("member", False), ("reviewer", True),
-                                           ("editor", True), ("siteadmin", True)])
+@pytest.mark.parametrize(
+    "user, allowed",
+    [
+        (None, False),
+        ("member", False),
+        ("reviewer", True),
+        ("editor", True),
+        ("siteadmin", True),
+    ],
+)
 def test_who_may_read_it(portal, user, allowed):
     subscribe([1001])
     item = news(portal)

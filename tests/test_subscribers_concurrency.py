@@ -19,7 +19,9 @@ from ZODB.POSException import ConflictError
 from collective.messenger.subscribers import Consent
 from collective.messenger.subscribers import SubscriberStore
 
-ZOPE_ATTEMPTS = 4  # Zope's publisher: the request, then up to 3 retries on ConflictError
+ZOPE_ATTEMPTS = (
+    4  # Zope's publisher: the request, then up to 3 retries on ConflictError
+)
 CONSENT = Consent("2026-01", "page")
 THREADS = 50
 TOPICS = ["baustellen-verkehr", "warnungen", "freibad", "rathaus-aktuell"]
@@ -66,7 +68,9 @@ def in_parallel(db, count, change):
             def work(attempt):
                 value = change(connection.root()["store"], n)
                 if attempt == 1:
-                    barrier.wait(timeout=120)  # everyone has changed their copy: commit now
+                    barrier.wait(
+                        timeout=120
+                    )  # everyone has changed their copy: commit now
                 return value
 
             results[n] = run_like_zope(tm, work)
@@ -187,7 +191,9 @@ def test_conflict_retry_of_a_signup_stores_one_subscriber(db):
             "telegram", ["warnungen"], "de", CONSENT, request_key="form-nonce-7f3a"
         )
         seen.append(subscriber.id)
-        root["elsewhere"]["last_signup"] = attempt  # e.g. a page counter, not resolvable
+        root["elsewhere"]["last_signup"] = (
+            attempt  # e.g. a page counter, not resolvable
+        )
         if attempt == 1:
             with db.transaction() as other:
                 other.root()["elsewhere"]["last_signup"] = "another request"
@@ -214,7 +220,11 @@ def test_signup_replayed_after_its_commit_returns_the_first_subscriber(db):
     def request(attempt):
         store = connection.root()["store"]
         return store.add_pending(
-            "signal", ["warnungen"], "de", CONSENT, address="+491701234567",
+            "signal",
+            ["warnungen"],
+            "de",
+            CONSENT,
+            address="+491701234567",
             request_key="form-nonce-7f3a",
         ).id
 
@@ -254,17 +264,37 @@ def test_a_signup_writes_no_shared_object(db):
     tm = transaction.TransactionManager()
     connection = db.open(transaction_manager=tm)
     store = connection.root()["store"]
-    shared = [store, store._topics, store._counts, store._daily, store._subscribers,
-              store._recipients, store._addresses, store._confirm_tokens,
-              store._manage_tokens, store._signup_keys, *store._topics.values()]
+    shared = [
+        store,
+        store._topics,
+        store._counts,
+        store._daily,
+        store._subscribers,
+        store._recipients,
+        store._addresses,
+        store._confirm_tokens,
+        store._manage_tokens,
+        store._signup_keys,
+        *store._topics.values(),
+    ]
 
     tm.begin()
-    pending = store.add_pending("telegram", ["warnungen"], "de", CONSENT, request_key="n-1")
+    pending = store.add_pending(
+        "telegram", ["warnungen"], "de", CONSENT, request_key="n-1"
+    )
     assert [o for o in shared if o._p_changed] == []
     store.activate(pending, address=777)
     assert [o for o in shared if o._p_changed] == []
     changed = {type(o).__name__ for o in connection._registered_objects}
-    assert changed <= {"Subscriber", "Length", "OOBTree", "OOBucket", "LargeBucketTree",
-                       "LargeBucketTreeSet", "OOSet", "OOTreeSet"}
+    assert changed <= {
+        "Subscriber",
+        "Length",
+        "OOBTree",
+        "OOBucket",
+        "LargeBucketTree",
+        "LargeBucketTreeSet",
+        "OOSet",
+        "OOTreeSet",
+    }
     tm.abort()
     connection.close()

@@ -10,17 +10,17 @@ from datetime import timezone
 from hypothesis import HealthCheck
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine
 from hypothesis.stateful import invariant
 from hypothesis.stateful import precondition
 from hypothesis.stateful import rule
+from hypothesis.stateful import RuleBasedStateMachine
 
 from collective.messenger.subscribers import CodeCheck
 from collective.messenger.subscribers import Consent
 from collective.messenger.subscribers import SubscriberStore
 from collective.messenger.subscribers import tokens
-from collective.messenger.subscribers.trees import SHARDS
 from collective.messenger.subscribers.trees import shard_of
+from collective.messenger.subscribers.trees import SHARDS
 
 TOPICS = ["baustellen-verkehr", "warnungen", "freibad", "rathaus-aktuell"]
 CHANNELS = ["telegram", "whatsapp", "signal", "threema"]
@@ -56,14 +56,27 @@ class StoreMachine(RuleBasedStateMachine):
         candidates = [s for s in self.records() if state is None or s.state == state]
         return data.draw(st.sampled_from(candidates)) if candidates else None
 
-    @rule(channel=st.sampled_from(CHANNELS), topics=topic_lists, data=st.data(),
-          mode=st.sampled_from(["immediate", "daily"]), key=st.sampled_from([None, "n1", "n2"]))
+    @rule(
+        channel=st.sampled_from(CHANNELS),
+        topics=topic_lists,
+        data=st.data(),
+        mode=st.sampled_from(["immediate", "daily"]),
+        key=st.sampled_from([None, "n1", "n2"]),
+    )
     def sign_up(self, channel, topics, data, mode, key):
         address = None
         if channel in ("signal", "threema"):
             address = data.draw(st.sampled_from(ADDRESSES[channel]))
-        self.store.add_pending(channel, topics, "de", Consent("v1", "page"), address=address,
-                               mode=mode, request_key=key, now=self.now)
+        self.store.add_pending(
+            channel,
+            topics,
+            "de",
+            Consent("v1", "page"),
+            address=address,
+            mode=mode,
+            request_key=key,
+            now=self.now,
+        )
 
     @rule(data=st.data())
     def confirm(self, data):
@@ -105,8 +118,9 @@ class StoreMachine(RuleBasedStateMachine):
 
     @rule(channel=st.sampled_from(CHANNELS), data=st.data())
     def gone(self, channel, data):
-        self.store.mark_unreachable(channel, data.draw(st.sampled_from(ADDRESSES[channel])),
-                                    now=self.now)
+        self.store.mark_unreachable(
+            channel, data.draw(st.sampled_from(ADDRESSES[channel])), now=self.now
+        )
 
     @rule(data=st.data())
     def erase(self, data):
@@ -141,21 +155,30 @@ class StoreMachine(RuleBasedStateMachine):
             expected = sorted(
                 (s.id, s.channel, s.address, s.language)
                 for s in self.records()
-                if s.is_active and s.mode == mode and set(s.topics) & {"warnungen", "freibad"}
+                if s.is_active
+                and s.mode == mode
+                and set(s.topics) & {"warnungen", "freibad"}
             )
-            assert sorted(self.store.active_recipients(["warnungen", "freibad"], mode)) == expected
+            assert (
+                sorted(self.store.active_recipients(["warnungen", "freibad"], mode))
+                == expected
+            )
 
     @invariant()
     def counts_match_records(self):
         counts = self.store.counts()
         assert counts["total"] == len(self.records())
         for state in ("pending", "active", "unsubscribed", "unreachable"):
-            assert counts["states"][state] == sum(s.state == state for s in self.records())
+            assert counts["states"][state] == sum(
+                s.state == state for s in self.records()
+            )
 
 
 TestStoreMachine = StoreMachine.TestCase
 TestStoreMachine.settings = settings(
-    max_examples=60, stateful_step_count=40, deadline=None,
+    max_examples=60,
+    stateful_step_count=40,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 

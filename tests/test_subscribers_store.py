@@ -10,8 +10,8 @@ from zope.annotation.interfaces import IAnnotations
 
 from collective.messenger.subscribers import CodeCheck
 from collective.messenger.subscribers import Consent
-from collective.messenger.subscribers import SubscriberError
 from collective.messenger.subscribers import get_store
+from collective.messenger.subscribers import SubscriberError
 from collective.messenger.subscribers.access import ANNOTATION_KEY
 from collective.messenger.subscribers.indexing import INDEXES
 from collective.messenger.subscribers.tokens import TOKEN_PATTERN
@@ -29,7 +29,9 @@ def store(portal):
     assert store.check() == []
 
 
-def signup(store, channel="telegram", topics=("baustellen-verkehr",), address=None, **kw):
+def signup(
+    store, channel="telegram", topics=("baustellen-verkehr",), address=None, **kw
+):
     kw.setdefault("now", NOW)
     return store.add_pending(channel, topics, "de", CONSENT, address=address, **kw)
 
@@ -56,10 +58,17 @@ class TestLocation:
     def test_new_store_is_prepared_for_the_configured_topics(self, portal):
         counts = get_store(portal).counts()
         assert set(counts["topics"]) == {
-            "baustellen-verkehr", "veranstaltungen", "rathaus-aktuell", "warnungen"
+            "baustellen-verkehr",
+            "veranstaltungen",
+            "rathaus-aktuell",
+            "warnungen",
         }
-        assert counts["topics"]["warnungen"] == {"pending": 0, "active": 0, "unsubscribed": 0,
-                                                 "unreachable": 0}
+        assert counts["topics"]["warnungen"] == {
+            "pending": 0,
+            "active": 0,
+            "unsubscribed": 0,
+            "unreachable": 0,
+        }
         assert counts["total"] == 0
 
     def test_prepare_a_new_topic(self, store):
@@ -68,7 +77,11 @@ class TestLocation:
         assert store.active_recipients(["freibad"]) == []
         assert store.daily(since=NOW.date(), until=NOW.date() + timedelta(days=30)) == {
             (NOW.date() + timedelta(days=n)).isoformat(): {
-                "confirmed": 0, "unsubscribed": 0, "unreachable": 0, "expired": 0, "deleted": 0
+                "confirmed": 0,
+                "unsubscribed": 0,
+                "unreachable": 0,
+                "expired": 0,
+                "deleted": 0,
             }
             for n in range(31)
         }
@@ -76,7 +89,9 @@ class TestLocation:
 
 class TestSignup:
     def test_pending_telegram_signup(self, store):
-        subscriber = signup(store, topics=["warnungen", "baustellen-verkehr", "warnungen"])
+        subscriber = signup(
+            store, topics=["warnungen", "baustellen-verkehr", "warnungen"]
+        )
         assert subscriber.state == "pending"
         assert subscriber.address is None
         assert subscriber.topics == ("baustellen-verkehr", "warnungen")
@@ -95,7 +110,9 @@ class TestSignup:
         assert TOKEN_PATTERN.match(first.confirm_token)
         assert len(first.confirm_token) <= 64  # Telegram's start parameter
         assert TOKEN_PATTERN.match(first.manage_token)
-        assert len(first.manage_token) >= 22  # base64url: 6 bits a character, 128 bits and more
+        assert (
+            len(first.manage_token) >= 22
+        )  # base64url: 6 bits a character, 128 bits and more
         assert first.manage_token != first.confirm_token
         assert first.confirm_token != second.confirm_token
 
@@ -112,10 +129,20 @@ class TestSignup:
         "channel, topics, address, options",
         [
             ("sms", ["warnungen"], None, {}),
-            ("telegram", ["warnungen"], "12345", {}),  # Telegram learns the chat on /start
+            (
+                "telegram",
+                ["warnungen"],
+                "12345",
+                {},
+            ),  # Telegram learns the chat on /start
             ("signal", ["warnungen"], None, {}),
             ("signal", ["warnungen"], "", {}),
-            ("signal", ["warnungen"], "+49 170 1234567", {}),  # forms normalise to E.164
+            (
+                "signal",
+                ["warnungen"],
+                "+49 170 1234567",
+                {},
+            ),  # forms normalise to E.164
             ("threema", ["warnungen"], "X" * 65, {}),
             ("telegram", [], None, {}),
             ("telegram", "warnungen", None, {}),
@@ -130,7 +157,8 @@ class TestSignup:
         assert store.counts()["total"] == 0
 
     @pytest.mark.parametrize(
-        "consent", [Consent("", "page"), Consent("2026-01", "email"), {"path": "page"}, "yes"]
+        "consent",
+        [Consent("", "page"), Consent("2026-01", "email"), {"path": "page"}, "yes"],
     )
     def test_consent_is_required(self, store, consent):
         with pytest.raises(SubscriberError):
@@ -138,7 +166,11 @@ class TestSignup:
 
     def test_consent_as_dict(self, store):
         subscriber = store.add_pending(
-            "telegram", ["warnungen"], "de", {"privacy_version": "v3", "path": "rest"}, now=NOW
+            "telegram",
+            ["warnungen"],
+            "de",
+            {"privacy_version": "v3", "path": "rest"},
+            now=NOW,
         )
         assert subscriber.consent == Consent("v3", "rest", NOW)
 
@@ -148,7 +180,9 @@ class TestConfirmToken:
         subscriber = signup(store)
         assert store.by_confirm_token(subscriber.confirm_token, now=NOW) is subscriber
 
-    @pytest.mark.parametrize("token", ["", "unknown", "x" * 65, "a b", "ä", None, 42, ("a",)])
+    @pytest.mark.parametrize(
+        "token", ["", "unknown", "x" * 65, "a b", "ä", None, 42, ("a",)]
+    )
     def test_unknown_or_malformed(self, store, token):
         signup(store)
         assert store.by_confirm_token(token) is None
@@ -185,8 +219,13 @@ class TestActivate:
         ]
         assert store.counts()["states"]["active"] == 1
         assert store.daily(until=NOW.date()) == {
-            "2026-05-04": {"confirmed": 1, "unsubscribed": 0, "unreachable": 0, "expired": 0,
-                           "deleted": 0}
+            "2026-05-04": {
+                "confirmed": 1,
+                "unsubscribed": 0,
+                "unreachable": 0,
+                "expired": 0,
+                "deleted": 0,
+            }
         }
 
     def test_manage_token_only_after_confirmation(self, store):
@@ -238,17 +277,25 @@ class TestActivate:
         assert store.activate(two, now=NOW) is two
         assert store.activate(one, now=NOW) is two
         assert two.topics == ("freibad", "warnungen")
-        assert store.counts()["states"] == {"pending": 0, "active": 1, "unsubscribed": 0,
-                                             "unreachable": 0}
+        assert store.counts()["states"] == {
+            "pending": 0,
+            "active": 1,
+            "unsubscribed": 0,
+            "unreachable": 0,
+        }
 
     def test_comeback_after_unsubscribing_reuses_the_record(self, store):
         old = confirmed(store, 1001, topics=["warnungen", "freibad"])
         store.unsubscribe(old, now=NOW)
-        pending = store.add_pending("telegram", ["rathaus-aktuell"], "en", CONSENT, mode="daily")
+        pending = store.add_pending(
+            "telegram", ["rathaus-aktuell"], "en", CONSENT, mode="daily"
+        )
         survivor = store.activate(pending, address=1001, now=NOW + timedelta(days=2))
         assert survivor is old
         assert survivor.state == "active"
-        assert survivor.topics == ("rathaus-aktuell",)  # they left: the old topics are gone
+        assert survivor.topics == (
+            "rathaus-aktuell",
+        )  # they left: the old topics are gone
         assert (survivor.language, survivor.mode) == ("en", "daily")
         assert survivor.unsubscribed is None
         assert survivor.confirmed == NOW + timedelta(days=2)
@@ -263,7 +310,9 @@ class TestActivate:
 class TestChanges:
     def test_set_topics(self, store):
         subscriber = confirmed(store, 1001, topics=["warnungen"])
-        store.set_topics(subscriber, ["freibad", "rathaus-aktuell"], now=NOW + timedelta(days=1))
+        store.set_topics(
+            subscriber, ["freibad", "rathaus-aktuell"], now=NOW + timedelta(days=1)
+        )
         assert subscriber.topics == ("freibad", "rathaus-aktuell")
         assert subscriber.changed == NOW + timedelta(days=1)
         assert store.active_recipients(["warnungen"]) == []
@@ -312,7 +361,9 @@ class TestLeaving:
         assert store.by_address("telegram", 1001) is subscriber
         assert store.counts()["states"]["unsubscribed"] == 1
         assert store.daily()["2026-05-07"]["unsubscribed"] == 1
-        assert store.unsubscribe(subscriber, now=later) is subscriber  # twice: no change
+        assert (
+            store.unsubscribe(subscriber, now=later) is subscriber
+        )  # twice: no change
         assert store.daily()["2026-05-07"]["unsubscribed"] == 1
 
     def test_unsubscribing_a_pending_signup_deletes_it(self, store):
@@ -348,10 +399,14 @@ class TestLeaving:
         store.unsubscribe(subscriber)
         assert subscriber.state == "unsubscribed"
 
-    @pytest.mark.parametrize("state", ["pending", "active", "unsubscribed", "unreachable"])
+    @pytest.mark.parametrize(
+        "state", ["pending", "active", "unsubscribed", "unreachable"]
+    )
     def test_delete_erases_everything(self, store, state):
         other = confirmed(store, 2002, topics=["warnungen"])
-        subscriber = signup(store, "signal", ["warnungen", "freibad"], address="+491701234567")
+        subscriber = signup(
+            store, "signal", ["warnungen", "freibad"], address="+491701234567"
+        )
         if state != "pending":
             store.activate(subscriber, now=NOW)
         if state == "unsubscribed":
@@ -373,7 +428,9 @@ class TestLeaving:
                 entries = [list(members) for members in store._index(name).values()]
             else:
                 entries = list(store._index(name).items())
-            assert subscriber.id not in repr(entries) and "+491701234567" not in repr(entries)
+            assert subscriber.id not in repr(entries) and "+491701234567" not in repr(
+                entries
+            )
 
 
 class TestCheck:
@@ -395,7 +452,10 @@ class TestCheck:
         value = store._index("recipients")[subscriber.id]
         wrong = shards[(shard_of(subscriber.id) + 1) % len(shards)]
         wrong[subscriber.id] = value
-        assert "a sharded index has keys in the wrong shard or lacks its floor" in store.check()
+        assert (
+            "a sharded index has keys in the wrong shard or lacks its floor"
+            in store.check()
+        )
         del wrong[subscriber.id]
 
 
@@ -408,9 +468,10 @@ class TestFanOut:
         gone = confirmed(store, 4004, topics=["warnungen"])
         store.unsubscribe(gone)
         recipients = store.active_recipients(["warnungen", "freibad", "unknown-topic"])
-        assert sorted(recipients) == sorted(
-            [(both.id, "telegram", "1001", "de"), (one.id, "signal", "+491701234567", "de")]
-        )
+        assert sorted(recipients) == sorted([
+            (both.id, "telegram", "1001", "de"),
+            (one.id, "signal", "+491701234567", "de"),
+        ])
 
     def test_nothing_for_no_topics(self, store):
         confirmed(store, 1001)
@@ -427,13 +488,25 @@ class TestCounts:
         store.unsubscribe(left)
         counts = store.counts()
         assert counts["total"] == 4
-        assert counts["states"] == {"pending": 1, "active": 2, "unsubscribed": 1,
-                                    "unreachable": 0}
-        assert counts["channels"]["telegram"] == {"pending": 0, "active": 1, "unsubscribed": 1,
-                                                  "unreachable": 0}
+        assert counts["states"] == {
+            "pending": 1,
+            "active": 2,
+            "unsubscribed": 1,
+            "unreachable": 0,
+        }
+        assert counts["channels"]["telegram"] == {
+            "pending": 0,
+            "active": 1,
+            "unsubscribed": 1,
+            "unreachable": 0,
+        }
         assert counts["topics"]["warnungen"]["active"] == 2
-        assert counts["topics"]["freibad"] == {"pending": 1, "active": 1, "unsubscribed": 1,
-                                               "unreachable": 0}
+        assert counts["topics"]["freibad"] == {
+            "pending": 1,
+            "active": 1,
+            "unsubscribed": 1,
+            "unreachable": 0,
+        }
         assert counts["topic_channels"]["warnungen"]["whatsapp"]["active"] == 1
 
     def test_counts_never_show_addresses(self, store):
@@ -446,7 +519,9 @@ class TestCounts:
 class TestExpiry:
     def test_expire_pending(self, store):
         old = signup(store, now=NOW)
-        fresh = signup(store, "signal", address="+491701234567", now=NOW + timedelta(hours=12))
+        fresh = signup(
+            store, "signal", address="+491701234567", now=NOW + timedelta(hours=12)
+        )
         active = confirmed(store, 1001)
         assert store.expire_pending(now=NOW + timedelta(hours=23)) == 0
         assert store.expire_pending(now=NOW + timedelta(hours=24)) == 1
@@ -457,7 +532,6 @@ class TestExpiry:
         assert store.expire_pending(now=NOW + timedelta(days=3)) == 1
         assert store.counts()["states"]["pending"] == 0
 
-
     def test_pending_lists_pending_records_only(self, store):
         first = signup(store, now=NOW)
         second = signup(store, "signal", address="+491701234567", now=NOW)
@@ -465,7 +539,9 @@ class TestExpiry:
         assert {s.id for s in store.pending()} == {first.id, second.id}
 
     def test_back_dated_event_before_the_prepared_month_is_counted(self, store):
-        store.expire_pending(now=NOW + timedelta(days=10))  # prepares a month from day 10
+        store.expire_pending(
+            now=NOW + timedelta(days=10)
+        )  # prepares a month from day 10
         old = signup(store, now=NOW)
         store.delete(old, now=NOW)
         assert store.daily()[NOW.date().isoformat()]["deleted"] == 1
@@ -479,7 +555,10 @@ class TestCodes:
     def test_code_confirms_the_number(self, store, pending):
         code = store.issue_code(pending, now=NOW)
         assert re.fullmatch(r"\d{6}", code)
-        assert store.verify_code(pending, code, now=NOW + timedelta(minutes=14)) == CodeCheck.OK
+        assert (
+            store.verify_code(pending, code, now=NOW + timedelta(minutes=14))
+            == CodeCheck.OK
+        )
         assert store.activate(pending).state == "active"
         assert store.verify_code(pending, code) == CodeCheck.MISSING  # used up
 
@@ -573,7 +652,9 @@ class TestRetention:
 
     def test_leavers_are_erased_after_the_days_kept(self, store):
         stays = confirmed(store, 1001, topics=["warnungen"])
-        left = confirmed(store, "+491701234567", topics=["warnungen", "freibad"], channel="signal")
+        left = confirmed(
+            store, "+491701234567", topics=["warnungen", "freibad"], channel="signal"
+        )
         store.unsubscribe(left, now=NOW)
         blocked = confirmed(store, 3003)
         store.mark_unreachable_by_id(blocked.id, now=NOW + timedelta(days=2))
@@ -585,7 +666,9 @@ class TestRetention:
         assert store.get(left.id) is None
         assert store.by_address("signal", "+491701234567") is None
         assert store.by_manage_token(left.manage_token) is None
-        assert store.get(blocked.id) is blocked  # left two days later: kept two days longer
+        assert (
+            store.get(blocked.id) is blocked
+        )  # left two days later: kept two days longer
         assert store.erase_leavers(30, now=NOW + timedelta(days=32)) == 1
         assert store.get(blocked.id) is None
         assert store.get(stays.id) is stays
@@ -593,15 +676,24 @@ class TestRetention:
         assert store.counts() == counts_before
         for name in INDEXES:
             tree = store._index(name)
-            entries = [list(v) for v in tree.values()] if name == "topics" else list(tree.items())
+            entries = (
+                [list(v) for v in tree.values()]
+                if name == "topics"
+                else list(tree.items())
+            )
             assert left.id not in repr(entries) and "1701234567" not in repr(entries)
             assert blocked.id not in repr(entries)
 
     def test_coming_back_in_time_keeps_the_record(self, store):
         subscriber = confirmed(store, 1001)
         store.unsubscribe(subscriber, now=NOW)
-        again = store.add_pending("telegram", ["warnungen"], "de", CONSENT, now=NOW + timedelta(days=10))
-        assert store.activate(again, address=1001, now=NOW + timedelta(days=10)) is subscriber
+        again = store.add_pending(
+            "telegram", ["warnungen"], "de", CONSENT, now=NOW + timedelta(days=10)
+        )
+        assert (
+            store.activate(again, address=1001, now=NOW + timedelta(days=10))
+            is subscriber
+        )
         assert store.erase_leavers(30, now=NOW + timedelta(days=60)) == 0
         assert store.get(subscriber.id).is_active
 

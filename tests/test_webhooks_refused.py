@@ -4,13 +4,13 @@ and the other events of the same call stand."""
 
 import pytest
 import transaction
+from webhooks_support import queued_replies
 
 from collective.messenger.subscribers import Consent
 from collective.messenger.subscribers import get_store
 from collective.messenger.webhooks import dispatch
 from collective.messenger.webhooks.events import Blocked
 from collective.messenger.webhooks.events import Message
-from webhooks_support import queued_replies
 
 
 @pytest.fixture
@@ -27,22 +27,32 @@ BAD_ADDRESSES = ["1" * 65, "12 34", " ", ""]
 
 @pytest.mark.parametrize("address", BAD_ADDRESSES)
 @pytest.mark.parametrize("channel", ["telegram", "whatsapp"])
-def test_start_from_an_address_the_store_refuses(store, plone_redis, caplog, channel, address):
+def test_start_from_an_address_the_store_refuses(
+    store, plone_redis, caplog, channel, address
+):
     signup = pending(store, channel)
     counts = store.counts()
-    outcomes = dispatch.apply([Message(channel, address, f"/start {signup.confirm_token}")])
+    outcomes = dispatch.apply([
+        Message(channel, address, f"/start {signup.confirm_token}")
+    ])
     assert outcomes == ["refused"]
     assert signup.is_pending and store.counts() == counts
     (record,) = [r for r in caplog.records if "does not take it" in r.getMessage()]
-    assert record.levelname == "WARNING" and f"Ignored a {channel} message" in record.getMessage()
+    assert (
+        record.levelname == "WARNING"
+        and f"Ignored a {channel} message" in record.getMessage()
+    )
 
 
-@pytest.mark.parametrize("event", [
-    Message("telegram", "1" * 65, "/stop"),
-    Message("whatsapp", "49 151", "STOP"),
-    Message("signal", "+49" + "1" * 64, "link"),
-    Blocked("telegram", "1" * 65),
-])
+@pytest.mark.parametrize(
+    "event",
+    [
+        Message("telegram", "1" * 65, "/stop"),
+        Message("whatsapp", "49 151", "STOP"),
+        Message("signal", "+49" + "1" * 64, "link"),
+        Blocked("telegram", "1" * 65),
+    ],
+)
 def test_other_commands_from_refused_addresses(store, plone_redis, event):
     counts = store.counts()
     assert dispatch.apply([event]) == ["refused"]
@@ -76,12 +86,18 @@ def test_refusal_from_inside_the_store_is_undone(store, plone_redis, caplog):
     transaction.commit()
     counts = store.counts()
 
-    outcomes = dispatch.apply([Message("telegram", "4711", f"/start {signup.confirm_token}"),
-                               Message("telegram", "4712", "/stop")])
+    outcomes = dispatch.apply([
+        Message("telegram", "4711", f"/start {signup.confirm_token}"),
+        Message("telegram", "4712", "/stop"),
+    ])
     assert outcomes == ["refused", "not-subscribed"]
     transaction.commit()
     assert store.get(signup.id).is_pending
-    assert store.get(existing.id).topics == ("Alte Rubrik",) and store.counts() == counts
+    assert (
+        store.get(existing.id).topics == ("Alte Rubrik",) and store.counts() == counts
+    )
     (record,) = [r for r in caplog.records if "does not take it" in r.getMessage()]
-    assert "is not a topic id" in record.getMessage() and "4711" not in record.getMessage()
+    assert (
+        "is not a topic id" in record.getMessage() and "4711" not in record.getMessage()
+    )
     assert len(queued_replies(plone_redis)) == 1  # the answer to 4712 only

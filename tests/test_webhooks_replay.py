@@ -8,14 +8,13 @@ import logging
 
 import pytest
 import transaction
-
 from conftest import conflict_on_first_attempt
-from webhooks_support import SIGNAL_ACCOUNT
-from webhooks_support import WHATSAPP_NUMBER_ID
-from webhooks_support import Hooks
 from webhooks_support import configure
+from webhooks_support import Hooks
 from webhooks_support import new_delivery
 from webhooks_support import payload
+from webhooks_support import SIGNAL_ACCOUNT
+from webhooks_support import WHATSAPP_NUMBER_ID
 
 SEEN = b"messenger:webhook-seen:*"
 
@@ -56,10 +55,14 @@ def reply_jobs(redis_client):
 
     from messenger_worker import keys
 
-    return Queue(keys.QUEUE_LOW, connection=redis_client, serializer=JSONSerializer).job_ids
+    return Queue(
+        keys.QUEUE_LOW, connection=redis_client, serializer=JSONSerializer
+    ).job_ids
 
 
-def test_telegram_update_delivered_again_is_acknowledged_and_ignored(hooks, plone_redis):
+def test_telegram_update_delivered_again_is_acknowledged_and_ignored(
+    hooks, plone_redis
+):
     signup = hooks.pending()
     update = telegram_start(signup.confirm_token)
     assert hooks.telegram(update, replay=True).json()["outcomes"] == ["activated"]
@@ -94,16 +97,25 @@ def test_whatsapp_message_id_seen_before_in_a_batch(hooks, plone_redis):
 
     batch = whatsapp_message("STOP")
     batch["entry"][0]["changes"][0]["value"]["messages"].insert(
-        0, first["entry"][0]["changes"][0]["value"]["messages"][0])
-    assert hooks.whatsapp(batch, replay=True).json()["outcomes"] == ["replayed", "unsubscribed"]
+        0, first["entry"][0]["changes"][0]["value"]["messages"][0]
+    )
+    assert hooks.whatsapp(batch, replay=True).json()["outcomes"] == [
+        "replayed",
+        "unsubscribed",
+    ]
     assert hooks.store().get(signup.id).state == "unsubscribed"
-    assert hooks.whatsapp(batch, replay=True).json()["outcomes"] == ["replayed", "replayed"]
+    assert hooks.whatsapp(batch, replay=True).json()["outcomes"] == [
+        "replayed",
+        "replayed",
+    ]
 
 
 def test_whatsapp_receipts_are_not_replay_checked(hooks, plone_redis):
     # Receipts count once per message and status by themselves (messenger_worker.statuses).
     data = payload("whatsapp_status_delivered.json")
-    data["entry"][0]["changes"][0]["value"]["metadata"]["phone_number_id"] = WHATSAPP_NUMBER_ID
+    data["entry"][0]["changes"][0]["value"]["metadata"]["phone_number_id"] = (
+        WHATSAPP_NUMBER_ID
+    )
     for _ in range(2):
         assert hooks.whatsapp(data, replay=True).json()["outcomes"] == ["ignored"]
     assert plone_redis.keys(SEEN) == []
@@ -119,8 +131,9 @@ def test_signal_timestamp_and_sender(hooks, plone_redis):
     assert hooks.signal(stop, replay=True).json()["outcomes"] == ["replayed"]
     # The same timestamp from another sender is another message.
     other = signal_message("STOP", number="+4915187654321")
-    other["envelope"]["timestamp"] = other["envelope"]["dataMessage"]["timestamp"] = \
+    other["envelope"]["timestamp"] = other["envelope"]["dataMessage"]["timestamp"] = (
         stop["envelope"]["timestamp"]
+    )
     assert hooks.signal(other, replay=True).json()["outcomes"] == ["not-subscribed"]
 
 
@@ -148,7 +161,9 @@ def test_a_conflict_retry_is_not_a_replay(hooks, plone_redis):
     """Zope retries a request that ended in a ConflictError: the retry gives the claim back
     (the first attempt's transaction was aborted) and acts."""
     signup = hooks.pending()
-    with conflict_on_first_attempt(lambda path: path.endswith("/@messenger-webhook/telegram")) as attempts:
+    with conflict_on_first_attempt(
+        lambda path: path.endswith("/@messenger-webhook/telegram")
+    ) as attempts:
         response = hooks.telegram(telegram_start(signup.confirm_token))
     assert attempts == [0, 1]
     assert response.json()["outcomes"] == ["activated"]
@@ -169,4 +184,6 @@ def test_redis_down_acts_unchecked_and_logs(hooks, plone_redis, monkeypatch, cap
     assert response.status_code == 200
     assert response.json()["outcomes"] == ["activated"]
     assert hooks.store().get(signup.id).state == "active"
-    assert any("Acting on them unchecked" in record.getMessage() for record in caplog.records)
+    assert any(
+        "Acting on them unchecked" in record.getMessage() for record in caplog.records
+    )

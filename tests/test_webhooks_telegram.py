@@ -1,13 +1,12 @@
 """``@messenger-webhook/telegram``: secret header, Telegram's update shapes, commands."""
 
 import pytest
-
-from webhooks_support import TELEGRAM_SECRET
-from webhooks_support import Hooks
 from webhooks_support import configure
+from webhooks_support import Hooks
 from webhooks_support import new_delivery
 from webhooks_support import payload
 from webhooks_support import queued_replies
+from webhooks_support import TELEGRAM_SECRET
 
 
 @pytest.fixture
@@ -32,8 +31,19 @@ def text_update(text, chat_id=77462709):
 
 # -- verification ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("secret", [None, "", "wrong", TELEGRAM_SECRET + "x", TELEGRAM_SECRET[:-1],
-                                    TELEGRAM_SECRET.lower(), "SANDBOX-WEBHOOK-SECRÉT"])
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        None,
+        "",
+        "wrong",
+        TELEGRAM_SECRET + "x",
+        TELEGRAM_SECRET[:-1],
+        TELEGRAM_SECRET.lower(),
+        "SANDBOX-WEBHOOK-SECRÉT",
+    ],
+)
 def test_missing_or_wrong_secret_is_403_and_changes_nothing(hooks, plone_redis, secret):
     pending = hooks.pending()
     before = hooks.snapshot(plone_redis)
@@ -46,25 +56,37 @@ def test_missing_or_wrong_secret_is_403_and_changes_nothing(hooks, plone_redis, 
 
 
 def test_no_secret_configured_refuses_everything(hooks, plone_redis):
-    from collective.messenger.settings.secrets import SecretStore
     import transaction
+
+    from collective.messenger.settings.secrets import SecretStore
 
     SecretStore(hooks.portal).set("telegram_webhook_secret", None)
     transaction.commit()
     pending = hooks.pending()
     before = hooks.snapshot(plone_redis)
     for secret in (TELEGRAM_SECRET, "", None):
-        assert hooks.telegram(start_update(pending.confirm_token), secret=secret).status_code == 403
+        assert (
+            hooks.telegram(
+                start_update(pending.confirm_token), secret=secret
+            ).status_code
+            == 403
+        )
     assert hooks.snapshot(plone_redis) == before
 
 
 def test_secret_from_the_environment_wins(hooks, monkeypatch):
     monkeypatch.setenv("MESSENGER_TELEGRAM_WEBHOOK_SECRET", "from-the-environment")
-    assert hooks.telegram(text_update("hello"), secret=TELEGRAM_SECRET).status_code == 403
-    assert hooks.telegram(text_update("hello"), secret="from-the-environment").status_code == 200
+    assert (
+        hooks.telegram(text_update("hello"), secret=TELEGRAM_SECRET).status_code == 403
+    )
+    assert (
+        hooks.telegram(text_update("hello"), secret="from-the-environment").status_code
+        == 200
+    )
 
 
 # -- Telegram's examples ---------------------------------------------------------------------
+
 
 def test_documented_text_message_without_token_gets_an_answer(hooks, plone_redis):
     # Telegram's own sample ("/start" without a token, old format without chat type).
@@ -101,10 +123,16 @@ def test_edited_message_is_ignored(hooks, plone_redis):
 
 def test_stop_unsubscribes_and_kicked_marks_unreachable(hooks, plone_redis):
     first, second = hooks.pending(), hooks.pending()
-    assert hooks.telegram(start_update(first.confirm_token, 1001)).json()["outcomes"] == ["activated"]
-    assert hooks.telegram(start_update(second.confirm_token, 77462709)).json()["outcomes"] == ["activated"]
+    assert hooks.telegram(start_update(first.confirm_token, 1001)).json()[
+        "outcomes"
+    ] == ["activated"]
+    assert hooks.telegram(start_update(second.confirm_token, 77462709)).json()[
+        "outcomes"
+    ] == ["activated"]
 
-    assert hooks.telegram(text_update("/stop@musterstadt_bot", 1001)).json()["outcomes"] == ["unsubscribed"]
+    assert hooks.telegram(text_update("/stop@musterstadt_bot", 1001)).json()[
+        "outcomes"
+    ] == ["unsubscribed"]
     assert hooks.store().get(first.id).state == "unsubscribed"
 
     blocked = payload("telegram_my_chat_member_kicked.json")
@@ -141,12 +169,20 @@ def test_routes_also_under_plusplus_api_and_with_json_accept(hooks):
     update = text_update("hello")
     response = hooks.session.post(
         f"{hooks.site_url}/++api++/@messenger-webhook/telegram",
-        json=update, headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}, timeout=30)
+        json=update,
+        headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET},
+        timeout=30,
+    )
     assert response.status_code == 200
     response = hooks.session.post(
-        hooks.url("telegram"), json=new_delivery("telegram", update),
-        headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET, "Accept": "application/json"},
-        timeout=30)
+        hooks.url("telegram"),
+        json=new_delivery("telegram", update),
+        headers={
+            "X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET,
+            "Accept": "application/json",
+        },
+        timeout=30,
+    )
     assert response.status_code == 200
     assert response.json()["outcomes"] == ["ignored"]
 
@@ -156,26 +192,41 @@ def test_routes_also_under_plusplus_api_and_with_json_accept(hooks):
 LONG_CHAT_ID = 10**70  # 71 digits; the store takes addresses of at most 64 characters
 
 
-def test_chat_id_longer_than_64_characters_is_answered_200_and_changes_nothing(hooks, plone_redis, caplog):
+def test_chat_id_longer_than_64_characters_is_answered_200_and_changes_nothing(
+    hooks, plone_redis, caplog
+):
     pending = hooks.pending()
     before = hooks.snapshot(plone_redis)
     blocked = payload("telegram_my_chat_member_kicked.json")
     blocked["my_chat_member"]["chat"]["id"] = LONG_CHAT_ID
-    for update in (start_update(pending.confirm_token, LONG_CHAT_ID), text_update("/stop", LONG_CHAT_ID),
-                   text_update("link", LONG_CHAT_ID), blocked):
+    for update in (
+        start_update(pending.confirm_token, LONG_CHAT_ID),
+        text_update("/stop", LONG_CHAT_ID),
+        text_update("link", LONG_CHAT_ID),
+        blocked,
+    ):
         response = hooks.telegram(update)
         # Telegram repeats any update not answered 200, for a day.
         assert response.status_code == 200, response.text
         assert response.json() == {"ok": True, "outcomes": ["refused"]}
     after = hooks.snapshot(plone_redis)
     # Only the replay marks of the four updates are new.
-    after["redis"] = [key for key in after["redis"] if not key.startswith(b"messenger:webhook-seen:")]
+    after["redis"] = [
+        key for key in after["redis"] if not key.startswith(b"messenger:webhook-seen:")
+    ]
     assert after == before
     assert hooks.store().get(pending.id).is_pending
     assert queued_replies(plone_redis) == []
-    logged = [r.getMessage() for r in caplog.records if "does not take it" in r.getMessage()]
+    logged = [
+        r.getMessage() for r in caplog.records if "does not take it" in r.getMessage()
+    ]
     assert len(logged) == 4
-    assert "Ignored a telegram message" in logged[0] and "longer than 64 characters" in logged[0]
+    assert (
+        "Ignored a telegram message" in logged[0]
+        and "longer than 64 characters" in logged[0]
+    )
     assert str(LONG_CHAT_ID) not in " ".join(logged)
     # The same token still works from a real chat.
-    assert hooks.telegram(start_update(pending.confirm_token, 4711)).json()["outcomes"] == ["activated"]
+    assert hooks.telegram(start_update(pending.confirm_token, 4711)).json()[
+        "outcomes"
+    ] == ["activated"]

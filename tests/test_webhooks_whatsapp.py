@@ -3,20 +3,20 @@
 import json
 
 import pytest
+from webhooks_support import configure
+from webhooks_support import encode
+from webhooks_support import Hooks
+from webhooks_support import payload
+from webhooks_support import queued_replies
+from webhooks_support import signature
+from webhooks_support import WHATSAPP_APP_SECRET
+from webhooks_support import WHATSAPP_NUMBER_ID
+from webhooks_support import WHATSAPP_VERIFY_TOKEN
 
 from messenger_worker import statuses
 from messenger_worker.ledger import GONE_KEY
 from messenger_worker.ledger import read_stats
 from messenger_worker.ledger import stats_key
-from webhooks_support import WHATSAPP_APP_SECRET
-from webhooks_support import WHATSAPP_NUMBER_ID
-from webhooks_support import WHATSAPP_VERIFY_TOKEN
-from webhooks_support import Hooks
-from webhooks_support import configure
-from webhooks_support import encode
-from webhooks_support import payload
-from webhooks_support import queued_replies
-from webhooks_support import signature
 
 WA_ID = "16505551234"
 WAMID = "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI3NTg0RjM0QjE1RjgzQkM2RjAA"
@@ -46,9 +46,13 @@ def text_message(text, wa_id=WA_ID):
 
 # -- the verification handshake --------------------------------------------------------------
 
+
 def handshake(hooks, **params):
-    query = {"hub.mode": "subscribe", "hub.verify_token": WHATSAPP_VERIFY_TOKEN,
-             "hub.challenge": "1158201444"}
+    query = {
+        "hub.mode": "subscribe",
+        "hub.verify_token": WHATSAPP_VERIFY_TOKEN,
+        "hub.challenge": "1158201444",
+    }
     query.update(params)
     query = {key: value for key, value in query.items() if value is not None}
     return hooks.session.get(hooks.url("whatsapp"), params=query, timeout=30)
@@ -61,15 +65,18 @@ def test_handshake_echoes_the_challenge(hooks):
     assert response.headers["Content-Type"].startswith("text/plain")
 
 
-@pytest.mark.parametrize("params", [
-    {"hub.verify_token": "wrong"},
-    {"hub.verify_token": None},
-    {"hub.verify_token": WHATSAPP_VERIFY_TOKEN.lower()},
-    {"hub.mode": "unsubscribe"},
-    {"hub.mode": None},
-    {"hub.challenge": None},
-    {"hub.challenge": "9" * 300},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"hub.verify_token": "wrong"},
+        {"hub.verify_token": None},
+        {"hub.verify_token": WHATSAPP_VERIFY_TOKEN.lower()},
+        {"hub.mode": "unsubscribe"},
+        {"hub.mode": None},
+        {"hub.challenge": None},
+        {"hub.challenge": "9" * 300},
+    ],
+)
 def test_handshake_refused(hooks, params):
     response = handshake(hooks, **params)
     assert response.status_code == 403
@@ -83,11 +90,22 @@ def test_sandbox_runs_the_handshake_against_us(hooks, sandbox):
 
 # -- signatures ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("sign", [
-    "", "sha256=", "sha1=abc", "sha256=" + "0" * 64, "garbage",
-    signature(b"another body"), signature(b"x", "wrong-secret"),
-])
-def test_wrong_or_missing_signature_is_403_and_changes_nothing(hooks, plone_redis, sign):
+
+@pytest.mark.parametrize(
+    "sign",
+    [
+        "",
+        "sha256=",
+        "sha1=abc",
+        "sha256=" + "0" * 64,
+        "garbage",
+        signature(b"another body"),
+        signature(b"x", "wrong-secret"),
+    ],
+)
+def test_wrong_or_missing_signature_is_403_and_changes_nothing(
+    hooks, plone_redis, sign
+):
     pending = hooks.pending("whatsapp")
     before = hooks.snapshot(plone_redis)
     response = hooks.whatsapp(text_message(f"START {pending.confirm_token}"), sign=sign)
@@ -104,7 +122,12 @@ def test_signature_over_other_bytes_of_the_same_json_is_403(hooks, plone_redis):
     assert hooks.whatsapp(sent, sign=signature(signed)).status_code == 403
     assert hooks.snapshot(plone_redis) == before
     # Upper-case hex digits are the same signature.
-    assert hooks.whatsapp(sent, sign=signature(sent).upper().replace("SHA256=", "sha256=")).status_code == 200
+    assert (
+        hooks.whatsapp(
+            sent, sign=signature(sent).upper().replace("SHA256=", "sha256=")
+        ).status_code
+        == 200
+    )
 
 
 def test_no_app_secret_refuses(hooks, plone_redis):
@@ -115,11 +138,15 @@ def test_no_app_secret_refuses(hooks, plone_redis):
     SecretStore(hooks.portal).set("whatsapp_app_secret", None)
     transaction.commit()
     body = encode(text_message("STOP"))
-    assert hooks.whatsapp(body, sign=signature(body, WHATSAPP_APP_SECRET)).status_code == 403
+    assert (
+        hooks.whatsapp(body, sign=signature(body, WHATSAPP_APP_SECRET)).status_code
+        == 403
+    )
     assert hooks.whatsapp(body, sign=signature(body, "")).status_code == 403
 
 
 # -- Meta's examples -------------------------------------------------------------------------
+
 
 def test_documented_text_message_to_another_number_is_ignored(hooks, plone_redis):
     # As documented, for phone number id 106540352242922: not ours.
@@ -132,7 +159,9 @@ def test_documented_text_message_to_another_number_is_ignored(hooks, plone_redis
 def test_dashboard_test_message_is_answered(hooks, plone_redis):
     response = hooks.whatsapp(ours(payload("whatsapp_dashboard_test_message.json")))
     assert response.status_code == 200
-    assert response.json()["outcomes"] == ["ignored"]  # "this is a text message": no command
+    assert response.json()["outcomes"] == [
+        "ignored"
+    ]  # "this is a text message": no command
 
 
 def test_start_activates_with_wa_id_and_stop_unsubscribes(hooks, plone_redis):
@@ -143,7 +172,10 @@ def test_start_activates_with_wa_id_and_stop_unsubscribes(hooks, plone_redis):
     subscriber = hooks.store().get(pending.id)
     assert (subscriber.state, subscriber.address) == ("active", WA_ID)
     (welcome,) = queued_replies(plone_redis)
-    assert welcome[0].startswith(f"welcome-{pending.id}-") and welcome[1][1:3] == ["whatsapp", WA_ID]
+    assert welcome[0].startswith(f"welcome-{pending.id}-") and welcome[1][1:3] == [
+        "whatsapp",
+        WA_ID,
+    ]
     assert "STOP" in welcome[2]
 
     assert hooks.whatsapp(text_message("Stop")).json()["outcomes"] == ["unsubscribed"]
@@ -154,16 +186,22 @@ def test_quick_reply_button_counts_as_text(hooks):
     pending = hooks.pending("whatsapp")
     data = text_message("")
     message = data["entry"][0]["changes"][0]["value"]["messages"][0]
-    message.update({"type": "button", "button": {"text": f"START {pending.confirm_token}", "payload": "x"}})
+    message.update({
+        "type": "button",
+        "button": {"text": f"START {pending.confirm_token}", "payload": "x"},
+    })
     del message["text"]
     assert hooks.whatsapp(data).json()["outcomes"] == ["activated"]
 
 
 # -- delivery receipts -----------------------------------------------------------------------
 
+
 def sent_post(redis_client, post_id="post-1", subscriber_id="sub-1", wamid=WAMID):
     """What the worker leaves after the API accepted a WhatsApp post message."""
-    redis_client.hset(stats_key(post_id), mapping={"whatsapp:queued": 1, "whatsapp:sent": 1})
+    redis_client.hset(
+        stats_key(post_id), mapping={"whatsapp:queued": 1, "whatsapp:sent": 1}
+    )
     with redis_client.pipeline() as pipe:
         statuses.remember(pipe, wamid, post_id, subscriber_id)
         pipe.execute()
@@ -210,5 +248,8 @@ def test_receipts_of_unknown_messages_change_nothing(hooks, plone_redis):
 
 def test_receipt_with_wrong_signature_counts_nothing(hooks, plone_redis):
     sent_post(plone_redis)
-    assert hooks.whatsapp(receipt("delivered"), secret="not-the-app-secret").status_code == 403
+    assert (
+        hooks.whatsapp(receipt("delivered"), secret="not-the-app-secret").status_code
+        == 403
+    )
     assert "delivered" not in read_stats(plone_redis, "post-1")["whatsapp"]

@@ -5,8 +5,8 @@ import subprocess
 import sys
 
 import requests
-
 from conftest import wait_until
+
 from messenger_worker import settings
 from messenger_worker.pauses import ChannelPauses
 from messenger_worker.testing import free_port
@@ -14,8 +14,17 @@ from messenger_worker.testing import free_port
 
 def cli(redis_server, *args, timeout=60):
     return subprocess.run(
-        [sys.executable, "-m", "messenger_worker.cli", "--redis-url", redis_server.url, *args],
-        capture_output=True, text=True, timeout=timeout,
+        [
+            sys.executable,
+            "-m",
+            "messenger_worker.cli",
+            "--redis-url",
+            redis_server.url,
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -58,30 +67,55 @@ def test_sandbox_command_serves_the_platforms(tmp_path):
     # The sandbox's own console script (messenger-sandbox); the worker's has no sandbox.
     port = free_port()
     process = subprocess.Popen(
-        [os.path.join(os.path.dirname(sys.executable), "messenger-sandbox"), "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            os.path.join(os.path.dirname(sys.executable), "messenger-sandbox"),
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
+
         def answers():
             try:
-                return requests.get(f"http://127.0.0.1:{port}/_sandbox/stats", timeout=1).ok
+                return requests.get(
+                    f"http://127.0.0.1:{port}/_sandbox/stats", timeout=1
+                ).ok
             except requests.ConnectionError:
                 return False
 
         wait_until(answers, timeout=20, message="sandbox")
-        me = requests.get(f"http://127.0.0.1:{port}/telegram/bot123456:SANDBOX-TOKEN/getMe", timeout=5)
+        me = requests.get(
+            f"http://127.0.0.1:{port}/telegram/bot123456:SANDBOX-TOKEN/getMe", timeout=5
+        )
         assert me.json()["result"]["username"] == "musterstadt_bot"
     finally:
         process.terminate()
         process.wait(timeout=20)
 
 
-def test_try_post_is_delivered_to_sandbox_phones(redis_server, redis_client, sandbox, start_worker):
+def test_try_post_is_delivered_to_sandbox_phones(
+    redis_server, redis_client, sandbox, start_worker
+):
     start_worker()
     result = subprocess.run(
-        [sys.executable, "-m", "messenger_sandbox.try_post", "--sandbox", sandbox.url,
-         "--redis-url", redis_server.url, "--recipients", "300", "--wait"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "messenger_sandbox.try_post",
+            "--sandbox",
+            sandbox.url,
+            "--redis-url",
+            redis_server.url,
+            "--recipients",
+            "300",
+            "--wait",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "All done" in result.stdout
@@ -96,9 +130,20 @@ def test_try_post_refuses_to_replace_real_settings(redis_server, redis_client, s
     document["channels"]["telegram"]["api_url"] = "https://api.telegram.org"
     settings.publish(redis_client, document)
     result = subprocess.run(
-        [sys.executable, "-m", "messenger_sandbox.try_post", "--sandbox", sandbox.url,
-         "--redis-url", redis_server.url, "--recipients", "3"],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "messenger_sandbox.try_post",
+            "--sandbox",
+            sandbox.url,
+            "--redis-url",
+            redis_server.url,
+            "--recipients",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert "real platforms" in result.stderr

@@ -44,7 +44,11 @@ def test_worker_imports_no_zope_or_plone():
 DOCUMENT = {
     "schema": 1,
     "channels": {
-        "telegram": {"enabled": True, "bot_token": "from-plone", "bot_username": "x_bot"},
+        "telegram": {
+            "enabled": True,
+            "bot_token": "from-plone",
+            "bot_username": "x_bot",
+        },
         "threema": {"enabled": False},
     },
     "topics": [{"id": "freibad", "title": "Freibad", "description": ""}],
@@ -77,7 +81,10 @@ def test_cache_reloads_only_when_version_changes(redis_client):
 
 def test_environment_secret_wins(redis_client):
     settings.publish(redis_client, DOCUMENT)
-    environ = {"MESSENGER_TELEGRAM_BOT_TOKEN": "from-env", "MESSENGER_THREEMA_API_SECRET": "t"}
+    environ = {
+        "MESSENGER_TELEGRAM_BOT_TOKEN": "from-env",
+        "MESSENGER_THREEMA_API_SECRET": "t",
+    }
     document = settings.SettingsCache(redis_client, environ=environ).current()
     assert document["channels"]["telegram"]["bot_token"] == "from-env"
     assert document["channels"]["threema"]["api_secret"] == "t"
@@ -89,7 +96,9 @@ def test_missing_fields():
 
 
 def test_health_counts_queues(redis_client):
-    Queue(keys.QUEUE_HIGH, connection=redis_client).enqueue("messenger_worker.jobs.noop")
+    Queue(keys.QUEUE_HIGH, connection=redis_client).enqueue(
+        "messenger_worker.jobs.noop"
+    )
     state = health.collect(redis_client)
     assert state["reachable"] is True
     assert state["redis_version"] == redis_client.info("server")["redis_version"]
@@ -110,7 +119,10 @@ def test_health_of_unreachable_redis():
 
 
 def test_display_url_hides_password():
-    assert display_url("redis://:hunter2@redis.example:6380/1") == "redis://:***@redis.example:6380/1"
+    assert (
+        display_url("redis://:hunter2@redis.example:6380/1")
+        == "redis://:***@redis.example:6380/1"
+    )
     assert display_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
 
 
@@ -137,7 +149,9 @@ def test_cli_run_registers_worker_and_status_shows_it(redis_server, redis_client
             time.sleep(0.1)
         status = subprocess.run(
             [sys.executable, "-m", "messenger_worker.cli", "status"],
-            env=_worker_env(redis_server), capture_output=True, text=True,
+            env=_worker_env(redis_server),
+            capture_output=True,
+            text=True,
         )
         assert status.returncode == 0
         assert "Settings: version 1" in status.stdout
@@ -154,9 +168,16 @@ def test_cli_status_when_redis_is_down(redis_server):
     from messenger_worker.testing import free_port
 
     result = subprocess.run(
-        [sys.executable, "-m", "messenger_worker.cli",
-         "--redis-url", f"redis://127.0.0.1:{free_port()}/0", "status"],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "messenger_worker.cli",
+            "--redis-url",
+            f"redis://127.0.0.1:{free_port()}/0",
+            "status",
+        ],
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 1
     assert "is not reachable" in result.stdout

@@ -21,10 +21,14 @@ WHATSAPP_VERIFY_TOKEN = sandbox_config.DEFAULTS["whatsapp"]["verify_token"]
 WHATSAPP_NUMBER_ID = sandbox_config.DEFAULTS["whatsapp"]["phone_number_id"]
 SIGNAL_ACCOUNT = sandbox_config.DEFAULTS["signal"]["number"]
 SIGNAL_SECRET = SANDBOX_SIGNAL_WEBHOOK_SECRET
-SANDBOX_URL = "http://127.0.0.1:9"  # nothing listens: only the webhook secrets matter here
+SANDBOX_URL = (
+    "http://127.0.0.1:9"  # nothing listens: only the webhook secrets matter here
+)
 
 
-def configure(portal, sandbox_url=SANDBOX_URL, channels=("telegram", "whatsapp", "signal")):
+def configure(
+    portal, sandbox_url=SANDBOX_URL, channels=("telegram", "whatsapp", "signal")
+):
     """Channels as the sandbox knows them (same secrets and ids), switched on; commit."""
     from collective.messenger.demo.sandbox import use_sandbox
 
@@ -60,16 +64,22 @@ def new_delivery(platform, data):
         data["update_id"] = next(_deliveries)
     elif platform == "whatsapp":
         for entry in data.get("entry") or []:
-            for change in (entry.get("changes") or []) if isinstance(entry, dict) else []:
+            for change in (
+                (entry.get("changes") or []) if isinstance(entry, dict) else []
+            ):
                 value = change.get("value") if isinstance(change, dict) else None
-                for message in (value.get("messages") or []) if isinstance(value, dict) else []:
+                for message in (
+                    (value.get("messages") or []) if isinstance(value, dict) else []
+                ):
                     if isinstance(message, dict) and isinstance(message.get("id"), str):
                         message["id"] = f"wamid.test-{next(_deliveries)}"
     elif platform == "signal":
         received = data.get("params") if isinstance(data.get("params"), dict) else data
         envelope = received.get("envelope")
         if isinstance(envelope, dict) and isinstance(envelope.get("timestamp"), int):
-            envelope["timestamp"] = timestamp = envelope["timestamp"] + next(_deliveries)
+            envelope["timestamp"] = timestamp = envelope["timestamp"] + next(
+                _deliveries
+            )
             if isinstance(envelope.get("dataMessage"), dict):
                 envelope["dataMessage"]["timestamp"] = timestamp
     return data
@@ -94,20 +104,35 @@ class Hooks:
             body = encode(body)
         all_headers = {"Content-Type": content_type} if content_type else {}
         all_headers.update(headers or {})
-        return self.session.post(self.url(path), data=body, headers=all_headers, timeout=30)
+        return self.session.post(
+            self.url(path), data=body, headers=all_headers, timeout=30
+        )
 
     def telegram(self, update, secret=TELEGRAM_SECRET, replay=False, **options):
         headers = {} if secret is None else {"X-Telegram-Bot-Api-Secret-Token": secret}
-        return self.post("telegram", update if replay else new_delivery("telegram", update), headers, **options)
+        return self.post(
+            "telegram",
+            update if replay else new_delivery("telegram", update),
+            headers,
+            **options,
+        )
 
-    def whatsapp(self, data, secret=WHATSAPP_APP_SECRET, sign=None, replay=False, **options):
+    def whatsapp(
+        self, data, secret=WHATSAPP_APP_SECRET, sign=None, replay=False, **options
+    ):
         data = data if replay else new_delivery("whatsapp", data)
         body = data if isinstance(data, bytes) else encode(data)
-        headers = {"X-Hub-Signature-256": sign if sign is not None else signature(body, secret)}
+        headers = {
+            "X-Hub-Signature-256": sign if sign is not None else signature(body, secret)
+        }
         return self.post("whatsapp", body, headers, **options)
 
     def signal(self, data, secret=SIGNAL_SECRET, replay=False, **options):
-        return self.post(f"signal/{secret}", data if replay else new_delivery("signal", data), **options)
+        return self.post(
+            f"signal/{secret}",
+            data if replay else new_delivery("signal", data),
+            **options,
+        )
 
     def store(self):
         """The store as the server committed it (a new transaction sees its commits)."""
@@ -121,7 +146,11 @@ class Hooks:
         from collective.messenger.subscribers.model import Consent
 
         subscriber = self.store().add_pending(
-            channel, list(topics), "de", Consent(privacy_version="test", path="rest"), address=address
+            channel,
+            list(topics),
+            "de",
+            Consent(privacy_version="test", path="rest"),
+            address=address,
         )
         transaction.commit()
         return subscriber
@@ -130,9 +159,15 @@ class Hooks:
         """Everything a webhook could change: subscriber records and Redis keys."""
         store = self.store()
         records = sorted(
-            (s.id, s.state, s.address, s.topics) for s in store._subscribers.values() if hasattr(s, "state")
+            (s.id, s.state, s.address, s.topics)
+            for s in store._subscribers.values()
+            if hasattr(s, "state")
         )
-        return {"counts": store.counts(), "records": records, "redis": sorted(redis_client.keys("*"))}
+        return {
+            "counts": store.counts(),
+            "records": records,
+            "redis": sorted(redis_client.keys("*")),
+        }
 
 
 def queued_replies(redis_client):
@@ -141,7 +176,6 @@ def queued_replies(redis_client):
     from rq.serializers import JSONSerializer
 
     from messenger_worker import keys
-
     from messenger_worker.replies import read_content
 
     queue = Queue(keys.QUEUE_LOW, connection=redis_client, serializer=JSONSerializer)

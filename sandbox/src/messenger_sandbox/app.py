@@ -28,7 +28,10 @@ class Sandbox:
         self.base_url = base_url.rstrip("/")
         self.state = SandboxState(initial_config)
         self.webhooks = WebhookSender()
-        self.platforms = {name: importlib.import_module(module) for name, module in PLATFORM_MODULES.items()}
+        self.platforms = {
+            name: importlib.import_module(module)
+            for name, module in PLATFORM_MODULES.items()
+        }
         from messenger_sandbox import control
 
         self.control = control
@@ -43,7 +46,10 @@ class Sandbox:
                 return httpserver.Response.redirect("/_sandbox/")
             return httpserver.Response(404, "Not Found")
         settings = self.state.config[prefix]
-        if settings["error_rate"] and self.state.random.random() < settings["error_rate"]:
+        if (
+            settings["error_rate"]
+            and self.state.random.random() < settings["error_rate"]
+        ):
             self.state.stats[prefix].injected_errors += 1
             response = module.server_error()
         else:

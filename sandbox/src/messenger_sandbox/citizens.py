@@ -57,11 +57,20 @@ def validate(data):
     if action is None and not text and not photo:
         raise ValueError("give text, photo or action")
     ago = float(data.get("ago") or 0)
-    return {"channel": channel, "address": address, "text": text, "photo": photo, "action": action,
-            "name": str(data.get("name") or ""), "ago": ago}
+    return {
+        "channel": channel,
+        "address": address,
+        "text": text,
+        "photo": photo,
+        "action": action,
+        "name": str(data.get("name") or ""),
+        "ago": ago,
+    }
 
 
-async def play(sandbox, channel, address, text="", photo=None, action=None, name="", ago=0.0):
+async def play(
+    sandbox, channel, address, text="", photo=None, action=None, name="", ago=0.0
+):
     state = sandbox.state
     settings = state.config[channel]
     phone = state.phone(channel, address, name)
@@ -70,31 +79,60 @@ async def play(sandbox, channel, address, text="", photo=None, action=None, name
     payload = None
     if action:
         state.set_listed(channel, "blocked", address, action == "block")
-        entry = state.record(channel, address, "event", "Blockiert" if action == "block" else "Nicht mehr blockiert",
-                             message_id=state.next_id(channel, "event"), direction="in", action=action)
+        entry = state.record(
+            channel,
+            address,
+            "event",
+            "Blockiert" if action == "block" else "Nicht mehr blockiert",
+            message_id=state.next_id(channel, "event"),
+            direction="in",
+            action=action,
+        )
         if channel == "telegram":
             payload = inbound.telegram_member_update(
-                state.next_id("telegram-update"), int(address), phone.name, bot_user(settings),
-                "kicked" if action == "block" else "member")
+                state.next_id("telegram-update"),
+                int(address),
+                phone.name,
+                bot_user(settings),
+                "kicked" if action == "block" else "member",
+            )
         # WhatsApp, Signal and Threema tell the sender nothing when they are blocked.
     else:
         kind = "photo" if photo else "text"
         if channel == "telegram":
             message_id = state.next_id(channel, address)
             payload = inbound.telegram_message_update(
-                state.next_id("telegram-update"), message_id, int(address), phone.name, text, photo)
+                state.next_id("telegram-update"),
+                message_id,
+                int(address),
+                phone.name,
+                text,
+                photo,
+            )
         elif channel == "whatsapp":
             message_id = inbound.whatsapp_wamid(address)
             phone.last_inbound = when  # opens the 24 h customer service window
-            payload = inbound.whatsapp_message(settings, address, phone.name, message_id, when, text, photo)
+            payload = inbound.whatsapp_message(
+                settings, address, phone.name, message_id, when, text, photo
+            )
         elif channel == "signal":
             message_id = int(when * 1000)
-            payload = inbound.signal_envelope(settings["number"], address, phone.name, message_id, text, photo)
+            payload = inbound.signal_envelope(
+                settings["number"], address, phone.name, message_id, text, photo
+            )
             state.signal_inbox[settings["number"]].append(payload)
         else:
             # Threema Gateway's basic mode receives nothing; the message only shows on the phone.
             message_id = state.next_id(channel, "inbound")
-        entry = state.record(channel, address, kind, text, message_id=message_id, direction="in", image=photo)
+        entry = state.record(
+            channel,
+            address,
+            kind,
+            text,
+            message_id=message_id,
+            direction="in",
+            image=photo,
+        )
         entry["time"] = when
     webhook = {"url": None, "status": None}
     if payload is not None:
@@ -102,12 +140,22 @@ async def play(sandbox, channel, address, text="", photo=None, action=None, name
         if channel == "telegram" and settings["webhook_secret"]:
             headers["X-Telegram-Bot-Api-Secret-Token"] = settings["webhook_secret"]
         if channel == "whatsapp" and settings["app_secret"]:
-            headers["X-Hub-Signature-256"] = whatsapp_signature(settings["app_secret"], body)
+            headers["X-Hub-Signature-256"] = whatsapp_signature(
+                settings["app_secret"], body
+            )
         if settings["webhook_url"]:
-            webhook = await sandbox.webhooks.post(settings["webhook_url"], body, headers)
+            webhook = await sandbox.webhooks.post(
+                settings["webhook_url"], body, headers
+            )
         else:
             webhook["error"] = f"no webhook_url configured for {channel}"
-    return {"channel": channel, "address": address, "message": entry, "payload": payload, "webhook": webhook}
+    return {
+        "channel": channel,
+        "address": address,
+        "message": entry,
+        "payload": payload,
+        "webhook": webhook,
+    }
 
 
 async def verify_whatsapp_webhook(sandbox):
@@ -117,9 +165,19 @@ async def verify_whatsapp_webhook(sandbox):
     """
     settings = sandbox.state.config["whatsapp"]
     if not settings["webhook_url"]:
-        return Response.json({"error": "no webhook_url configured for whatsapp"}, status=400)
+        return Response.json(
+            {"error": "no webhook_url configured for whatsapp"}, status=400
+        )
     challenge = str(secrets.randbelow(10**9))
-    result = await sandbox.webhooks.get(settings["webhook_url"], {
-        "hub.mode": "subscribe", "hub.verify_token": settings["verify_token"], "hub.challenge": challenge})
-    result["verified"] = result.get("status") == 200 and result.get("body", "").strip() == challenge
+    result = await sandbox.webhooks.get(
+        settings["webhook_url"],
+        {
+            "hub.mode": "subscribe",
+            "hub.verify_token": settings["verify_token"],
+            "hub.challenge": challenge,
+        },
+    )
+    result["verified"] = (
+        result.get("status") == 200 and result.get("body", "").strip() == challenge
+    )
     return Response.json(result)

@@ -15,10 +15,21 @@ DEFAULT_PORT = 8099
 
 
 def add_arguments(parser):
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free port)")
-    parser.add_argument("--config", metavar="FILE", help="JSON file with settings, merged over the defaults "
-                        "(same shape as POST /_sandbox/config)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"port (default {DEFAULT_PORT}; 0: any free port)",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="JSON file with settings, merged over the defaults "
+        "(same shape as POST /_sandbox/config)",
+    )
     parser.add_argument("--log-level", default="INFO")
 
 
@@ -40,8 +51,10 @@ def run_command(args):
 
     def ready(bound):
         host, port = bound
-        print(f"Messenger sandbox listening on http://{host}:{port}  (phones: http://{host}:{port}/_sandbox/)",
-              flush=True)
+        print(
+            f"Messenger sandbox listening on http://{host}:{port}  (phones: http://{host}:{port}/_sandbox/)",
+            flush=True,
+        )
         for channel in sandbox_config.CHANNELS:
             print(f"  {channel:9} api_url = http://{host}:{port}/{channel}", flush=True)
 
@@ -69,5 +82,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     # Stop quietly on SIGTERM (SandboxProcess.stop, docker stop) as on Ctrl-C.
     signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(0))
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     return run_command(args)

@@ -31,7 +31,13 @@ DEFAULT_TEMPLATES = {
         "header": "image",  # "image", "text" or None
         "body": "Neu aus Musterstadt: {{1}}\n\n{{2}}",
         "footer": "Abmelden: STOP",
-        "buttons": [{"type": "url", "text": "Weiterlesen", "url": "https://www.musterstadt.de/{{1}}"}],
+        "buttons": [
+            {
+                "type": "url",
+                "text": "Weiterlesen",
+                "url": "https://www.musterstadt.de/{{1}}",
+            }
+        ],
     },
     "musterstadt_post_text": {
         "languages": ["de"],
@@ -40,7 +46,13 @@ DEFAULT_TEMPLATES = {
         "header": None,
         "body": "Neu aus Musterstadt: {{1}}\n\n{{2}}",
         "footer": "Abmelden: STOP",
-        "buttons": [{"type": "url", "text": "Weiterlesen", "url": "https://www.musterstadt.de/{{1}}"}],
+        "buttons": [
+            {
+                "type": "url",
+                "text": "Weiterlesen",
+                "url": "https://www.musterstadt.de/{{1}}",
+            }
+        ],
     },
 }
 
@@ -116,7 +128,11 @@ def merge(config, changes, path=""):
         if key not in config and not free_form:
             raise ConfigError(f"Unknown sandbox setting {where!r}")
         current = config.get(key)
-        if isinstance(current, dict) and isinstance(value, dict) and key not in REPLACED:
+        if (
+            isinstance(current, dict)
+            and isinstance(value, dict)
+            and key not in REPLACED
+        ):
             merge(current, value, where)
         elif isinstance(current, dict) and not isinstance(value, dict):
             raise ConfigError(f"{where} must be an object")

@@ -59,15 +59,25 @@ def handle(sandbox, request, path):
             if direction not in ("out", "in", "all"):
                 return problem("direction is out, in or all")
             limit = int(query["limit"]) if query.get("limit", "").isdigit() else None
-            found = sandbox.state.find_messages(channel, query.get("recipient") or None, direction, limit)
+            found = sandbox.state.find_messages(
+                channel, query.get("recipient") or None, direction, limit
+            )
             return Response.json(found)
         if path == "/stats":
-            return Response.json({c: s.as_dict() for c, s in sandbox.state.stats.items()})
+            return Response.json({
+                c: s.as_dict() for c, s in sandbox.state.stats.items()
+            })
         if path == "/settings":
             query = request.query()
             if query.get("channel"):
-                return Response.json(channel_settings(query["channel"], sandbox.base_url, sandbox.state.config))
-            return Response.json(settings_document(sandbox.base_url, sandbox.state.config))
+                return Response.json(
+                    channel_settings(
+                        query["channel"], sandbox.base_url, sandbox.state.config
+                    )
+                )
+            return Response.json(
+                settings_document(sandbox.base_url, sandbox.state.config)
+            )
         if path == "/citizen" and method == "POST":
             return citizens.from_request(sandbox, _json_object(request))
         if path == "/whatsapp/verify-webhook" and method == "POST":

@@ -39,7 +39,18 @@ class BadRequest(Exception):
 
 
 class Request:
-    __slots__ = ("method", "target", "path", "query_string", "version", "headers", "body", "keep_alive", "_query", "_form")
+    __slots__ = (
+        "_form",
+        "_query",
+        "body",
+        "headers",
+        "keep_alive",
+        "method",
+        "path",
+        "query_string",
+        "target",
+        "version",
+    )
 
     def __init__(self, method, target, version, headers, body=b""):
         self.method = method
@@ -78,7 +89,9 @@ class Request:
         """Fields of a form-urlencoded or multipart body (files as bytes)."""
         if self._form is None:
             if self.content_type == "multipart/form-data":
-                self._form = _parse_multipart(self.headers.get("content-type", ""), self.body)
+                self._form = _parse_multipart(
+                    self.headers.get("content-type", ""), self.body
+                )
             else:
                 try:
                     text = self.body.decode("utf-8")
@@ -117,14 +130,22 @@ def _parse_multipart(content_type, body):
         if part.get_filename():
             fields[name] = payload
         else:
-            fields[name] = payload.decode(part.get_content_charset() or "utf-8", "replace")
+            fields[name] = payload.decode(
+                part.get_content_charset() or "utf-8", "replace"
+            )
     return fields
 
 
 class Response:
-    __slots__ = ("status", "body", "content_type", "headers")
+    __slots__ = ("body", "content_type", "headers", "status")
 
-    def __init__(self, status=200, body=b"", content_type="text/plain; charset=utf-8", headers=None):
+    def __init__(
+        self,
+        status=200,
+        body=b"",
+        content_type="text/plain; charset=utf-8",
+        headers=None,
+    ):
         self.status = status
         self.body = body if isinstance(body, bytes) else body.encode("utf-8")
         self.content_type = content_type
@@ -132,7 +153,9 @@ class Response:
 
     @classmethod
     def json(cls, data, status=200, headers=None):
-        body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode(
+            "utf-8"
+        )
         return cls(status, body, "application/json", headers)
 
     @classmethod
@@ -163,8 +186,14 @@ def serialize(response, keep_alive, head_only=False):
     reason = _REASONS.get(response.status, "Unknown")
     lines = [
         f"HTTP/1.1 {response.status} {reason}\r\n".encode("ascii"),
-        b"Server: " + SERVER_NAME.encode("ascii") + b"\r\nDate: " + _Clock.date() + b"\r\n",
-        f"Content-Type: {response.content_type}\r\nContent-Length: {len(response.body)}\r\n".encode("latin-1"),
+        b"Server: "
+        + SERVER_NAME.encode("ascii")
+        + b"\r\nDate: "
+        + _Clock.date()
+        + b"\r\n",
+        f"Content-Type: {response.content_type}\r\nContent-Length: {len(response.body)}\r\n".encode(
+            "latin-1"
+        ),
     ]
     for name, value in response.headers:
         lines.append(f"{name}: {value}\r\n".encode("latin-1"))
@@ -213,7 +242,9 @@ class HttpProtocol(asyncio.Protocol):
         self.transport = None
         self.buffer = bytearray()
         self.busy = False  # a handler is awaiting; further requests wait in the buffer
-        self.head = None  # parsed request line and headers while the body is still arriving
+        self.head = (
+            None  # parsed request line and headers while the body is still arriving
+        )
         self.task = None
         self.closed = False
 
@@ -242,7 +273,9 @@ class HttpProtocol(asyncio.Protocol):
             try:
                 result = self.handler(request)
             except Exception:
-                log.exception("Sandbox handler failed for %s %s", request.method, request.target)
+                log.exception(
+                    "Sandbox handler failed for %s %s", request.method, request.target
+                )
                 result = Response(500, "Internal sandbox error")
             if inspect.isawaitable(result):
                 self.busy = True
@@ -256,7 +289,9 @@ class HttpProtocol(asyncio.Protocol):
         except asyncio.CancelledError:
             return
         except Exception:
-            log.exception("Sandbox handler failed for %s %s", request.method, request.target)
+            log.exception(
+                "Sandbox handler failed for %s %s", request.method, request.target
+            )
             response = Response(500, "Internal sandbox error")
         self.task = None
         self.busy = False
@@ -302,7 +337,10 @@ class HttpProtocol(asyncio.Protocol):
                 raise BadRequest("Body too large", 413)
             end = start + length
             if len(buffer) < end:
-                if headers.get("expect", "").lower() == "100-continue" and len(buffer) == start:
+                if (
+                    headers.get("expect", "").lower() == "100-continue"
+                    and len(buffer) == start
+                ):
                     self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                     headers["expect"] = ""
                 return None
@@ -331,4 +369,6 @@ class HttpProtocol(asyncio.Protocol):
 async def serve(handler, host="127.0.0.1", port=8099):
     """Start listening; returns the asyncio Server."""
     loop = asyncio.get_running_loop()
-    return await loop.create_server(lambda: HttpProtocol(handler), host, port, backlog=1024, reuse_address=True)
+    return await loop.create_server(
+        lambda: HttpProtocol(handler), host, port, backlog=1024, reuse_address=True
+    )

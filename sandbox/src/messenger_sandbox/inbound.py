@@ -10,13 +10,25 @@ import hashlib
 import time
 import uuid
 
-PHOTO_SIZES = ((90, 60, 1480), (320, 213, 21304), (800, 533, 84210))  # width, height, bytes
+PHOTO_SIZES = (
+    (90, 60, 1480),
+    (320, 213, 21304),
+    (800, 533, 84210),
+)  # width, height, bytes
 
 
 def telegram_photo_sizes(unique):
     """The PhotoSize list Telegram gives for one picture: a few scaled copies."""
-    return [{"file_id": f"AgACAgIAAxkBAAI{unique}-{width}", "file_unique_id": f"AQAD{unique}{width}",
-             "file_size": size, "width": width, "height": height} for width, height, size in PHOTO_SIZES]
+    return [
+        {
+            "file_id": f"AgACAgIAAxkBAAI{unique}-{width}",
+            "file_unique_id": f"AQAD{unique}{width}",
+            "file_size": size,
+            "width": width,
+            "height": height,
+        }
+        for width, height, size in PHOTO_SIZES
+    ]
 
 
 def telegram_message_update(update_id, message_id, chat_id, name, text="", photo=None):
@@ -28,7 +40,9 @@ def telegram_message_update(update_id, message_id, chat_id, name, text="", photo
         "date": int(time.time()),
     }
     if photo:
-        message["photo"] = telegram_photo_sizes(hashlib.sha1(photo.encode("utf-8")).hexdigest()[:12])
+        message["photo"] = telegram_photo_sizes(
+            hashlib.sha1(photo.encode("utf-8")).hexdigest()[:12]
+        )
         if text:
             message["caption"] = text
     else:
@@ -36,7 +50,9 @@ def telegram_message_update(update_id, message_id, chat_id, name, text="", photo
         if text.startswith("/"):
             command = text.split(maxsplit=1)[0]
             length = len(command.encode("utf-16-le")) // 2
-            message["entities"] = [{"offset": 0, "length": length, "type": "bot_command"}]
+            message["entities"] = [
+                {"offset": 0, "length": length, "type": "bot_command"}
+            ]
     return {"update_id": update_id, "message": message}
 
 
@@ -70,19 +86,28 @@ def whatsapp_wamid(wa_id):
 def _whatsapp_envelope(settings, value):
     return {
         "object": "whatsapp_business_account",
-        "entry": [{
-            "id": settings["waba_id"],
-            "changes": [{
-                "value": dict({
-                    "messaging_product": "whatsapp",
-                    "metadata": {
-                        "display_phone_number": settings["business_number"].lstrip("+"),
-                        "phone_number_id": settings["phone_number_id"],
-                    },
-                }, **value),
-                "field": "messages",
-            }],
-        }],
+        "entry": [
+            {
+                "id": settings["waba_id"],
+                "changes": [
+                    {
+                        "value": dict(
+                            {
+                                "messaging_product": "whatsapp",
+                                "metadata": {
+                                    "display_phone_number": settings[
+                                        "business_number"
+                                    ].lstrip("+"),
+                                    "phone_number_id": settings["phone_number_id"],
+                                },
+                            },
+                            **value,
+                        ),
+                        "field": "messages",
+                    }
+                ],
+            }
+        ],
     }
 
 
@@ -92,7 +117,9 @@ def whatsapp_message(settings, wa_id, name, message_id, timestamp, text="", phot
         message["type"] = "image"
         message["image"] = {
             "mime_type": "image/jpeg",
-            "sha256": base64.b64encode(hashlib.sha256(photo.encode("utf-8")).digest()).decode("ascii"),
+            "sha256": base64.b64encode(
+                hashlib.sha256(photo.encode("utf-8")).digest()
+            ).decode("ascii"),
             "id": str(int(hashlib.sha1(photo.encode("utf-8")).hexdigest()[:14], 16)),
         }
         if text:
@@ -100,27 +127,53 @@ def whatsapp_message(settings, wa_id, name, message_id, timestamp, text="", phot
     else:
         message["type"] = "text"
         message["text"] = {"body": text}
-    return _whatsapp_envelope(settings, {
-        "contacts": [{"profile": {"name": name}, "wa_id": wa_id}],
-        "messages": [message],
-    })
+    return _whatsapp_envelope(
+        settings,
+        {
+            "contacts": [{"profile": {"name": name}, "wa_id": wa_id}],
+            "messages": [message],
+        },
+    )
 
 
 def whatsapp_status(settings, wamid, wa_id, status, timestamp, category="marketing"):
-    entry = {"id": wamid, "status": status, "timestamp": str(int(timestamp)), "recipient_id": wa_id}
+    entry = {
+        "id": wamid,
+        "status": status,
+        "timestamp": str(int(timestamp)),
+        "recipient_id": wa_id,
+    }
     if status in ("sent", "delivered"):
-        entry["conversation"] = {"id": hashlib.md5(wa_id.encode()).hexdigest(), "origin": {"type": category}}
-        entry["pricing"] = {"billable": True, "pricing_model": "PMP", "category": category, "type": "regular"}
+        entry["conversation"] = {
+            "id": hashlib.md5(wa_id.encode()).hexdigest(),
+            "origin": {"type": category},
+        }
+        entry["pricing"] = {
+            "billable": True,
+            "pricing_model": "PMP",
+            "category": category,
+            "type": "regular",
+        }
     return _whatsapp_envelope(settings, {"statuses": [entry]})
 
 
 def signal_envelope(account, number, name, timestamp_ms, text="", attachment=None):
-    data_message = {"timestamp": timestamp_ms, "message": text or None, "expiresInSeconds": 0, "viewOnce": False}
+    data_message = {
+        "timestamp": timestamp_ms,
+        "message": text or None,
+        "expiresInSeconds": 0,
+        "viewOnce": False,
+    }
     if attachment:
-        data_message["attachments"] = [{
-            "contentType": "image/jpeg", "filename": attachment.rsplit("/", 1)[-1] or "image.jpg",
-            "id": hashlib.sha1(attachment.encode("utf-8")).hexdigest()[:20] + ".jpg", "size": 84210,
-        }]
+        data_message["attachments"] = [
+            {
+                "contentType": "image/jpeg",
+                "filename": attachment.rsplit("/", 1)[-1] or "image.jpg",
+                "id": hashlib.sha1(attachment.encode("utf-8")).hexdigest()[:20]
+                + ".jpg",
+                "size": 84210,
+            }
+        ]
     return {
         "envelope": {
             "source": number,

@@ -16,8 +16,18 @@ from messenger_sandbox import config as sandbox_config
 from messenger_sandbox.httpserver import BadRequest
 from messenger_sandbox.httpserver import Response
 
-TITLES = {"telegram": "Telegram", "whatsapp": "WhatsApp", "signal": "Signal", "threema": "Threema"}
-COLOURS = {"telegram": "#2a9fd6", "whatsapp": "#128c7e", "signal": "#3a76f0", "threema": "#05a63f"}
+TITLES = {
+    "telegram": "Telegram",
+    "whatsapp": "WhatsApp",
+    "signal": "Signal",
+    "threema": "Threema",
+}
+COLOURS = {
+    "telegram": "#2a9fd6",
+    "whatsapp": "#128c7e",
+    "signal": "#3a76f0",
+    "threema": "#05a63f",
+}
 
 CSS = """
 *{box-sizing:border-box}body{margin:0;font:15px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
@@ -54,7 +64,7 @@ def _page(title, colour, header, body, script=""):
     return Response.html(
         f'<!DOCTYPE html><html lang="de"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f'<title>{html.escape(title)}</title><style>{CSS}button{{background:{colour}}}</style></head>'
+        f"<title>{html.escape(title)}</title><style>{CSS}button{{background:{colour}}}</style></head>"
         f'<body><header style="background:{colour}">{header}</header><main>{body}</main>{script}</body></html>'
     )
 
@@ -70,27 +80,37 @@ def index(sandbox):
     for channel in sandbox_config.CHANNELS:
         phones = [p for p in state.phones.values() if p.channel == channel]
         items = []
-        for phone in sorted(phones, key=lambda p: -(p.messages[-1]["time"] if p.messages else 0)):
+        for phone in sorted(
+            phones, key=lambda p: -(p.messages[-1]["time"] if p.messages else 0)
+        ):
             last = phone.messages[-1] if phone.messages else None
-            preview = html.escape((last["text"] or last["kind"])[:80]) if last else "noch keine Nachrichten"
+            preview = (
+                html.escape((last["text"] or last["kind"])[:80])
+                if last
+                else "noch keine Nachrichten"
+            )
             items.append(
                 f'<li><a href="{_phone_url(channel, phone.address)}">{html.escape(phone.name)}</a> '
-                f'<span>{html.escape(phone.address)}</span><small>{preview}</small></li>'
+                f"<span>{html.escape(phone.address)}</span><small>{preview}</small></li>"
             )
         stats = state.stats[channel].as_dict()
         sections.append(
             f'<h2 style="color:{COLOURS[channel]}">{TITLES[channel]} '
-            f'<small>({stats["accepted"]} angenommen)</small></h2>'
+            f"<small>({stats['accepted']} angenommen)</small></h2>"
             f'<ul class="phones">{"".join(items) or "<li><small>keine Telefone</small></li>"}</ul>'
         )
-    options = "".join(f'<option value="{c}">{TITLES[c]}</option>' for c in sandbox_config.CHANNELS)
+    options = "".join(
+        f'<option value="{c}">{TITLES[c]}</option>' for c in sandbox_config.CHANNELS
+    )
     body = (
         "".join(sections)
         + '<div class="card"><form method="post" action="/_sandbox/phones">'
-        '<div class="row"><select name="channel" aria-label="Kanal">' + options + '</select>'
+        '<div class="row"><select name="channel" aria-label="Kanal">'
+        + options
+        + "</select>"
         '<input name="address" placeholder="Chat-ID, Nummer oder ID" aria-label="Adresse" required></div>'
         '<div class="row"><input name="name" placeholder="Name (optional)" aria-label="Name">'
-        '<button>Telefon öffnen</button></div></form>'
+        "<button>Telefon öffnen</button></div></form>"
         '<p><a href="/_sandbox/stats">Statistik (JSON)</a> · <a href="/_sandbox/messages">Nachrichten (JSON)</a> · '
         '<a href="/_sandbox/config">Konfiguration (JSON)</a> · <a href="/_sandbox/settings">Worker-Einstellungen</a></p></div>'
     )
@@ -124,7 +144,9 @@ def phone_route(sandbox, request, channel, address, action):
         return Response(400, str(error))
     data = {"channel": channel, "address": address}
     if action == "send":
-        data.update(text=form.get("text", "").strip(), photo=form.get("photo", "").strip())
+        data.update(
+            text=form.get("text", "").strip(), photo=form.get("photo", "").strip()
+        )
         if not data["text"] and not data["photo"]:
             return Response.redirect(_phone_url(channel, address))
     elif action == "start":
@@ -152,7 +174,9 @@ def start_text(channel, link):
         return ""
     query = parse_qs(urlsplit(link).query) if "?" in link else {}
     if channel == "telegram":
-        token = (query.get("start") or [None])[0] or (link if "://" not in link and "?" not in link else "")
+        token = (query.get("start") or [None])[0] or (
+            link if "://" not in link and "?" not in link else ""
+        )
         token = token.removeprefix("/start").strip()
         return f"/start {token}" if token else "/start"
     if channel == "whatsapp":
@@ -190,7 +214,11 @@ def _body_html(entry):
     text = entry.get("text") or ""
     if entry["direction"] == "out" and entry["channel"] == "whatsapp":
         return _whatsapp_markup(text)
-    if entry["direction"] == "out" and entry["channel"] == "signal" and entry.get("text_mode") == "styled":
+    if (
+        entry["direction"] == "out"
+        and entry["channel"] == "signal"
+        and entry.get("text_mode") == "styled"
+    ):
         return _signal_markup(text)
     return html.escape(text, quote=False).replace("\n", "<br>")
 
@@ -233,30 +261,45 @@ def phone_page(sandbox, channel, address):
     blocked = state.listed(channel, "blocked", address)
     header = (
         f'<a href="/_sandbox/" aria-label="Zurück">‹</a><div><h1>{html.escape(contact)}</h1>'
-        f'<small>{TITLES[channel]} · Telefon von {html.escape(phone.name)} ({html.escape(address)})'
-        f'{" · blockiert" if blocked else ""}</small></div>'
+        f"<small>{TITLES[channel]} · Telefon von {html.escape(phone.name)} ({html.escape(address)})"
+        f"{' · blockiert' if blocked else ''}</small></div>"
     )
-    bubbles = "".join(_bubble(entry) for entry in phone.messages) or '<div class="event">Noch keine Nachrichten</div>'
+    bubbles = (
+        "".join(_bubble(entry) for entry in phone.messages)
+        or '<div class="event">Noch keine Nachrichten</div>'
+    )
     colour = COLOURS[channel]
     forms = [
         f'<form class="compose" method="post" action="{_phone_url(channel, address, "send")}">'
     ]
     compose = [
         f'<div><input name="text" placeholder="Nachricht als {html.escape(phone.name)}" aria-label="Nachricht" autocomplete="off">'
-        '<button>Senden</button></div>'
+        "<button>Senden</button></div>"
     ]
     if channel in ("telegram", "whatsapp"):
-        hint = "t.me-Link oder Token" if channel == "telegram" else "wa.me-Link oder Token"
+        hint = (
+            "t.me-Link oder Token" if channel == "telegram" else "wa.me-Link oder Token"
+        )
         compose.append(
             f'<div><input name="link" form="start" placeholder="{hint}" aria-label="Start-Link">'
             f'<button form="start">Start</button>'
             f'<button form="block">{"Entsperren" if blocked else "Blockieren"}</button></div>'
         )
-    compose.append('<div><input name="photo" placeholder="Bild-URL (optional)" aria-label="Bild-URL"></div>')
+    compose.append(
+        '<div><input name="photo" placeholder="Bild-URL (optional)" aria-label="Bild-URL"></div>'
+    )
     forms.append("".join(compose) + "</form>")
-    forms.append(f'<form id="start" method="post" action="{_phone_url(channel, address, "start")}"></form>')
+    forms.append(
+        f'<form id="start" method="post" action="{_phone_url(channel, address, "start")}"></form>'
+    )
     forms.append(
         f'<form id="block" method="post" action="{_phone_url(channel, address, "unblock" if blocked else "block")}"></form>'
     )
     body = bubbles + '<div class="clear"></div><div id="end"></div>' + "".join(forms)
-    return _page(f"{TITLES[channel]} {address}", colour, header, body, REFRESH % len(phone.messages))
+    return _page(
+        f"{TITLES[channel]} {address}",
+        colour,
+        header,
+        body,
+        REFRESH % len(phone.messages),
+    )

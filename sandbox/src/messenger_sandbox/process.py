@@ -26,7 +26,14 @@ class SandboxError(RuntimeError):
 
 
 class SandboxProcess:
-    def __init__(self, port=None, host="127.0.0.1", config=None, config_file=None, log_level="WARNING"):
+    def __init__(
+        self,
+        port=None,
+        host="127.0.0.1",
+        config=None,
+        config_file=None,
+        log_level="WARNING",
+    ):
         self.host = host
         self.port = port
         self.initial_config = config
@@ -50,13 +57,24 @@ class SandboxProcess:
         attempts = 1 if self.port else 3  # a free port can be taken before we bind it
         for attempt in range(attempts):
             port = self.port or free_port()
-            command = [sys.executable, "-m", "messenger_sandbox", "--host", self.host,
-                       "--port", str(port), "--log-level", self.log_level]
+            command = [
+                sys.executable,
+                "-m",
+                "messenger_sandbox",
+                "--host",
+                self.host,
+                "--port",
+                str(port),
+                "--log-level",
+                self.log_level,
+            ]
             if self.config_file:
                 command += ["--config", self.config_file]
             # A file, not a pipe: nobody reads a pipe while tests run, and a full one would block the sandbox.
             self.log = tempfile.TemporaryFile()
-            self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=self.log)
+            self.process = subprocess.Popen(
+                command, stdout=subprocess.DEVNULL, stderr=self.log
+            )
             self.port = port
             if self._wait_until_ready(timeout):
                 if self.initial_config:
@@ -64,7 +82,9 @@ class SandboxProcess:
                 return self
             error = self._stop_process()
             if attempt == attempts - 1:
-                raise SandboxError(f"The sandbox did not start on {self.host}:{port}: {error}")
+                raise SandboxError(
+                    f"The sandbox did not start on {self.host}:{port}: {error}"
+                )
             self.port = None
         return self
 
@@ -74,7 +94,12 @@ class SandboxProcess:
             if self.process.poll() is not None:
                 return False
             try:
-                if self.session.get(f"{self.url}/_sandbox/health", timeout=1).status_code == 200:
+                if (
+                    self.session.get(
+                        f"{self.url}/_sandbox/health", timeout=1
+                    ).status_code
+                    == 200
+                ):
                     return True
             except requests.ConnectionError:
                 pass
@@ -110,14 +135,21 @@ class SandboxProcess:
     # -- control API --------------------------------------------------------------------------
 
     def _call(self, method, path, **kwargs):
-        response = self.session.request(method, f"{self.url}/_sandbox/{path}", timeout=30, **kwargs)
+        response = self.session.request(
+            method, f"{self.url}/_sandbox/{path}", timeout=30, **kwargs
+        )
         if response.status_code >= 400:
-            raise SandboxError(f"{method} /_sandbox/{path}: {response.status_code} {response.text}")
+            raise SandboxError(
+                f"{method} /_sandbox/{path}: {response.status_code} {response.text}"
+            )
         return response.json()
 
     def channel_settings(self, channel, **overrides):
         """This channel's settings for a worker (settings document shape), with ``overrides``."""
-        return dict(worker_settings.channel_settings(channel, self.url, self.config()), **overrides)
+        return dict(
+            worker_settings.channel_settings(channel, self.url, self.config()),
+            **overrides,
+        )
 
     def settings_document(self):
         """A whole settings document (schema 1) with every channel pointing here."""
@@ -135,17 +167,35 @@ class SandboxProcess:
         return self._call("POST", "reset", json={"keep_config": keep_config})
 
     def messages(self, channel=None, recipient=None, direction="out", limit=None):
-        params = {"channel": channel, "recipient": recipient, "direction": direction, "limit": limit}
-        return self._call("GET", "messages", params={k: v for k, v in params.items() if v is not None})
+        params = {
+            "channel": channel,
+            "recipient": recipient,
+            "direction": direction,
+            "limit": limit,
+        }
+        return self._call(
+            "GET", "messages", params={k: v for k, v in params.items() if v is not None}
+        )
 
     def stats(self):
         return self._call("GET", "stats")
 
-    def citizen(self, channel, address, text=None, photo=None, action=None, name=None, ago=None):
+    def citizen(
+        self, channel, address, text=None, photo=None, action=None, name=None, ago=None
+    ):
         """A citizen writes (or blocks); returns the message and the webhook call's result."""
-        data = {"channel": channel, "address": str(address), "text": text, "photo": photo,
-                "action": action, "name": name, "ago": ago}
-        return self._call("POST", "citizen", json={k: v for k, v in data.items() if v is not None})
+        data = {
+            "channel": channel,
+            "address": str(address),
+            "text": text,
+            "photo": photo,
+            "action": action,
+            "name": name,
+            "ago": ago,
+        }
+        return self._call(
+            "POST", "citizen", json={k: v for k, v in data.items() if v is not None}
+        )
 
     def verify_whatsapp_webhook(self):
         """Run Meta's GET handshake against the configured WhatsApp webhook_url; {"verified", "status", ...}."""

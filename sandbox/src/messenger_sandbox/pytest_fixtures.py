@@ -43,8 +43,12 @@ class WebhookReceiver:
                 from urllib.parse import urlsplit
 
                 query = parse_qs(urlsplit(self.path).query)
-                receiver.requests.append({"method": "GET", "path": self.path,
-                                          "headers": {k.lower(): v for k, v in self.headers.items()}, "body": b""})
+                receiver.requests.append({
+                    "method": "GET",
+                    "path": self.path,
+                    "headers": {k.lower(): v for k, v in self.headers.items()},
+                    "body": b"",
+                })
                 body = (query.get("hub.challenge") or [""])[0].encode()
                 self.send_response(200 if body else 404)
                 self.send_header("Content-Length", str(len(body)))
@@ -55,8 +59,10 @@ class WebhookReceiver:
                 length = int(self.headers.get("Content-Length", 0))
                 body = self.rfile.read(length)
                 receiver.requests.append({
-                    "method": "POST", "path": self.path,
-                    "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body,
+                    "method": "POST",
+                    "path": self.path,
+                    "headers": {k.lower(): v for k, v in self.headers.items()},
+                    "body": body,
                 })
                 self.send_response(receiver.status)
                 self.send_header("Content-Length", "2")
@@ -69,7 +75,11 @@ class WebhookReceiver:
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
+        )
         self.thread.start()
 
     def wait(self, count=1, timeout=5.0):

@@ -33,8 +33,13 @@ def server_error():
 def handle(sandbox, request, path):
     settings = sandbox.state.config[CHANNEL]
     if path == "/v1/about" and request.method in ("GET", "HEAD"):
-        return Response.json({"versions": ["v1", "v2"], "build": 2, "mode": "json-rpc", "version": "0.92",
-                              "capabilities": {"v2/send": ["quotes", "mentions"]}})
+        return Response.json({
+            "versions": ["v1", "v2"],
+            "build": 2,
+            "mode": "json-rpc",
+            "version": "0.92",
+            "capabilities": {"v2/send": ["quotes", "mentions"]},
+        })
     if path == "/v1/health":
         return Response(204, b"")
     if path == "/v1/accounts" and request.method == "GET":
@@ -87,13 +92,17 @@ def send(sandbox, settings, request):
         decoded = _attachment(attachment)
         if decoded is None:
             stats.validation_errors += 1
-            return fail("Couldn't process request - invalid attachment (base64 expected)")
+            return fail(
+                "Couldn't process request - invalid attachment (base64 expected)"
+            )
         images.append(decoded)
     if not message and not images:
         stats.validation_errors += 1
         return fail("Failed to send message: Message is empty\n")
     for recipient in recipients:
-        if not isinstance(recipient, str) or not (_NUMBER.match(recipient) or recipient.startswith("group.")):
+        if not isinstance(recipient, str) or not (
+            _NUMBER.match(recipient) or recipient.startswith("group.")
+        ):
             stats.validation_errors += 1
             return fail(f"Failed to send message: Invalid number: {recipient}\n")
 
@@ -101,14 +110,24 @@ def send(sandbox, settings, request):
     if wait:
         stats.rate_limited += 1
         if settings["rate_limit_style"] == "legacy":
-            return fail("Failed to send message: [413] Rate limit exceeded: 413 (RateLimitException)\n")
-        return Response.json({
-            "error": "Failed to send message due to rate limiting. Use the attached challenge tokens to lift "
-                     "the rate limit restrictions via the '/v1/accounts/{number}/rate-limit-challenge' endpoint.",
-            "challenge_tokens": [secrets.token_hex(16)],
-            "account": settings["number"],
-        }, status=429)
-    missing = [r for r in recipients if state.listed(CHANNEL, "unknown", r) or state.listed(CHANNEL, "deactivated", r)]
+            return fail(
+                "Failed to send message: [413] Rate limit exceeded: 413 (RateLimitException)\n"
+            )
+        return Response.json(
+            {
+                "error": "Failed to send message due to rate limiting. Use the attached challenge tokens to lift "
+                "the rate limit restrictions via the '/v1/accounts/{number}/rate-limit-challenge' endpoint.",
+                "challenge_tokens": [secrets.token_hex(16)],
+                "account": settings["number"],
+            },
+            status=429,
+        )
+    missing = [
+        r
+        for r in recipients
+        if state.listed(CHANNEL, "unknown", r)
+        or state.listed(CHANNEL, "deactivated", r)
+    ]
     if missing:
         stats.refused += 1
         lines = "".join(f'{r}: Unregistered user "{r}"\n' for r in missing)
@@ -117,8 +136,16 @@ def send(sandbox, settings, request):
     image = images[0] if images else None
     for recipient in recipients:
         # Signal tells a sender nothing about blocks: blocked recipients "receive" too.
-        state.record(CHANNEL, recipient, "photo" if images else "text", message, message_id=timestamp,
-                     image=image, text_mode=text_mode, attachments=len(images))
+        state.record(
+            CHANNEL,
+            recipient,
+            "photo" if images else "text",
+            message,
+            message_id=timestamp,
+            image=image,
+            text_mode=text_mode,
+            attachments=len(images),
+        )
     return Response.json({"timestamp": str(timestamp)}, status=201)
 
 
@@ -127,7 +154,11 @@ def _attachment(value):
     if not isinstance(value, str) or not value:
         return None
     match = _DATA_URI.match(value)
-    mime, payload = (match.group(1), match.group(2)) if match else ("application/octet-stream", value)
+    mime, payload = (
+        (match.group(1), match.group(2))
+        if match
+        else ("application/octet-stream", value)
+    )
     try:
         raw = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):

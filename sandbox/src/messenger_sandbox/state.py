@@ -13,8 +13,16 @@ LISTS = ("blocked", "deactivated", "unknown", "undeliverable", "marketing_opt_ou
 
 
 class ChannelStats:
-    __slots__ = ("accepted", "rate_limited", "injected_errors", "validation_errors", "refused",
-                 "run_first", "run_last", "run_count")
+    __slots__ = (
+        "accepted",
+        "injected_errors",
+        "rate_limited",
+        "refused",
+        "run_count",
+        "run_first",
+        "run_last",
+        "validation_errors",
+    )
 
     def __init__(self):
         self.accepted = self.rate_limited = self.injected_errors = 0
@@ -38,23 +46,37 @@ class ChannelStats:
             "injected_errors": self.injected_errors,
             "validation_errors": self.validation_errors,
             "refused": self.refused,
-            "last_run": {"messages": self.run_count, "seconds": round(max(span, 0.0), 3),
-                         "per_second": round(rate, 1)},
+            "last_run": {
+                "messages": self.run_count,
+                "seconds": round(max(span, 0.0), 3),
+                "per_second": round(rate, 1),
+            },
         }
 
 
 class Phone:
     """One simulated citizen's device: an address on one channel and its chat."""
 
-    __slots__ = ("channel", "address", "name", "messages", "last_inbound", "last_outbound")
+    __slots__ = (
+        "address",
+        "channel",
+        "last_inbound",
+        "last_outbound",
+        "messages",
+        "name",
+    )
 
     def __init__(self, channel, address, name=""):
         self.channel = channel
         self.address = address
         self.name = name or f"Bürger:in {address[-4:]}"
         self.messages = collections.deque(maxlen=PHONE_HISTORY)
-        self.last_inbound = None  # time.time() of the citizen's last message (WhatsApp window)
-        self.last_outbound = None  # time.monotonic() of the last accepted message (pair rate)
+        self.last_inbound = (
+            None  # time.time() of the citizen's last message (WhatsApp window)
+        )
+        self.last_outbound = (
+            None  # time.monotonic() of the last accepted message (pair rate)
+        )
 
 
 class SandboxState:
@@ -72,7 +94,9 @@ class SandboxState:
         self.stats = {channel: ChannelStats() for channel in sandbox_config.CHANNELS}
         self.counters = collections.defaultdict(int)
         self.buckets = {}
-        self.signal_inbox = collections.defaultdict(list)  # account -> envelopes for /v1/receive
+        self.signal_inbox = collections.defaultdict(
+            list
+        )  # account -> envelopes for /v1/receive
         self.threema_credits = self.config["threema"]["credits"]
         self._rebuild()
 
@@ -81,7 +105,9 @@ class SandboxState:
         if "threema" in changes and "credits" in changes["threema"]:
             self.threema_credits = self.config["threema"]["credits"]
         if self.messages.maxlen != self.config["max_messages"]:
-            self.messages = collections.deque(self.messages, maxlen=self.config["max_messages"])
+            self.messages = collections.deque(
+                self.messages, maxlen=self.config["max_messages"]
+            )
         self._rebuild()
         return self.config
 
@@ -93,14 +119,19 @@ class SandboxState:
         for channel in sandbox_config.CHANNELS:
             settings = self.config[channel]
             self.lists[channel] = {
-                name: {normalize(channel, address) for address in settings.get(name, ())} for name in LISTS
+                name: {
+                    normalize(channel, address) for address in settings.get(name, ())
+                }
+                for name in LISTS
             }
             rate, burst = settings.get("rate_limit"), settings.get("burst")
             bucket = old_buckets.get(channel)
             if not rate:
                 bucket = None
             elif bucket is None or (bucket.rate, bucket.burst) != (float(rate), burst):
-                bucket = TokenBucket(rate, burst)  # a changed cap starts full; an unchanged one keeps its state
+                bucket = TokenBucket(
+                    rate, burst
+                )  # a changed cap starts full; an unchanged one keeps its state
             self.buckets[channel] = bucket
 
     # -- lookups ---------------------------------------------------------------------------
@@ -109,7 +140,9 @@ class SandboxState:
         return address in self.lists[channel][name]
 
     def set_listed(self, channel, name, address, on=True):
-        values = [a for a in self.config[channel][name] if normalize(channel, a) != address]
+        values = [
+            a for a in self.config[channel][name] if normalize(channel, a) != address
+        ]
         if on:
             values.append(address)
         self.config[channel][name] = values
@@ -135,7 +168,9 @@ class SandboxState:
 
     # -- recording -------------------------------------------------------------------------
 
-    def record(self, channel, recipient, kind, text="", *, message_id, direction="out", **extra):
+    def record(
+        self, channel, recipient, kind, text="", *, message_id, direction="out", **extra
+    ):
         """Keep one message for inspection and show it on the recipient's phone."""
         now = time.time()
         entry = {
@@ -161,15 +196,21 @@ class SandboxState:
             source = self.messages
         else:
             source = sorted(
-                (m for phone in self.phones.values() for m in phone.messages
-                 if direction == "all" or m["direction"] == direction),
+                (
+                    m
+                    for phone in self.phones.values()
+                    for m in phone.messages
+                    if direction == "all" or m["direction"] == direction
+                ),
                 key=lambda m: m["time"],
             )
         if recipient is not None and channel is not None:
             recipient = normalize(channel, recipient)
         found = [
-            m for m in source
-            if (channel is None or m["channel"] == channel) and (recipient is None or m["recipient"] == recipient)
+            m
+            for m in source
+            if (channel is None or m["channel"] == channel)
+            and (recipient is None or m["recipient"] == recipient)
         ]
         return found[-limit:] if limit else found
 

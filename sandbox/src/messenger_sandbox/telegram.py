@@ -47,7 +47,10 @@ class Refusal(Exception):
 
 
 def bad_request(description, **parameters):
-    return Refusal(error(400, f"Bad Request: {description}", parameters or None), "validation_errors")
+    return Refusal(
+        error(400, f"Bad Request: {description}", parameters or None),
+        "validation_errors",
+    )
 
 
 def bot_user(settings):
@@ -89,8 +92,16 @@ def handle(sandbox, request, path):
 
 
 def get_me(sandbox, settings, params):
-    return ok(dict(bot_user(settings), can_join_groups=True, can_read_all_group_messages=False,
-                   supports_inline_queries=False, can_connect_to_business=False, has_main_web_app=False))
+    return ok(
+        dict(
+            bot_user(settings),
+            can_join_groups=True,
+            can_read_all_group_messages=False,
+            supports_inline_queries=False,
+            can_connect_to_business=False,
+            has_main_web_app=False,
+        )
+    )
 
 
 def set_webhook(sandbox, settings, params):
@@ -101,7 +112,9 @@ def set_webhook(sandbox, settings, params):
     if "secret_token" in params:
         secret = str(params["secret_token"])
         if secret and not re.match(r"^[A-Za-z0-9_-]{1,256}$", secret):
-            raise bad_request("bad webhook: Webhook secret token contains unallowed characters")
+            raise bad_request(
+                "bad webhook: Webhook secret token contains unallowed characters"
+            )
         changes["webhook_secret"] = secret
     sandbox.state.configure({CHANNEL: changes})
     return ok(True, description="Webhook was set" if url else "Webhook was deleted")
@@ -113,8 +126,13 @@ def delete_webhook(sandbox, settings, params):
 
 
 def get_webhook_info(sandbox, settings, params):
-    return ok({"url": settings["webhook_url"], "has_custom_certificate": False,
-               "pending_update_count": 0, "max_connections": 40, "ip_address": "127.0.0.1"})
+    return ok({
+        "url": settings["webhook_url"],
+        "has_custom_certificate": False,
+        "pending_update_count": 0,
+        "max_connections": 40,
+        "ip_address": "127.0.0.1",
+    })
 
 
 def send_message(sandbox, settings, params):
@@ -135,8 +153,17 @@ def send_message(sandbox, settings, params):
         message["entities"] = entities
     if markup:
         message["reply_markup"] = markup
-    sandbox.state.record(CHANNEL, address, "text", text, message_id=message["message_id"], buttons=buttons,
-                         html=safe_html, raw=str(raw), parse_mode=params.get("parse_mode"))
+    sandbox.state.record(
+        CHANNEL,
+        address,
+        "text",
+        text,
+        message_id=message["message_id"],
+        buttons=buttons,
+        html=safe_html,
+        raw=str(raw),
+        parse_mode=params.get("parse_mode"),
+    )
     return ok(message)
 
 
@@ -150,25 +177,41 @@ def send_photo(sandbox, settings, params):
     else:
         image = str(photo)
         if "://" in image and not image.lower().startswith(("http://", "https://")):
-            raise bad_request("wrong remote file identifier specified: Wrong character in the string")
+            raise bad_request(
+                "wrong remote file identifier specified: Wrong character in the string"
+            )
         if image in settings["photo_errors"]:
             raise bad_request("failed to get HTTP URL content")
     raw = str(params.get("caption") or "")
-    caption, entities, safe_html = _formatted(raw, params.get("parse_mode")) if raw else ("", [], "")
+    caption, entities, safe_html = (
+        _formatted(raw, params.get("parse_mode")) if raw else ("", [], "")
+    )
     if telegram_html.utf16_len(caption) > CAPTION_LIMIT:
         raise bad_request("message caption is too long")
     buttons, markup = _reply_markup(params.get("reply_markup"))
     address = _deliverable(sandbox, settings, chat)
     message = _message(sandbox, settings, address)
-    message["photo"] = inbound.telegram_photo_sizes(f"{address.lstrip('-')}x{message['message_id']:06d}")
+    message["photo"] = inbound.telegram_photo_sizes(
+        f"{address.lstrip('-')}x{message['message_id']:06d}"
+    )
     if caption:
         message["caption"] = caption
         if entities:
             message["caption_entities"] = entities
     if markup:
         message["reply_markup"] = markup
-    sandbox.state.record(CHANNEL, address, "photo", caption, message_id=message["message_id"], image=image,
-                         buttons=buttons, html=safe_html, raw=raw, parse_mode=params.get("parse_mode"))
+    sandbox.state.record(
+        CHANNEL,
+        address,
+        "photo",
+        caption,
+        message_id=message["message_id"],
+        image=image,
+        buttons=buttons,
+        html=safe_html,
+        raw=raw,
+        parse_mode=params.get("parse_mode"),
+    )
     return ok(message)
 
 
@@ -217,24 +260,38 @@ def _reply_markup(value):
     if not isinstance(value, dict):
         raise bad_request("can't parse reply keyboard markup JSON object")
     if "inline_keyboard" not in value:
-        return [], None  # reply keyboards and keyboard removal are accepted but not shown
+        return (
+            [],
+            None,
+        )  # reply keyboards and keyboard removal are accepted but not shown
     rows = value["inline_keyboard"]
     if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-        raise bad_request("field \"inline_keyboard\" of the InlineKeyboardMarkup should be an Array of Arrays")
+        raise bad_request(
+            'field "inline_keyboard" of the InlineKeyboardMarkup should be an Array of Arrays'
+        )
     buttons = []
     for row in rows:
         for button in row:
             if not isinstance(button, dict) or not str(button.get("text", "")):
-                raise bad_request("can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard")
+                raise bad_request(
+                    "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"
+                )
             if "url" in button:
                 url = str(button["url"])
                 if not _URL.match(url):
-                    raise bad_request(f"inline keyboard button URL '{url}' is invalid: Wrong HTTP URL")
+                    raise bad_request(
+                        f"inline keyboard button URL '{url}' is invalid: Wrong HTTP URL"
+                    )
                 buttons.append({"text": str(button["text"]), "url": url})
             elif "callback_data" in button:
-                buttons.append({"text": str(button["text"]), "callback_data": str(button["callback_data"])})
+                buttons.append({
+                    "text": str(button["text"]),
+                    "callback_data": str(button["callback_data"]),
+                })
             else:
-                raise bad_request("can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard")
+                raise bad_request(
+                    "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"
+                )
     return buttons, {"inline_keyboard": rows}
 
 
@@ -243,14 +300,27 @@ def _deliverable(sandbox, settings, chat):
     state = sandbox.state
     migrated = settings["migrated"].get(chat)
     if migrated is not None:
-        raise Refusal(error(400, "Bad Request: group chat was upgraded to a supergroup chat",
-                            {"migrate_to_chat_id": int(migrated)}), "refused")
+        raise Refusal(
+            error(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                {"migrate_to_chat_id": int(migrated)},
+            ),
+            "refused",
+        )
     if not re.match(r"^-?[0-9]+$", chat) or state.listed(CHANNEL, "unknown", chat):
         raise Refusal(error(400, "Bad Request: chat not found"), "refused")
     wait = state.take_token(CHANNEL)
     if wait:
         seconds = whole_seconds(wait)
-        raise Refusal(error(429, f"Too Many Requests: retry after {seconds}", {"retry_after": seconds}), "rate_limited")
+        raise Refusal(
+            error(
+                429,
+                f"Too Many Requests: retry after {seconds}",
+                {"retry_after": seconds},
+            ),
+            "rate_limited",
+        )
     if state.listed(CHANNEL, "blocked", chat):
         raise Refusal(error(403, "Forbidden: bot was blocked by the user"), "refused")
     if state.listed(CHANNEL, "deactivated", chat):
@@ -271,5 +341,9 @@ def _message(sandbox, settings, address):
 def chat_object(address, name):
     chat_id = int(address)
     if chat_id < 0:
-        return {"id": chat_id, "title": name, "type": "supergroup" if str(chat_id).startswith("-100") else "group"}
+        return {
+            "id": chat_id,
+            "title": name,
+            "type": "supergroup" if str(chat_id).startswith("-100") else "group",
+        }
     return {"id": chat_id, "first_name": name, "type": "private"}

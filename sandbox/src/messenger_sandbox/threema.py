@@ -37,8 +37,13 @@ def handle(sandbox, request, path):
         settings = sandbox.state.config[CHANNEL]
         if not _authorized(settings, request.query()):
             return status(401)
-        return Response(200, str(0 if settings["no_credits"] else sandbox.state.threema_credits))
-    if path.startswith(("/lookup/phone/", "/lookup/email/")) and request.method == "GET":
+        return Response(
+            200, str(0 if settings["no_credits"] else sandbox.state.threema_credits)
+        )
+    if (
+        path.startswith(("/lookup/phone/", "/lookup/email/"))
+        and request.method == "GET"
+    ):
         settings = sandbox.state.config[CHANNEL]
         if not _authorized(settings, request.query()):
             return status(401)
@@ -50,8 +55,11 @@ def handle(sandbox, request, path):
 
 
 def _authorized(settings, fields):
-    return (not settings["bad_token"] and fields.get("from") == settings["gateway_id"]
-            and fields.get("secret") == settings["secret"])
+    return (
+        not settings["bad_token"]
+        and fields.get("from") == settings["gateway_id"]
+        and fields.get("secret") == settings["secret"]
+    )
 
 
 def _identity_for(value):
@@ -82,8 +90,12 @@ def send_simple(sandbox, request):
         if not _IDENTITY.match(address):
             stats.validation_errors += 1
             return status(400)
-        if state.listed(CHANNEL, "unknown", address) or state.listed(CHANNEL, "deactivated", address):
-            stats.refused += 1  # an ID that does not exist (or was revoked) is "invalid" too
+        if state.listed(CHANNEL, "unknown", address) or state.listed(
+            CHANNEL, "deactivated", address
+        ):
+            stats.refused += (
+                1  # an ID that does not exist (or was revoked) is "invalid" too
+            )
             return status(400)
     elif phone:
         address = phone.lstrip("+")
@@ -110,6 +122,12 @@ def send_simple(sandbox, request):
     # Threema tells a sender nothing about blocks or revoked IDs in basic mode.
     state.threema_credits -= 1
     message_id = secrets.token_hex(8)
-    state.record(CHANNEL, address, "text", text, message_id=message_id,
-                 recipient_type="identity" if to else ("phone" if phone else "email"))
+    state.record(
+        CHANNEL,
+        address,
+        "text",
+        text,
+        message_id=message_id,
+        recipient_type="identity" if to else ("phone" if phone else "email"),
+    )
     return Response(200, message_id)

@@ -21,11 +21,17 @@ from messenger_worker.payload import Recipient
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m messenger_sandbox.try_post")
-    parser.add_argument("--sandbox", default="http://127.0.0.1:8099", help="the sandbox's URL")
+    parser.add_argument(
+        "--sandbox", default="http://127.0.0.1:8099", help="the sandbox's URL"
+    )
     parser.add_argument("--redis-url", help="default: $MESSENGER_REDIS_URL")
     parser.add_argument("--recipients", type=int, default=10000)
-    parser.add_argument("--rate", type=float, default=1000.0, help="Telegram send rate, msg/s")
-    parser.add_argument("--wait", action="store_true", help="wait and report until all are sent")
+    parser.add_argument(
+        "--rate", type=float, default=1000.0, help="Telegram send rate, msg/s"
+    )
+    parser.add_argument(
+        "--wait", action="store_true", help="wait and report until all are sent"
+    )
     args = parser.parse_args(argv)
 
     connection = redis_connection.connect(args.redis_url)
@@ -36,7 +42,10 @@ def main(argv=None):
         for channel in current.get("channels", {}).values()
         if channel.get("enabled")
     ):
-        print("The published settings point at real platforms; not replacing them.", file=sys.stderr)
+        print(
+            "The published settings point at real platforms; not replacing them.",
+            file=sys.stderr,
+        )
         return 2
     document = settings_document(sandbox_url)
     document["channels"]["telegram"]["rate"] = args.rate
@@ -52,9 +61,14 @@ def main(argv=None):
         start="2026-11-23T07:00:00+01:00",
         end="2026-11-27T17:00:00+01:00",
         location="Hauptstraße, zwischen Markt und Bahnhof",
-        templates={"default": "{title}\n{location}\n{start} bis {end}\n\n{teaser}\n\n{url}"},
+        templates={
+            "default": "{title}\n{location}\n{start} bis {end}\n\n{teaser}\n\n{url}"
+        },
     )
-    people = [Recipient(f"try-{n}", "telegram", str(200000000 + n)) for n in range(args.recipients)]
+    people = [
+        Recipient(f"try-{n}", "telegram", str(200000000 + n))
+        for n in range(args.recipients)
+    ]
     jobs = fanout.enqueue_post(connection, post, people, {"telegram": args.rate})
     print(f"Post {post.id}: {args.recipients} recipients in {jobs} jobs on the queue.")
     if not args.wait:
@@ -63,7 +77,11 @@ def main(argv=None):
     while True:
         stats = read_stats(connection, post.id).get("telegram", {})
         finished = sum(stats.get(k, 0) for k in ("sent", "gone", "failed"))
-        print(f"\r{finished} of {args.recipients} done ({stats.get('sent', 0)} sent)", end="", flush=True)
+        print(
+            f"\r{finished} of {args.recipients} done ({stats.get('sent', 0)} sent)",
+            end="",
+            flush=True,
+        )
         if finished >= args.recipients:
             print(f"\nAll done in {time.monotonic() - started:.1f} s.")
             return 0

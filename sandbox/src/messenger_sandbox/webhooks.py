@@ -19,24 +19,34 @@ TIMEOUT = (3.05, 10)
 
 
 def encode(payload):
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode(
+        "utf-8"
+    )
 
 
 def whatsapp_signature(app_secret, body):
     """``X-Hub-Signature-256`` as Meta sends it: HMAC-SHA256 of the raw body with the app secret."""
-    return "sha256=" + hmac.new(app_secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    return (
+        "sha256="
+        + hmac.new(app_secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    )
 
 
 class WebhookSender:
     def __init__(self, workers=8):
-        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sandbox-webhook")
+        self.executor = ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="sandbox-webhook"
+        )
         self.local = threading.local()
 
     def _post(self, url, body, headers):
         session = getattr(self.local, "session", None)
         if session is None:
             session = self.local.session = requests.Session()
-        headers = dict({"Content-Type": "application/json", "User-Agent": "messenger-sandbox"}, **headers)
+        headers = dict(
+            {"Content-Type": "application/json", "User-Agent": "messenger-sandbox"},
+            **headers,
+        )
         try:
             response = session.post(url, data=body, headers=headers, timeout=TIMEOUT)
         except requests.RequestException as error:
@@ -49,7 +59,12 @@ class WebhookSender:
         if session is None:
             session = self.local.session = requests.Session()
         try:
-            response = session.get(url, params=params, timeout=TIMEOUT, headers={"User-Agent": "messenger-sandbox"})
+            response = session.get(
+                url,
+                params=params,
+                timeout=TIMEOUT,
+                headers={"User-Agent": "messenger-sandbox"},
+            )
         except requests.RequestException as error:
             return {"url": url, "status": None, "error": str(error)}
         return {"url": url, "status": response.status_code, "body": response.text[:500]}
@@ -61,7 +76,9 @@ class WebhookSender:
     async def post(self, url, body, headers=None):
         """Post and wait (without blocking the loop); returns {"url", "status", "body"|"error"}."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, self._post, url, body, headers or {})
+        return await loop.run_in_executor(
+            self.executor, self._post, url, body, headers or {}
+        )
 
     def post_later(self, delay, posts):
         """Post ``[(url, body, headers), ...]`` one after the other in ``delay`` seconds; forget them."""

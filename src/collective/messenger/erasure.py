@@ -38,14 +38,22 @@ log = logging.getLogger("collective.messenger")
 
 ANNOTATION_PREFIX = "collective.messenger."
 REDIS_PATTERN = "messenger:*"
-REGISTRIES = (StartedJobRegistry, FinishedJobRegistry, FailedJobRegistry, DeferredJobRegistry,
-              ScheduledJobRegistry, CanceledJobRegistry)
+REGISTRIES = (
+    StartedJobRegistry,
+    FinishedJobRegistry,
+    FailedJobRegistry,
+    DeferredJobRegistry,
+    ScheduledJobRegistry,
+    CanceledJobRegistry,
+)
 BATCH = 500
 
 
 def our_annotations(site):
     annotations = IAnnotations(site)
-    return sorted(key for key in annotations.keys() if str(key).startswith(ANNOTATION_PREFIX))
+    return sorted(
+        key for key in annotations.keys() if str(key).startswith(ANNOTATION_PREFIX)
+    )
 
 
 def inventory(site, connection=None):
@@ -59,7 +67,9 @@ def inventory(site, connection=None):
         "subscribers": store.counts()["total"] if store is not None else 0,
         "posts": outbox.count() if outbox is not None else 0,
         "annotations": our_annotations(site),
-        "redis_keys": sum(1 for _key in connection.scan_iter(match=REDIS_PATTERN, count=BATCH)),
+        "redis_keys": sum(
+            1 for _key in connection.scan_iter(match=REDIS_PATTERN, count=BATCH)
+        ),
         "jobs": len(queue_job_ids(connection)),
     }
 
@@ -71,7 +81,11 @@ def queue_job_ids(connection):
         queue = Queue(name, connection=connection, serializer=JSONSerializer)
         ids = list(queue.get_job_ids())
         for registry in REGISTRIES:
-            ids.extend(registry(name, connection=connection, serializer=JSONSerializer).get_job_ids())
+            ids.extend(
+                registry(
+                    name, connection=connection, serializer=JSONSerializer
+                ).get_job_ids()
+            )
         found.update(dict.fromkeys(ids, name))
     return found
 
@@ -92,8 +106,12 @@ def erase_all(site, connection=None, user=""):
     log.warning(
         "%s erased all messenger data: %d subscribers, %d posts, %d Redis keys, %d jobs, "
         "annotations %s. Old revisions stay in the ZODB until it is packed.",
-        user or "Someone", counted["subscribers"], counted["posts"], counted["redis_keys"],
-        counted["jobs"], ", ".join(counted["annotations"]) or "none",
+        user or "Someone",
+        counted["subscribers"],
+        counted["posts"],
+        counted["redis_keys"],
+        counted["jobs"],
+        ", ".join(counted["annotations"]) or "none",
     )
     return counted
 
@@ -101,18 +119,27 @@ def erase_all(site, connection=None, user=""):
 def _erase_queues(connection):
     jobs = list(queue_job_ids(connection))
     for start in range(0, len(jobs), BATCH):
-        batch = jobs[start:start + BATCH]
+        batch = jobs[start : start + BATCH]
         with connection.pipeline() as pipe:
             for job_id in batch:
                 # The job hash, its dependents and its results: the arguments hold addresses.
                 key = Job.key_for(job_id)
-                pipe.unlink(key, f"{key}:dependents", f"{key}:dependencies", f"rq:results:{job_id}")
+                pipe.unlink(
+                    key,
+                    f"{key}:dependents",
+                    f"{key}:dependencies",
+                    f"rq:results:{job_id}",
+                )
             pipe.execute()
     for name in keys.QUEUES:
         queue = Queue(name, connection=connection, serializer=JSONSerializer)
-        registry_keys = [registry(name, connection=connection).key for registry in REGISTRIES]
+        registry_keys = [
+            registry(name, connection=connection).key for registry in REGISTRIES
+        ]
         intermediate = getattr(queue, "intermediate_queue_key", None)
-        connection.unlink(queue.key, *registry_keys, *([intermediate] if intermediate else []))
+        connection.unlink(
+            queue.key, *registry_keys, *([intermediate] if intermediate else [])
+        )
         connection.srem(Queue.redis_queues_keys, queue.key)
 
 

@@ -63,5 +63,8 @@ def _unpublish_settings(succeeded):
         log.warning(
             "The add-on was uninstalled, but %s at %s still holds the published settings with "
             "their secrets (%s): delete it with redis-cli DEL %s.",
-            SETTINGS_KEY, display_url(), error, SETTINGS_KEY,
+            SETTINGS_KEY,
+            display_url(),
+            error,
+            SETTINGS_KEY,
         )

@@ -2,11 +2,11 @@
 
 import os
 
+from plone.app.testing import applyProfile
 from plone.app.testing import FunctionalTesting
 from plone.app.testing import IntegrationTesting
 from plone.app.testing import PLONE_FIXTURE
 from plone.app.testing import PloneSandboxLayer
-from plone.app.testing import applyProfile
 from plone.testing import Layer
 from plone.testing.zope import WSGIServer
 
@@ -42,7 +42,11 @@ class RedisLayer(Layer):
 REDIS_FIXTURE = RedisLayer(name="collective.messenger:Redis")
 
 # Passwords of the hardened Redis below (test values).
-ACL_PASSWORDS = {"default": "admin-Secret-0", "zope": "zope-Secret-1", "worker": "worker-Secret-2"}
+ACL_PASSWORDS = {
+    "default": "admin-Secret-0",
+    "zope": "zope-Secret-1",
+    "worker": "worker-Secret-2",
+}
 
 
 class HardenedRedisLayer(RedisLayer):
@@ -70,7 +74,9 @@ class HardenedRedisLayer(RedisLayer):
         # publishes the settings through the zope user); then, and between this layer's
         # tests, it points back, so that layers set up beside this one keep their Redis.
         super().setUp()
-        self["redis_worker_url"] = self.server.url_for("worker", ACL_PASSWORDS["worker"])
+        self["redis_worker_url"] = self.server.url_for(
+            "worker", ACL_PASSWORDS["worker"]
+        )
 
     def leave(self):
         _set_url(self._previous_url)
@@ -138,7 +144,9 @@ HARDENED_FIXTURE = HardenedMessengerLayer(name="collective.messenger:HardenedFix
 INTEGRATION_TESTING = IntegrationTesting(
     bases=(FIXTURE,), name="collective.messenger:Integration"
 )
-FUNCTIONAL_TESTING = FunctionalTesting(bases=(FIXTURE,), name="collective.messenger:Functional")
+FUNCTIONAL_TESTING = FunctionalTesting(
+    bases=(FIXTURE,), name="collective.messenger:Functional"
+)
 HARDENED_FUNCTIONAL_TESTING = FunctionalTesting(
     bases=(HARDENED_FIXTURE,), name="collective.messenger:HardenedFunctional"
 )

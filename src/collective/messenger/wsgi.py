@@ -59,7 +59,7 @@ MULTIPART_WITHOUT_BOUNDARY = _(
 BAD_BASIC_AUTH = _(
     "request_bad_basic_auth",
     default="The Authorization header cannot be read: Basic credentials must be "
-    "\"user:password\" in base64.",
+    '"user:password" in base64.',
 )
 BAD_QUERY = _(
     "request_bad_query",
@@ -67,7 +67,12 @@ BAD_QUERY = _(
     "a number belongs). Please check the link.",
 )
 # The bodies Zope parses as a form (ZPublisher.HTTPRequest.ZopeFieldStorage).
-FORM_TYPES = ("", "multipart/form-data", "application/x-www-form-urlencoded", "application/x-url-encoded")
+FORM_TYPES = (
+    "",
+    "multipart/form-data",
+    "application/x-www-form-urlencoded",
+    "application/x-url-encoded",
+)
 FORM_METHODS = ("POST", "PUT", "PATCH")
 
 
@@ -85,10 +90,17 @@ def problem(environ):
         return MULTIPART_WITHOUT_BOUNDARY
     method = (environ.get("REQUEST_METHOD") or "GET").upper()
     charset = options.get("charset")
-    if charset and method in FORM_METHODS and content_type in FORM_TYPES and not known_charset(charset):
-        return _("request_unknown_charset",
-                 default="The request's form is in a character set that is not known (charset=${charset}).",
-                 mapping={"charset": charset[:40]})
+    if (
+        charset
+        and method in FORM_METHODS
+        and content_type in FORM_TYPES
+        and not known_charset(charset)
+    ):
+        return _(
+            "request_unknown_charset",
+            default="The request's form is in a character set that is not known (charset=${charset}).",
+            mapping={"charset": charset[:40]},
+        )
     if not readable_basic_auth(environ.get("HTTP_AUTHORIZATION")):
         return BAD_BASIC_AUTH
     reason = query_problem(environ)
@@ -125,8 +137,17 @@ def query_problem(environ):
     query = environ.get("QUERY_STRING") or ""
     if ":" not in query and "%3a" not in query.lower():
         return None
-    probe = {key: environ[key] for key in ("SERVER_NAME", "SERVER_PORT", "HTTP_HOST", "SCRIPT_NAME", "PATH_INFO")
-             if key in environ}
+    probe = {
+        key: environ[key]
+        for key in (
+            "SERVER_NAME",
+            "SERVER_PORT",
+            "HTTP_HOST",
+            "SCRIPT_NAME",
+            "PATH_INFO",
+        )
+        if key in environ
+    }
     probe.update(REQUEST_METHOD="GET", QUERY_STRING=query)
     try:
         request = HTTPRequest(io.BytesIO(b""), probe, HTTPResponse())
@@ -144,7 +165,9 @@ def query_problem(environ):
 def preferred_language(environ):
     """The first of our languages in Accept-Language, by quality; English otherwise."""
     ranked = []
-    for position, part in enumerate((environ.get("HTTP_ACCEPT_LANGUAGE") or "").split(",")):
+    for position, part in enumerate(
+        (environ.get("HTTP_ACCEPT_LANGUAGE") or "").split(",")
+    ):
         tag, _sep, params = part.strip().partition(";")
         quality = 1.0
         if params.strip().startswith("q="):
@@ -162,7 +185,9 @@ def refusal(environ, message):
     """(status, headers, body) of the 400 answer."""
     text = translate(message, target_language=preferred_language(environ))
     if "json" in (environ.get("HTTP_ACCEPT") or "").lower():
-        body = json.dumps({"error": {"type": "BadRequest", "message": text}}).encode("utf-8")
+        body = json.dumps({"error": {"type": "BadRequest", "message": text}}).encode(
+            "utf-8"
+        )
         content_type = "application/json"
     else:
         body = (text + "\n").encode("utf-8")
@@ -187,8 +212,12 @@ class RequestGuard:
         if message is None:
             return self.app(environ, start_response)
         # The path as sent, shortened: enough to find the client's request in the access log.
-        log.info("Answered 400 before Zope to %s %r: %s", environ.get("REQUEST_METHOD"),
-                 (environ.get("PATH_INFO") or "")[:200], translate(message))
+        log.info(
+            "Answered 400 before Zope to %s %r: %s",
+            environ.get("REQUEST_METHOD"),
+            (environ.get("PATH_INFO") or "")[:200],
+            translate(message),
+        )
         status, headers, body = refusal(environ, message)
         start_response(status, headers)
         return [body]

@@ -67,8 +67,10 @@ def status(args):
     print()
     print(
         _table(
-            [[q["name"], q["queued"], q["started"], q["scheduled"], q["failed"]]
-             for q in state["queues"]],
+            [
+                [q["name"], q["queued"], q["started"], q["scheduled"], q["failed"]]
+                for q in state["queues"]
+            ],
             ["queue", "queued", "running", "scheduled", "failed"],
         )
     )
@@ -76,8 +78,10 @@ def status(args):
     if state["workers"]:
         print(
             _table(
-                [[w["name"], w["hostname"], w["state"], ",".join(w["queues"])]
-                 for w in state["workers"]],
+                [
+                    [w["name"], w["hostname"], w["state"], ",".join(w["queues"])]
+                    for w in state["workers"]
+                ],
                 ["worker", "host", "state", "queues"],
             )
         )
@@ -86,7 +90,12 @@ def status(args):
     paused = ChannelPauses(redis_connection.connect(url, timeout=2)).all()
     print()
     if paused:
-        print(_table([[c, p["reason"]] for c, p in paused.items()], ["paused channel", "reason"]))
+        print(
+            _table(
+                [[c, p["reason"]] for c, p in paused.items()],
+                ["paused channel", "reason"],
+            )
+        )
     else:
         print("No channel is paused.")
     return 0
@@ -129,9 +138,14 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", required=True)
     run_parser = commands.add_parser("run", help="work on the messenger queues")
     run_parser.add_argument(
-        "--processes", type=_positive_int, default=1, help="worker processes (default 1)"
+        "--processes",
+        type=_positive_int,
+        default=1,
+        help="worker processes (default 1)",
     )
-    run_parser.add_argument("--burst", action="store_true", help="stop when queues are empty")
+    run_parser.add_argument(
+        "--burst", action="store_true", help="stop when queues are empty"
+    )
     run_parser.add_argument("--log-level", default="INFO")
     run_parser.set_defaults(handler=run)
     status_parser = commands.add_parser("status", help="queues, workers and settings")
@@ -146,8 +160,10 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=getattr(args, "log_level", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=getattr(args, "log_level", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
     return args.handler(args)
 
 

@@ -30,7 +30,7 @@ def request_stop(signum=None, frame=None):
 
 def backoff(attempt, base=BACKOFF_BASE_SECONDS, rand=random.random):
     """Seconds before attempt ``attempt`` (1, 2, ...): exponential, with jitter."""
-    ceiling = min(BACKOFF_MAX_SECONDS, base * 2 ** attempt)
+    ceiling = min(BACKOFF_MAX_SECONDS, base * 2**attempt)
     return ceiling / 2 + rand() * ceiling / 2
 
 
@@ -65,7 +65,9 @@ def session_for(api_url):
     """
     session = requests.Session()
     session.proxies.update(requests.utils.get_environ_proxies(api_url))
-    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    session.verify = (
+        os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    )
     session.trust_env = False
     return session
 

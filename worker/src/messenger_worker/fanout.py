@@ -21,10 +21,10 @@ from rq.registry import ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 
 from messenger_worker import keys
-from messenger_worker.ledger import POST_TTL_SECONDS
 from messenger_worker.ledger import errors_key
 from messenger_worker.ledger import marks_key
 from messenger_worker.ledger import post_key
+from messenger_worker.ledger import POST_TTL_SECONDS
 from messenger_worker.ledger import stats_key
 
 DELIVER_BATCH = "messenger_worker.jobs.deliver_batch"
@@ -79,17 +79,19 @@ def _batch_jobs(post, by_channel, rates, batch_size):
     jobs = []
     for channel, group in by_channel.items():
         for number, start in enumerate(range(0, len(group), batch_size)):
-            batch = group[start:start + batch_size]
-            jobs.append(dict(
-                args=(post.id, channel, batch, 0),
-                job_id=batch_job_id(post.id, channel, number),
-                timeout=job_timeout(len(batch), rates.get(channel, 1.0)),
-                retry=JOB_RETRY,
-                result_ttl=BATCH_RESULT_TTL,
-                failure_ttl=FAILED_JOB_TTL,
-                # Set, so RQ does not describe the job by its call with every address in it.
-                description=f"{post.title[:60]} ({channel} {number + 1})",
-            ))
+            batch = group[start : start + batch_size]
+            jobs.append(
+                dict(
+                    args=(post.id, channel, batch, 0),
+                    job_id=batch_job_id(post.id, channel, number),
+                    timeout=job_timeout(len(batch), rates.get(channel, 1.0)),
+                    retry=JOB_RETRY,
+                    result_ttl=BATCH_RESULT_TTL,
+                    failure_ttl=FAILED_JOB_TTL,
+                    # Set, so RQ does not describe the job by its call with every address in it.
+                    description=f"{post.title[:60]} ({channel} {number + 1})",
+                )
+            )
     return jobs
 
 
@@ -103,7 +105,11 @@ def release_time(at):
 
 def _lifetime(at):
     # A scheduled post must outlive its wait by the usual lifetime.
-    delay = max(0, int((at - datetime.now(timezone.utc)).total_seconds())) if at is not None else 0
+    delay = (
+        max(0, int((at - datetime.now(timezone.utc)).total_seconds()))
+        if at is not None
+        else 0
+    )
     return POST_TTL_SECONDS + delay
 
 
@@ -119,7 +125,9 @@ def _write_post(pipe, post, by_channel, lifetime):
     pipe.expire(errors_key(post.id), lifetime)
 
 
-def enqueue_post(connection, post, recipients, rates, batch_size=DEFAULT_BATCH_SIZE, at=None):
+def enqueue_post(
+    connection, post, recipients, rates, batch_size=DEFAULT_BATCH_SIZE, at=None
+):
     """Write ``post`` and enqueue its recipients in batches; returns the number of jobs.
 
     ``recipients`` is an iterable of ``payload.Recipient`` or of rows in its list form
@@ -135,10 +143,15 @@ def enqueue_post(connection, post, recipients, rates, batch_size=DEFAULT_BATCH_S
     with connection.pipeline() as pipe:
         _write_post(pipe, post, by_channel, _lifetime(at))
         if at is None:
-            queue.enqueue_many([Queue.prepare_data(DELIVER_BATCH, **job) for job in jobs], pipeline=pipe)
+            queue.enqueue_many(
+                [Queue.prepare_data(DELIVER_BATCH, **job) for job in jobs],
+                pipeline=pipe,
+            )
         else:
             for job in jobs:
-                queue.schedule_job(queue.create_job(DELIVER_BATCH, **job), at, pipeline=pipe)
+                queue.schedule_job(
+                    queue.create_job(DELIVER_BATCH, **job), at, pipeline=pipe
+                )
         pipe.execute()
     return len(jobs)
 
@@ -180,7 +193,10 @@ def hand_over(connection, post, rows, at=None, batch_size=DEFAULT_BATCH_SIZE):
     )
     with connection.pipeline() as pipe:
         _write_post(pipe, post, by_channel, lifetime)
-        payload = json.dumps([row for group in by_channel.values() for row in group], separators=(",", ":"))
+        payload = json.dumps(
+            [row for group in by_channel.values() for row in group],
+            separators=(",", ":"),
+        )
         pipe.set(recipients_key(post.id), payload, ex=lifetime)
         if at is None:
             queue.enqueue_many([Queue.prepare_data(SPLIT_POST, **job)], pipeline=pipe)
@@ -208,22 +224,34 @@ def split_post(post_id, batch_size=DEFAULT_BATCH_SIZE, handed_over_at=None):
     connection = get_current_job().connection
     raw_post, raw_rows = connection.mget(post_key(post_id), recipients_key(post_id))
     if raw_post is None or raw_rows is None:
-        return {"batches": 0, "note": "nothing to split (done before, cancelled or expired)"}
+        return {
+            "batches": 0,
+            "note": "nothing to split (done before, cancelled or expired)",
+        }
     post = Post.from_json(raw_post)
     rows = json.loads(raw_rows)
     channels = {row[1] for row in rows}
     if handed_over_at is not None:
         rows = _without_leavers(connection, rows, handed_over_at)
     document = SettingsCache(connection).current() or {}
-    rates = {name: values.get("rate", 1.0) for name, values in document.get("channels", {}).items()}
+    rates = {
+        name: values.get("rate", 1.0)
+        for name, values in document.get("channels", {}).items()
+    }
     by_channel = _rows_by_channel(rows)
     jobs = _batch_jobs(post, by_channel, rates, batch_size)
     queue = queue_for(post, connection)
     with connection.pipeline() as pipe:
-        queue.enqueue_many([Queue.prepare_data(DELIVER_BATCH, **job) for job in jobs], pipeline=pipe)
+        queue.enqueue_many(
+            [Queue.prepare_data(DELIVER_BATCH, **job) for job in jobs], pipeline=pipe
+        )
         for channel in channels:
             # The counters follow the recipients actually sent to.
-            pipe.hset(stats_key(post_id), f"{channel}:queued", len(by_channel.get(channel, ())))
+            pipe.hset(
+                stats_key(post_id),
+                f"{channel}:queued",
+                len(by_channel.get(channel, ())),
+            )
         pipe.delete(recipients_key(post_id))
         pipe.execute()
     return {"batches": len(jobs)}
@@ -238,10 +266,11 @@ def _without_leavers(connection, rows, handed_over_at):
         return rows
     kept = []
     for start in range(0, len(rows), 10000):
-        chunk = rows[start:start + 10000]
+        chunk = rows[start : start + 10000]
         scores = connection.zmscore(keys.LEFT_KEY, [row[0] for row in chunk])
         kept.extend(
-            row for row, left in zip(chunk, scores)
+            row
+            for row, left in zip(chunk, scores)
             if left is None or left < handed_over_at - LEFT_MARGIN_SECONDS
         )
     return kept
@@ -260,13 +289,17 @@ def cancel_post(connection, post_id):
     prefix = post_job_prefix(post_id)
     removed = 0
     for name in keys.QUEUES:
-        registry = ScheduledJobRegistry(name, connection=connection, serializer=JSONSerializer)
+        registry = ScheduledJobRegistry(
+            name, connection=connection, serializer=JSONSerializer
+        )
         for job_id in registry.get_job_ids():
             if job_id.startswith(prefix):
                 registry.remove(job_id, delete_job=True)
                 removed += 1
     if removed:
-        connection.delete(post_key(post_id), stats_key(post_id), recipients_key(post_id))
+        connection.delete(
+            post_key(post_id), stats_key(post_id), recipients_key(post_id)
+        )
     return removed
 
 
@@ -276,6 +309,8 @@ def scheduled_batches(connection, post_id):
     return sum(
         1
         for name in keys.QUEUES
-        for job_id in ScheduledJobRegistry(name, connection=connection, serializer=JSONSerializer).get_job_ids()
+        for job_id in ScheduledJobRegistry(
+            name, connection=connection, serializer=JSONSerializer
+        ).get_job_ids()
         if job_id.startswith(prefix)
     )

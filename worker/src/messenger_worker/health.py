@@ -22,15 +22,13 @@ def collect(connection):
     queues = []
     for name in keys.QUEUES:
         queue = Queue(name, connection=connection)
-        queues.append(
-            {
-                "name": name,
-                "queued": queue.count,
-                "started": queue.started_job_registry.count,
-                "scheduled": queue.scheduled_job_registry.count,
-                "failed": queue.failed_job_registry.count,
-            }
-        )
+        queues.append({
+            "name": name,
+            "queued": queue.count,
+            "started": queue.started_job_registry.count,
+            "scheduled": queue.scheduled_job_registry.count,
+            "failed": queue.failed_job_registry.count,
+        })
     workers = [
         {
             "name": worker.name,

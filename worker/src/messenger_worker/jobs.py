@@ -7,22 +7,22 @@ import time
 import uuid
 from datetime import timedelta
 
-from rq import Queue
 from rq import get_current_job
+from rq import Queue
 from rq.serializers import JSONSerializer
 
 from messenger_worker import settings as settings_contract
 from messenger_worker import statuses
 from messenger_worker.channels import base
+from messenger_worker.channels import channel_class
+from messenger_worker.delivery import backoff
 from messenger_worker.delivery import BACKOFF_BASE_SECONDS
 from messenger_worker.delivery import PAUSE_RECHECK_SECONDS
-from messenger_worker.delivery import backoff
 from messenger_worker.delivery import session_for
 from messenger_worker.delivery import stop_requested
 from messenger_worker.delivery import through_outage
 from messenger_worker.delivery import tuning
 from messenger_worker.delivery import without_address
-from messenger_worker.channels import channel_class
 from messenger_worker.fanout import BATCH_RESULT_TTL
 from messenger_worker.fanout import DELIVER_BATCH
 from messenger_worker.fanout import JOB_RETRY
@@ -64,13 +64,15 @@ class BatchDelivery:
         self.pauses = ChannelPauses(connection)
         self.backoff_base = BACKOFF_BASE_SECONDS
         self.pause_recheck = PAUSE_RECHECK_SECONDS
-        self.summary = {kind: 0 for kind in base.KINDS}
+        self.summary = dict.fromkeys(base.KINDS, 0)
         self.summary["skipped"] = 0
 
     # -- scheduling follow-up jobs ---------------------------------------------------------
 
     def _queue(self):
-        return Queue(self.job.origin, connection=self.connection, serializer=JSONSerializer)
+        return Queue(
+            self.job.origin, connection=self.connection, serializer=JSONSerializer
+        )
 
     def _follow_up(self, recipients, attempt, suffix, delay=0):
         if not recipients:
@@ -78,7 +80,9 @@ class BatchDelivery:
         args = (self.post_id, self.channel, [r.to_list() for r in recipients], attempt)
         # Ids stay short however often a batch is paused or split: the original id, what
         # happened, and which recipients.
-        who = hashlib.sha1(" ".join(r.subscriber_id for r in recipients).encode()).hexdigest()
+        who = hashlib.sha1(
+            " ".join(r.subscriber_id for r in recipients).encode()
+        ).hexdigest()
         options = dict(
             job_id=f"{root_job_id(self.job.id)}-{suffix}-{who[:10]}-{time.time_ns() // 1_000_000}",
             job_timeout=self.job.timeout,
@@ -99,30 +103,47 @@ class BatchDelivery:
         unaddressed = [r for r in recipients if not r.address]
         if unaddressed:
             # A failed job put back by hand (rq requeue) after its addresses were removed.
-            log.warning("Batch %s: %d recipients without address: %s", self.job.id,
-                        len(unaddressed), NO_ADDRESS)
+            log.warning(
+                "Batch %s: %d recipients without address: %s",
+                self.job.id,
+                len(unaddressed),
+                NO_ADDRESS,
+            )
             self._fail_all(unaddressed, NO_ADDRESS)
             recipients = [r for r in recipients if r.address]
         cache = settings_contract.SettingsCache(self.connection)
         document = cache.require()
         self.backoff_base, self.pause_recheck, attempts = tuning(document)
-        channel_settings, off, pause = channel_readiness(document, self.channel, self.pauses, cache.version)
+        channel_settings, off, pause = channel_readiness(
+            document, self.channel, self.pauses, cache.version
+        )
         if off:
             return self._fail_all(recipients, off)
         if pause:
-            log.info("%s is paused (%s); batch %s waits.", self.channel, pause["reason"], self.job.id)
+            log.info(
+                "%s is paused (%s); batch %s waits.",
+                self.channel,
+                pause["reason"],
+                self.job.id,
+            )
             self._follow_up(recipients, self.attempt, "paused", self.pause_recheck)
             self.summary["paused"] = len(recipients)
             return self.summary
 
         raw = self.connection.get(post_key(self.post_id))
         if raw is None:
-            raise RuntimeError(f"The snapshot of post {self.post_id} is not in Redis (expired?).")
+            raise RuntimeError(
+                f"The snapshot of post {self.post_id} is not in Redis (expired?)."
+            )
         post = Post.from_json(raw)
         with session_for(channel_settings.get("api_url") or "") as session:
             channel = channel_class(self.channel)(channel_settings, session)
-            bucket = RateBucket(self.connection, self.channel, channel.account(),
-                                channel_settings.get("rate") or 1.0)
+            bucket = RateBucket(
+                self.connection,
+                self.channel,
+                channel.account(),
+                channel_settings.get("rate") or 1.0,
+            )
             self._send_all(post, channel, bucket, recipients, attempts, cache.version)
         return self.summary
 
@@ -136,12 +157,20 @@ class BatchDelivery:
 
     def _send_all(self, post, channel, bucket, recipients, attempts, settings_version):
         retries = {}  # delay in whole seconds -> recipients
-        rest_delay, rest_suffix = 0, "rest"  # where the unsent rest goes if the loop stops early
-        busy, lease_left = [], 0.0  # recipients another execution holds, and for how long
+        rest_delay, rest_suffix = (
+            0,
+            "rest",
+        )  # where the unsent rest goes if the loop stops early
+        busy, lease_left = (
+            [],
+            0.0,
+        )  # recipients another execution holds, and for how long
         index = 0
         claim = None
         if recipients:
-            claim = self._redis(lambda: self.ledger.claim(recipients[0], self.execution, bucket))
+            claim = self._redis(
+                lambda: self.ledger.claim(recipients[0], self.execution, bucket)
+            )
         while index < len(recipients):
             recipient = recipients[index]
             state, detail = claim[0].decode(), claim[1].decode()
@@ -150,7 +179,9 @@ class BatchDelivery:
                     self._redis(lambda: self.ledger.release(recipient, self.execution))
                     break
                 time.sleep(min(float(detail) / 1_000_000, MAX_SLEEP_SECONDS))
-                claim = self._redis(lambda: self.ledger.claim(recipient, self.execution, bucket))
+                claim = self._redis(
+                    lambda: self.ledger.claim(recipient, self.execution, bucket)
+                )
                 continue
             outcome = None
             if state == "done":
@@ -170,9 +201,15 @@ class BatchDelivery:
                     break
                 self._count(outcome, bucket, retries, attempts, recipient)
             index += 1
-            following = recipients[index] if index < len(recipients) and not stop_requested.is_set() else None
+            following = (
+                recipients[index]
+                if index < len(recipients) and not stop_requested.is_set()
+                else None
+            )
             claim = self._redis(
-                lambda: self._book_and_claim(recipient, outcome, following, bucket, attempts)
+                lambda: self._book_and_claim(
+                    recipient, outcome, following, bucket, attempts
+                )
             )
             if following is None:
                 break
@@ -201,16 +238,28 @@ class BatchDelivery:
 
     def _book_and_claim(self, recipient, outcome, following, bucket, attempts):
         """Record ``outcome`` and claim ``following``: one round trip, safe to repeat."""
-        if outcome is not None and outcome.kind == base.SENT and not outcome.new_address and following:
+        if (
+            outcome is not None
+            and outcome.kind == base.SENT
+            and not outcome.new_address
+            and following
+        ):
             if not statuses.tracks(self.channel):
                 return self.ledger.sent_and_claim(
                     recipient, outcome.message_id, following, self.execution, bucket
                 )
             # Still one round trip: the message id for receipts rides along with the booking.
             with self.connection.pipeline(transaction=False) as pipe:
-                statuses.remember(pipe, outcome.message_id, self.post_id, recipient.subscriber_id)
+                statuses.remember(
+                    pipe, outcome.message_id, self.post_id, recipient.subscriber_id
+                )
                 self.ledger.sent_and_claim(
-                    recipient, outcome.message_id, following, self.execution, bucket, pipeline=pipe
+                    recipient,
+                    outcome.message_id,
+                    following,
+                    self.execution,
+                    bucket,
+                    pipeline=pipe,
                 )
                 return pipe.execute()[-1]
         with self.connection.pipeline(transaction=False) as pipe:
@@ -226,7 +275,9 @@ class BatchDelivery:
         if outcome.kind == base.SENT:
             self.ledger.sent(pipe, recipient, outcome.message_id)
             if statuses.tracks(self.channel):
-                statuses.remember(pipe, outcome.message_id, self.post_id, recipient.subscriber_id)
+                statuses.remember(
+                    pipe, outcome.message_id, self.post_id, recipient.subscriber_id
+                )
             if outcome.new_address:
                 self.ledger.moved(pipe, recipient, outcome.new_address)
         elif outcome.kind == base.GONE:
@@ -235,6 +286,8 @@ class BatchDelivery:
             self.ledger.failed(pipe, recipient, reason)
         elif outcome.kind == base.RETRY:
             if self.attempt + 1 >= attempts:
-                self.ledger.failed(pipe, recipient, f"Gave up after {attempts} attempts: {reason}")
+                self.ledger.failed(
+                    pipe, recipient, f"Gave up after {attempts} attempts: {reason}"
+                )
             else:
                 self.ledger.retrying(pipe, recipient, self.attempt + 1)

@@ -61,7 +61,8 @@ CLAIM_LEASE_SECONDS = 60
 
 # keep_with(key, reference): a key created without a time to live gets the reference's (the
 # post's stats), or the post lifetime if the stats are gone; one PTTL per call otherwise.
-KEEP_WITH_LUA_FUNCTION = """
+KEEP_WITH_LUA_FUNCTION = (
+    """
 local function keep_with(key, reference)
   if redis.call('PTTL', key) == -1 then
     local ttl = redis.call('PTTL', reference)
@@ -72,7 +73,9 @@ local function keep_with(key, reference)
     end
   end
 end
-""" % POST_TTL_SECONDS
+"""
+    % POST_TTL_SECONDS
+)
 
 # claim(marks, stats, bucket, pause, field, execution, channel, interval_us, tolerance_us, lease)
 # -> {"done", mark} | {"busy", seconds left of another execution's claim}
@@ -136,20 +139,33 @@ end
 
 # KEYS: marks, stats, rate bucket, rate pause
 # ARGV: field, execution, channel, interval, tolerance, lease
-CLAIM_SCRIPT = GCRA_LUA_FUNCTION + KEEP_WITH_LUA_FUNCTION + CLAIM_LUA_FUNCTION + """
+CLAIM_SCRIPT = (
+    GCRA_LUA_FUNCTION
+    + KEEP_WITH_LUA_FUNCTION
+    + CLAIM_LUA_FUNCTION
+    + """
 return claim(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
 """
+)
 
 # KEYS: marks, stats; ARGV: field, new mark, channel, counter, now
-RECORD_SCRIPT = KEEP_WITH_LUA_FUNCTION + RECORD_LUA_FUNCTION + """
+RECORD_SCRIPT = (
+    KEEP_WITH_LUA_FUNCTION
+    + RECORD_LUA_FUNCTION
+    + """
 return record(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 """
+)
 
 # Book one recipient and claim the next in one call: the hot path, one round trip a message.
 # KEYS: marks, stats, rate bucket, rate pause
 # ARGV: field, new mark, channel, counter, now, next field, execution, interval, tolerance, lease
 BOOK_AND_CLAIM_SCRIPT = (
-    GCRA_LUA_FUNCTION + KEEP_WITH_LUA_FUNCTION + CLAIM_LUA_FUNCTION + RECORD_LUA_FUNCTION + """
+    GCRA_LUA_FUNCTION
+    + KEEP_WITH_LUA_FUNCTION
+    + CLAIM_LUA_FUNCTION
+    + RECORD_LUA_FUNCTION
+    + """
 record(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 return claim(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[6], ARGV[7], ARGV[3], ARGV[8], ARGV[9], ARGV[10])
 """
@@ -165,11 +181,14 @@ return 0
 """
 
 # KEYS: errors, stats; ARGV: field, reason. The reason a recipient failed, kept with the post.
-NOTE_ERROR_SCRIPT = KEEP_WITH_LUA_FUNCTION + """
+NOTE_ERROR_SCRIPT = (
+    KEEP_WITH_LUA_FUNCTION
+    + """
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 keep_with(KEYS[1], KEYS[2])
 return 0
 """
+)
 
 
 class Ledger:
@@ -201,9 +220,16 @@ class Ledger:
     def claim(self, recipient, execution, bucket, pipeline=None):
         """Claim ``recipient`` and take a rate token (see CLAIM_LUA_FUNCTION for the answer)."""
         return (pipeline or self.connection).evalsha(
-            self._claim_sha, 4, *self.keys, *bucket.keys,
-            self.field(recipient), execution, self.channel,
-            bucket.interval_us, bucket.tolerance_us, CLAIM_LEASE_SECONDS,
+            self._claim_sha,
+            4,
+            *self.keys,
+            *bucket.keys,
+            self.field(recipient),
+            execution,
+            self.channel,
+            bucket.interval_us,
+            bucket.tolerance_us,
+            CLAIM_LEASE_SECONDS,
         )
 
     def release(self, recipient, execution):
@@ -211,19 +237,37 @@ class Ledger:
             self._release_sha, 1, self.keys[0], self.field(recipient), execution
         )
 
-    def sent_and_claim(self, recipient, message_id, following, execution, bucket, pipeline=None):
+    def sent_and_claim(
+        self, recipient, message_id, following, execution, bucket, pipeline=None
+    ):
         """Book ``recipient`` as sent and claim ``following``: one round trip."""
         return (pipeline or self.connection).evalsha(
-            self._book_and_claim_sha, 4, *self.keys, *bucket.keys,
-            self.field(recipient), f"s:{message_id}", self.channel, "sent", f"{time.time():.3f}",
-            self.field(following), execution, bucket.interval_us, bucket.tolerance_us,
+            self._book_and_claim_sha,
+            4,
+            *self.keys,
+            *bucket.keys,
+            self.field(recipient),
+            f"s:{message_id}",
+            self.channel,
+            "sent",
+            f"{time.time():.3f}",
+            self.field(following),
+            execution,
+            bucket.interval_us,
+            bucket.tolerance_us,
             CLAIM_LEASE_SECONDS,
         )
 
     def record(self, pipeline, recipient, mark, counter):
         pipeline.evalsha(
-            self._record_sha, 2, *self.keys,
-            self.field(recipient), mark, self.channel, counter, f"{time.time():.3f}",
+            self._record_sha,
+            2,
+            *self.keys,
+            self.field(recipient),
+            mark,
+            self.channel,
+            counter,
+            f"{time.time():.3f}",
         )
 
     def sent(self, pipeline, recipient, message_id):
@@ -234,14 +278,26 @@ class Ledger:
 
     def gone(self, pipeline, recipient, reason):
         self.record(pipeline, recipient, "g:", "gone")
-        pipeline.hset(GONE_KEY, self.field(recipient), json.dumps(
-            {"reason": reason, "post": self.post_id, "at": round(time.time(), 3)}
-        ))
+        pipeline.hset(
+            GONE_KEY,
+            self.field(recipient),
+            json.dumps({
+                "reason": reason,
+                "post": self.post_id,
+                "at": round(time.time(), 3),
+            }),
+        )
 
     def failed(self, pipeline, recipient, reason):
         self.record(pipeline, recipient, "f:", "failed")
-        pipeline.evalsha(self._note_error_sha, 2, errors_key(self.post_id), self.keys[1],
-                         self.field(recipient), reason)
+        pipeline.evalsha(
+            self._note_error_sha,
+            2,
+            errors_key(self.post_id),
+            self.keys[1],
+            self.field(recipient),
+            reason,
+        )
         pipeline.hset(stats_key(self.post_id), f"{self.channel}:last_error", reason)
 
     def moved(self, pipeline, recipient, new_address):

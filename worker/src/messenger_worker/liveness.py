@@ -87,7 +87,9 @@ class Liveness:
 
     def start(self):
         self.renew()
-        self._thread = threading.Thread(target=self._run, name="messenger-liveness", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name="messenger-liveness", daemon=True
+        )
         self._thread.start()
 
     def stop(self):
@@ -122,13 +124,18 @@ class Liveness:
             self._recovered_at = time.monotonic()
 
     def _steady(self):
-        return self._recovered_at is None or time.monotonic() - self._recovered_at >= STEADY_SECONDS
+        return (
+            self._recovered_at is None
+            or time.monotonic() - self._recovered_at >= STEADY_SECONDS
+        )
 
     # -- the sweep ---------------------------------------------------------------------------
 
     def sweep(self):
         """Take up the jobs of workers whose lease ran out; returns the job ids taken up."""
-        if not self.connection.set(SWEEP_LOCK_KEY, self.name, nx=True, px=int(SWEEP_SECONDS * 1000)):
+        if not self.connection.set(
+            SWEEP_LOCK_KEY, self.name, nx=True, px=int(SWEEP_SECONDS * 1000)
+        ):
             return []  # another worker sweeps right now
         taken = []
         for dead in self._expired(keys=[WORKERS_KEY], args=[FORGET_SECONDS * 1000]):
@@ -146,18 +153,27 @@ class Liveness:
         """Requeue (or fail) the job of ``dead``'s execution ``composite``; its id if taken up."""
         job_id, execution_id = parse_composite_key(composite)
         try:
-            job = Job.fetch(job_id, connection=self.connection, serializer=JSONSerializer)
+            job = Job.fetch(
+                job_id, connection=self.connection, serializer=JSONSerializer
+            )
         except Exception:  # gone (deleted, expired) or unreadable: nothing to take up
             self.connection.srem(worker_executions_key(dead), composite)
             return None
-        registry = StartedJobRegistry(job.origin, connection=self.connection, serializer=JSONSerializer)
+        registry = StartedJobRegistry(
+            job.origin, connection=self.connection, serializer=JSONSerializer
+        )
         # Whoever removes the execution from the registry takes the job up: RQ's own
         # clean-up of abandoned jobs and this sweep never both do.
-        if not self.connection.zrem(registry.key, composite) or job.get_status() != JobStatus.STARTED:
+        if (
+            not self.connection.zrem(registry.key, composite)
+            or job.get_status() != JobStatus.STARTED
+        ):
             self.connection.srem(worker_executions_key(dead), composite)
             return None
         queue = Queue(job.origin, connection=self.connection, serializer=JSONSerializer)
-        execution = Execution(execution_id, job_id, connection=self.connection, worker_name=dead)
+        execution = Execution(
+            execution_id, job_id, connection=self.connection, worker_name=dead
+        )
         with self.connection.pipeline() as pipe:
             execution.delete(job, pipe)
             if job.retries_left:
@@ -167,14 +183,23 @@ class Liveness:
                 queue._enqueue_job(job, pipeline=pipe, at_front=True)
                 failed = False
             else:
-                record_job_failure(job, f"Its worker {dead} stopped answering; no retries left.", pipe)
+                record_job_failure(
+                    job, f"Its worker {dead} stopped answering; no retries left.", pipe
+                )
                 failed = True
             pipe.execute()
         if failed:
-            log.warning("Job %s of dead worker %s failed: no retries left.", job.id, dead)
+            log.warning(
+                "Job %s of dead worker %s failed: no retries left.", job.id, dead
+            )
             if self.on_failed is not None:
                 self.on_failed(job)
         else:
-            log.warning("Worker %s stopped answering; its job %s is back on %s (%s retries left).",
-                        dead, job.id, job.origin, job.retries_left)
+            log.warning(
+                "Worker %s stopped answering; its job %s is back on %s (%s retries left).",
+                dead,
+                job.id,
+                job.origin,
+                job.retries_left,
+            )
         return job.id

@@ -23,7 +23,11 @@ class ChannelPauses:
         self.connection = connection
 
     def pause(self, channel, reason, settings_version=None):
-        record = {"reason": reason, "since": round(time.time(), 3), "settings_version": settings_version}
+        record = {
+            "reason": reason,
+            "since": round(time.time(), 3),
+            "settings_version": settings_version,
+        }
         self.connection.set(pause_key(channel), json.dumps(record), ex=PAUSE_SECONDS)
 
     def current(self, channel, settings_version=None):
@@ -33,7 +37,11 @@ class ChannelPauses:
             return None
         record = json.loads(raw)
         paused_under = record.get("settings_version")
-        if settings_version is not None and paused_under is not None and paused_under != settings_version:
+        if (
+            settings_version is not None
+            and paused_under is not None
+            and paused_under != settings_version
+        ):
             self.connection.delete(pause_key(channel))
             return None
         return record

@@ -54,7 +54,11 @@ class Post:
     version: int = CONTRACT_VERSION
 
     def template_for(self, channel):
-        return self.templates.get(channel) or self.templates.get("default") or "{title}\n\n{teaser}\n\n{url}"
+        return (
+            self.templates.get(channel)
+            or self.templates.get("default")
+            or "{title}\n\n{teaser}\n\n{url}"
+        )
 
     def to_dict(self):
         data = asdict(self)
@@ -75,7 +79,9 @@ class Post:
                 f"(it reads version {CONTRACT_VERSION}); upgrade messenger-worker."
             )
         if data.get("kind") not in KINDS:
-            raise PayloadError(f"Unknown post kind {data.get('kind')!r}; expected one of {KINDS}.")
+            raise PayloadError(
+                f"Unknown post kind {data.get('kind')!r}; expected one of {KINDS}."
+            )
         known = set(cls.__dataclass_fields__)
         missing = {"id", "content_uid", "title", "url"} - set(data)
         if missing:
@@ -111,15 +117,26 @@ class Recipient:
         # The errors say what is wrong but never show the row: it holds an address (a phone
         # number), and the message lands in the failed job's result in Redis and in logs.
         if not isinstance(values, (list, tuple)):
-            raise PayloadError(f"A recipient is a list {RECIPIENT_LAYOUT}, not {_kind(values)}.")
+            raise PayloadError(
+                f"A recipient is a list {RECIPIENT_LAYOUT}, not {_kind(values)}."
+            )
         if len(values) != len(RECIPIENT_FIELDS):
-            raise PayloadError(f"A recipient is a list {RECIPIENT_LAYOUT}; one has {len(values)} "
-                               f"values instead of {len(RECIPIENT_FIELDS)}.")
+            raise PayloadError(
+                f"A recipient is a list {RECIPIENT_LAYOUT}; one has {len(values)} "
+                f"values instead of {len(RECIPIENT_FIELDS)}."
+            )
         subscriber_id, channel, address, language = values
         if not isinstance(subscriber_id, (str, int)) or isinstance(subscriber_id, bool):
-            raise PayloadError(f"A recipient's subscriber_id must be text or a number, not {_kind(subscriber_id)}.")
-        for name, value, kinds in (("channel", channel, str), ("address", address, (str, int))):
+            raise PayloadError(
+                f"A recipient's subscriber_id must be text or a number, not {_kind(subscriber_id)}."
+            )
+        for name, value, kinds in (
+            ("channel", channel, str),
+            ("address", address, (str, int)),
+        ):
             if not isinstance(value, kinds) or isinstance(value, bool):
-                raise PayloadError(f"Recipient of subscriber {subscriber_id}: the {name} must be "
-                                   f"{'text' if kinds is str else 'text or a number'}, not {_kind(value)}.")
+                raise PayloadError(
+                    f"Recipient of subscriber {subscriber_id}: the {name} must be "
+                    f"{'text' if kinds is str else 'text or a number'}, not {_kind(value)}."
+                )
         return cls(str(subscriber_id), channel, str(address), language)

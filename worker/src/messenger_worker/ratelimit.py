@@ -39,7 +39,9 @@ local function take_token(bucket, pause, interval, tolerance)
 end
 """
 
-GCRA_SCRIPT = GCRA_LUA_FUNCTION + "return take_token(KEYS[1], KEYS[2], ARGV[1], ARGV[2])"
+GCRA_SCRIPT = (
+    GCRA_LUA_FUNCTION + "return take_token(KEYS[1], KEYS[2], ARGV[1], ARGV[2])"
+)
 
 # How far ahead of its schedule a bucket may run, in message intervals and at most in seconds.
 TOLERANCE_INTERVALS = 2
@@ -59,7 +61,9 @@ def pause_key(channel, account):
 class RateBucket:
     def __init__(self, connection, channel, account, rate):
         if not rate or rate <= 0:
-            raise ValueError(f"The send rate of {channel} must be above 0, not {rate!r}.")
+            raise ValueError(
+                f"The send rate of {channel} must be above 0, not {rate!r}."
+            )
         self.connection = connection
         self.keys = [bucket_key(channel, account), pause_key(channel, account)]
         self.interval_us = 1_000_000 / float(rate)
@@ -70,7 +74,9 @@ class RateBucket:
 
     def try_acquire(self):
         """0 if a token was taken, else the seconds to wait before asking again."""
-        wait_us = self._script(keys=self.keys, args=[self.interval_us, self.tolerance_us])
+        wait_us = self._script(
+            keys=self.keys, args=[self.interval_us, self.tolerance_us]
+        )
         return wait_us / 1_000_000
 
     def acquire(self, should_stop=lambda: False, sleep=time.sleep):

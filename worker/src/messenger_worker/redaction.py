@@ -44,7 +44,12 @@ def redact(job):
     post_id, channel, rows, *rest = job.args
     # A malformed row (the job failed on it, see payload.Recipient.from_list) goes as a whole:
     # which of its values is the address cannot be known, and it could not be sent anyway.
-    job.args = (post_id, channel, [[row[0], row[1], "", row[3]] for row in rows if _well_formed(row)], *rest)
+    job.args = (
+        post_id,
+        channel,
+        [[row[0], row[1], "", row[3]] for row in rows if _well_formed(row)],
+        *rest,
+    )
     job.meta[REDACTED] = True
     job.save()
     return True
@@ -60,20 +65,32 @@ def _unredacted(connection, ids):
         for job_id in ids:
             pipe.hget(Job.key_for(job_id), "meta")
         metas = pipe.execute()
-    return [job_id for job_id, meta in zip(ids, metas) if not (meta and json.loads(meta).get(REDACTED) is True)]
+    return [
+        job_id
+        for job_id, meta in zip(ids, metas)
+        if not (meta and json.loads(meta).get(REDACTED) is True)
+    ]
 
 
 def redact_failed_jobs(connection):
     """Redact every failed batch of the messenger queues that still has addresses."""
     redacted = 0
     for name in keys.QUEUES:
-        registry = FailedJobRegistry(name, connection=connection, serializer=JSONSerializer)
+        registry = FailedJobRegistry(
+            name, connection=connection, serializer=JSONSerializer
+        )
         ids = registry.get_job_ids(cleanup=False)
         for start in range(0, len(ids), CHUNK):
             # Only the meta of jobs redacted before is read: a week of failures stays cheap.
-            chunk = _unredacted(connection, ids[start:start + CHUNK])
-            for job in Job.fetch_many(chunk, connection=connection, serializer=JSONSerializer):
-                if job is not None and job.get_status(refresh=False) == JobStatus.FAILED and redact(job):
+            chunk = _unredacted(connection, ids[start : start + CHUNK])
+            for job in Job.fetch_many(
+                chunk, connection=connection, serializer=JSONSerializer
+            ):
+                if (
+                    job is not None
+                    and job.get_status(refresh=False) == JobStatus.FAILED
+                    and redact(job)
+                ):
                     redacted += 1
     if redacted:
         log.info("Removed the addresses from %d failed batch jobs.", redacted)

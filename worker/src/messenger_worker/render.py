@@ -22,7 +22,20 @@ READ_MORE = {"de": "Weiterlesen", "en": "Read more"}
 
 GERMAN_WEEKDAYS = ("Mo.", "Di.", "Mi.", "Do.", "Fr.", "Sa.", "So.")
 ENGLISH_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-ENGLISH_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+ENGLISH_MONTHS = (
+    "Jan",
+    "Feb",
+    "Mar",
+    "Apr",
+    "May",
+    "Jun",
+    "Jul",
+    "Aug",
+    "Sep",
+    "Oct",
+    "Nov",
+    "Dec",
+)
 
 
 def is_english(language):
@@ -66,7 +79,7 @@ def _format_time(moment, english):
 
 
 def format_start(value, language="de"):
-    """"Mo., 23.11.2026, 07:00 Uhr" / "Mon, 23 Nov 2026, 07:00"; raw text if unreadable."""
+    """ "Mo., 23.11.2026, 07:00 Uhr" / "Mon, 23 Nov 2026, 07:00"; raw text if unreadable."""
     when = parse_when(value)
     if when is None:
         return str(value or "")
@@ -81,7 +94,11 @@ def format_end(value, start=None, language="de"):
     when, begin = parse_when(value), parse_when(start)
     if when is None:
         return str(value or "")
-    if isinstance(when, datetime) and isinstance(begin, datetime) and when.date() == begin.date():
+    if (
+        isinstance(when, datetime)
+        and isinstance(begin, datetime)
+        and when.date() == begin.date()
+    ):
         return _format_time(when, is_english(language))
     return format_start(value, language)
 
@@ -120,7 +137,7 @@ def fill(template, values, literal=_same, value=None):
             continue
         parts, position = [], 0
         for match in PLACEHOLDER.finditer(line):
-            parts.append(literal(line[position:match.start()]))
+            parts.append(literal(line[position : match.start()]))
             text = values.get(match.group(1), "")
             parts.append(value(match.group(1), text) if text else "")
             position = match.end()
@@ -129,12 +146,14 @@ def fill(template, values, literal=_same, value=None):
     return _tidy_blank_lines(lines)
 
 
-
 def fill_marked_up(template, values, escape, bold):
     """``fill`` for a markup: everything escaped with ``escape``, the title wrapped by ``bold``."""
+
     def value(name, text):
         return bold(escape(text)) if name == "title" else escape(text)
+
     return fill(template, values, literal=escape, value=value)
+
 
 def _tidy_blank_lines(lines):
     tidy = []
@@ -216,5 +235,7 @@ def fit_values(template, values, limit, size=len):
         if not original:
             continue
         target = size(original) - excess
-        values[name] = cut_words(original, target, size) if target > size(ELLIPSIS) else ""
+        values[name] = (
+            cut_words(original, target, size) if target > size(ELLIPSIS) else ""
+        )
     return values

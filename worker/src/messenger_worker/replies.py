@@ -38,8 +38,8 @@ import time
 import uuid
 from datetime import timedelta
 
-from rq import Queue
 from rq import get_current_job
+from rq import Queue
 from rq.exceptions import DuplicateJobError
 from rq.job import JobStatus
 from rq.serializers import JSONSerializer
@@ -47,12 +47,12 @@ from rq.serializers import JSONSerializer
 from messenger_worker import delivery
 from messenger_worker import keys
 from messenger_worker import settings as settings_contract
-from messenger_worker.channels import CHANNEL_MODULES
 from messenger_worker.channels import base
 from messenger_worker.channels import channel_class
+from messenger_worker.channels import CHANNEL_MODULES
 from messenger_worker.fanout import FAILED_JOB_TTL
-from messenger_worker.fanout import JOB_RETRY
 from messenger_worker.fanout import job_id_part
+from messenger_worker.fanout import JOB_RETRY
 from messenger_worker.ledger import GONE_KEY
 from messenger_worker.ledger import MOVED_KEY
 from messenger_worker.pauses import ChannelPauses
@@ -95,7 +95,9 @@ def content_key(reply_id):
 
 def store_content(connection, reply_id, recipient, text):
     """Keep the reply's recipient and text for its job, for ``CONTENT_TTL_SECONDS``."""
-    content = json.dumps({"recipient": recipient.to_list(), "text": text}, ensure_ascii=False)
+    content = json.dumps(
+        {"recipient": recipient.to_list(), "text": text}, ensure_ascii=False
+    )
     connection.set(content_key(reply_id), content, ex=CONTENT_TTL_SECONDS)
 
 
@@ -130,6 +132,7 @@ def is_final(mark):
 
 # -- enqueueing (Plone side) -----------------------------------------------------------------
 
+
 def enqueue_reply(connection, reply_id, recipient, text):
     """Enqueue ``text`` for ``recipient`` (a ``payload.Recipient``) once; returns the job id.
 
@@ -140,7 +143,9 @@ def enqueue_reply(connection, reply_id, recipient, text):
     if not reply_id:
         raise ValueError("A reply needs a reply_id.")
     if recipient.channel not in CHANNEL_MODULES:
-        raise ValueError(f"Unknown channel {recipient.channel!r}; known: {', '.join(CHANNEL_MODULES)}")
+        raise ValueError(
+            f"Unknown channel {recipient.channel!r}; known: {', '.join(CHANNEL_MODULES)}"
+        )
     job_id = reply_job_id(reply_id)
     if is_final(connection.get(reply_key(reply_id))):
         return job_id
@@ -160,7 +165,11 @@ def enqueue_reply(connection, reply_id, recipient, text):
         queue.enqueue(SEND_REPLY, *args, unique=True, **options)
     except DuplicateJobError:
         job = queue.fetch_job(job_id)
-        if job is not None and job.get_status() in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+        if job is not None and job.get_status() in (
+            JobStatus.FAILED,
+            JobStatus.STOPPED,
+            JobStatus.CANCELED,
+        ):
             job.delete()
             try:
                 queue.enqueue(SEND_REPLY, *args, unique=True, **options)
@@ -278,16 +287,31 @@ class ReplyMarks:
         if gone is not None:
             # The same record as ledger.Ledger.gone, so Plone handles both alike; "post" is
             # empty and "reply" says which reply found out.
-            record = json.dumps({"reason": gone, "post": None, "reply": self.reply_id,
-                                 "at": round(time.time(), 3)})
+            record = json.dumps({
+                "reason": gone,
+                "post": None,
+                "reply": self.reply_id,
+                "at": round(time.time(), 3),
+            })
         return self._book(
             keys=[self.key, STATS_KEY, GONE_KEY, MOVED_KEY, content_key(self.reply_id)],
-            args=[execution, mark, REPLY_TTL_SECONDS, self.channel, counter,
-                  self.field, record, new_address or "", error or ""],
+            args=[
+                execution,
+                mark,
+                REPLY_TTL_SECONDS,
+                self.channel,
+                counter,
+                self.field,
+                record,
+                new_address or "",
+                error or "",
+            ],
         )
 
     def sent(self, execution, message_id, new_address=None):
-        return self.book(execution, f"s:{message_id or ''}", "sent", new_address=new_address)
+        return self.book(
+            execution, f"s:{message_id or ''}", "sent", new_address=new_address
+        )
 
     def gone(self, execution, reason):
         return self.book(execution, f"g:{reason}", "gone", gone=reason)
@@ -312,6 +336,7 @@ def read_stats(connection):
 
 
 # -- the job (worker side) -------------------------------------------------------------------
+
 
 def send_reply(reply_id, channel, attempt=0, *legacy):
     """Send reply ``reply_id`` on ``channel`` once; its recipient and text wait in
@@ -343,7 +368,12 @@ class ReplyDelivery:
         self.pause_recheck = delivery.PAUSE_RECHECK_SECONDS
 
     def _result(self, outcome, detail=""):
-        return {"reply": self.reply_id, "channel": self.channel, "outcome": outcome, "detail": detail}
+        return {
+            "reply": self.reply_id,
+            "channel": self.channel,
+            "outcome": outcome,
+            "detail": detail,
+        }
 
     def _redis(self, operation):
         return delivery.through_outage(operation)
@@ -352,12 +382,18 @@ class ReplyDelivery:
 
     def _follow_up(self, attempt, suffix, delay):
         """This reply again in ``delay`` seconds, as a new job (the scheduler enqueues it)."""
-        queue = Queue(self.job.origin or QUEUE, connection=self.connection, serializer=JSONSerializer)
+        queue = Queue(
+            self.job.origin or QUEUE,
+            connection=self.connection,
+            serializer=JSONSerializer,
+        )
         root = reply_job_id(self.reply_id)
         queue.enqueue_in(
             timedelta(seconds=max(0.0, delay)),
             SEND_REPLY,
-            self.reply_id, self.channel, attempt,
+            self.reply_id,
+            self.channel,
+            attempt,
             job_id=f"{root}-{suffix}-{time.time_ns() // 1_000_000}",
             job_timeout=self.job.timeout or JOB_TIMEOUT_SECONDS,
             retry=JOB_RETRY,
@@ -387,20 +423,31 @@ class ReplyDelivery:
         document = cache.require()
         self.backoff_base, self.pause_recheck, attempts = delivery.tuning(document)
 
-        channel_settings, off, pause = channel_readiness(document, self.channel, self.pauses, cache.version)
+        channel_settings, off, pause = channel_readiness(
+            document, self.channel, self.pauses, cache.version
+        )
         if off:
             return self._fail_unsent(off)
         if not (self.text or "").strip():
             return self._fail_unsent("The reply has no text.")
         if pause:
-            log.info("%s is paused (%s); reply %s waits.", self.channel, pause["reason"], self.reply_id)
+            log.info(
+                "%s is paused (%s); reply %s waits.",
+                self.channel,
+                pause["reason"],
+                self.reply_id,
+            )
             self._follow_up(self.attempt, "paused", self.pause_recheck)
             return self._result("paused", pause["reason"])
 
         with delivery.session_for(channel_settings.get("api_url") or "") as session:
             channel = channel_class(self.channel)(channel_settings, session)
-            bucket = RateBucket(self.connection, self.channel, channel.account(),
-                                channel_settings.get("rate") or 1.0)
+            bucket = RateBucket(
+                self.connection,
+                self.channel,
+                channel.account(),
+                channel_settings.get("rate") or 1.0,
+            )
             wait = self._take_token(bucket)
             if wait:
                 self._follow_up(self.attempt, "wait", wait)
@@ -443,7 +490,9 @@ class ReplyDelivery:
         refused = self._claim()
         if refused is not None:
             return refused
-        log.warning("Reply %s to %s failed: %s", self.reply_id, self.marks.field, reason)
+        log.warning(
+            "Reply %s to %s failed: %s", self.reply_id, self.marks.field, reason
+        )
         self._redis(lambda: self.marks.failed(self.execution, reason))
         return self._result(base.FAILED, reason)
 
@@ -452,10 +501,16 @@ class ReplyDelivery:
         # Kept in the mark and the job's result: without the number a platform may quote.
         reason = delivery.without_address(outcome.reason, self.recipient.address)
         if outcome.kind == base.SENT:
-            self._redis(lambda: self.marks.sent(execution, outcome.message_id, outcome.new_address))
+            self._redis(
+                lambda: self.marks.sent(
+                    execution, outcome.message_id, outcome.new_address
+                )
+            )
             return self._result(base.SENT, outcome.message_id or "")
         if outcome.kind == base.GONE:
-            log.info("Reply %s: %s is gone: %s", self.reply_id, self.marks.field, reason)
+            log.info(
+                "Reply %s: %s is gone: %s", self.reply_id, self.marks.field, reason
+            )
             self._redis(lambda: self.marks.gone(execution, reason))
             return self._result(base.GONE, reason)
         if outcome.kind == base.PAUSE:
@@ -469,7 +524,9 @@ class ReplyDelivery:
                 bucket.pause(outcome.retry_after)
             if self.attempt + 1 >= attempts:
                 final = f"Gave up after {attempts} attempts: {reason}"
-                log.warning("Reply %s to %s failed: %s", self.reply_id, self.marks.field, final)
+                log.warning(
+                    "Reply %s to %s failed: %s", self.reply_id, self.marks.field, final
+                )
                 self._redis(lambda: self.marks.failed(execution, final))
                 return self._result(base.FAILED, final)
             delay = outcome.retry_after
@@ -480,6 +537,8 @@ class ReplyDelivery:
             self._redis(lambda: self.marks.retrying(execution, self.attempt + 1))
             self._follow_up(self.attempt + 1, f"retry{self.attempt + 1}", delay)
             return self._result(base.RETRY, reason)
-        log.warning("Reply %s to %s failed: %s", self.reply_id, self.marks.field, reason)
+        log.warning(
+            "Reply %s to %s failed: %s", self.reply_id, self.marks.field, reason
+        )
         self._redis(lambda: self.marks.failed(execution, reason))
         return self._result(base.FAILED, reason)

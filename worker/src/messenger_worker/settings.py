@@ -67,7 +67,9 @@ def apply_environment_secrets(document, environ=None):
 
 
 def canonical_json(document):
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(
+        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
 
 
 def digest(document):
@@ -110,7 +112,9 @@ class SettingsCache:
             version, raw = self.connection.hmget(keys.SETTINGS_KEY, "version", "json")
             self.version = int(version or 0)
             self.document = (
-                apply_environment_secrets(json.loads(raw), self.environ) if raw else None
+                apply_environment_secrets(json.loads(raw), self.environ)
+                if raw
+                else None
             )
         return self.document
 

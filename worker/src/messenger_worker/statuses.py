@@ -94,8 +94,13 @@ def record_status(connection, message_id, status, error_code=None, now=None):
     if counted != 1:
         return None
     if status == "failed" and error_code in GONE_CODES and subscriber_id:
-        connection.hset(GONE_KEY, f"{CHANNEL}:{subscriber_id.decode()}", json.dumps({
-            "reason": GONE_CODES[error_code], "post": post_id,
-            "at": round(now if now is not None else time.time(), 3),
-        }))
+        connection.hset(
+            GONE_KEY,
+            f"{CHANNEL}:{subscriber_id.decode()}",
+            json.dumps({
+                "reason": GONE_CODES[error_code],
+                "post": post_id,
+                "at": round(now if now is not None else time.time(), 3),
+            }),
+        )
     return post_id

@@ -42,7 +42,11 @@ class RedisServer:
 
     def url_for(self, user=None, password=None, tls=False):
         """The URL for ``user`` (the default user: None) on the plain or the TLS port."""
-        credentials = f"{quote(user or '', safe='')}:{quote(password, safe='')}@" if password else ""
+        credentials = (
+            f"{quote(user or '', safe='')}:{quote(password, safe='')}@"
+            if password
+            else ""
+        )
         scheme, port = ("rediss", self.tls_port) if tls else ("redis", self.port)
         return f"{scheme}://{credentials}127.0.0.1:{port}/0"
 
@@ -60,8 +64,10 @@ class RedisServer:
     def _access_options(self):
         if not self.acl:
             return ["--requirepass", self.password] if self.password else []
-        default = f"user default on >{self.password} ~* &* +@all" if self.password else (
-            "user default on nopass ~* &* +@all"
+        default = (
+            f"user default on >{self.password} ~* &* +@all"
+            if self.password
+            else ("user default on nopass ~* &* +@all")
         )
         path = os.path.join(self.directory, "users.acl")
         with open(path, "w", encoding="utf-8") as file:
@@ -74,11 +80,16 @@ class RedisServer:
         make_certificates(self.directory)
         self.tls_port = self.tls_port or free_port()
         return [
-            "--tls-port", str(self.tls_port),
-            "--tls-cert-file", os.path.join(self.directory, "server.crt"),
-            "--tls-key-file", os.path.join(self.directory, "server.key"),
-            "--tls-ca-cert-file", self.ca_file,
-            "--tls-auth-clients", "no",
+            "--tls-port",
+            str(self.tls_port),
+            "--tls-cert-file",
+            os.path.join(self.directory, "server.crt"),
+            "--tls-key-file",
+            os.path.join(self.directory, "server.key"),
+            "--tls-ca-cert-file",
+            self.ca_file,
+            "--tls-auth-clients",
+            "no",
         ]
 
     def start(self, port=None):
@@ -93,13 +104,20 @@ class RedisServer:
         self.process = subprocess.Popen(
             [
                 binary,
-                "--bind", "127.0.0.1",
-                "--port", str(self.port),
-                "--dir", self.directory,
-                "--save", "",
-                "--appendonly", "yes" if self.appendonly else "no",
-                "--daemonize", "no",
-                "--logfile", os.path.join(self.directory, "redis.log"),
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--dir",
+                self.directory,
+                "--save",
+                "",
+                "--appendonly",
+                "yes" if self.appendonly else "no",
+                "--daemonize",
+                "no",
+                "--logfile",
+                os.path.join(self.directory, "redis.log"),
                 *self._access_options(),
                 *self._tls_options(),
             ],
@@ -153,19 +171,56 @@ def make_certificates(directory):
         return
     openssl = shutil.which("openssl")
     if openssl is None:
-        raise RuntimeError("openssl is not installed; install it with 'apt-get install openssl'.")
+        raise RuntimeError(
+            "openssl is not installed; install it with 'apt-get install openssl'."
+        )
 
     def run(*args):
         subprocess.run([openssl, *args], cwd=directory, check=True, capture_output=True)
 
     key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    run("req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
-        "-subj", "/CN=messenger test CA")
-    run("req", *key, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
+    run(
+        "req",
+        "-x509",
+        *key,
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=messenger test CA",
+    )
+    run(
+        "req",
+        *key,
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    )
     with open(os.path.join(directory, "san.ext"), "w", encoding="ascii") as ext:
         ext.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    run("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-        "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "san.ext")
+    run(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    )
 
 
 def descendants(pid):

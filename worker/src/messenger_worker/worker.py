@@ -21,8 +21,8 @@ from rq.job import JobStatus
 from rq.serializers import JSONSerializer
 
 from messenger_worker import delivery
-from messenger_worker import redaction
 from messenger_worker import jobs  # noqa: F401  (imported once, not per work horse)
+from messenger_worker import redaction
 from messenger_worker import replies  # noqa: F401  (imported once, not per work horse)
 from messenger_worker.channels import CHANNEL_MODULES
 from messenger_worker.liveness import Liveness
@@ -58,9 +58,16 @@ class MessengerWorker(Worker):
             self.liveness.stop()
         super().register_death()
 
-    def handle_job_failure(self, job, queue, started_job_registry=None, exc_string="", execution=None):
-        super().handle_job_failure(job, queue, started_job_registry=started_job_registry,
-                                   exc_string=exc_string, execution=execution)
+    def handle_job_failure(
+        self, job, queue, started_job_registry=None, exc_string="", execution=None
+    ):
+        super().handle_job_failure(
+            job,
+            queue,
+            started_job_registry=started_job_registry,
+            exc_string=exc_string,
+            execution=execution,
+        )
         try:
             if job.get_status(refresh=True) == JobStatus.FAILED:
                 redaction.redact(job)
@@ -70,7 +77,12 @@ class MessengerWorker(Worker):
     def run_maintenance_tasks(self):
         super().run_maintenance_tasks()
         # Failures recorded elsewhere (RQ's clean-up of abandoned jobs) lose their addresses here.
-        if self.connection.set(REDACTION_LOCK_KEY, self.name, nx=True, ex=max(1, self.maintenance_interval - 1)):
+        if self.connection.set(
+            REDACTION_LOCK_KEY,
+            self.name,
+            nx=True,
+            ex=max(1, self.maintenance_interval - 1),
+        ):
             redaction.redact_failed_jobs(self.connection)
 
     def handle_warm_shutdown_request(self):

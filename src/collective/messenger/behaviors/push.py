@@ -31,7 +31,12 @@ class IMessengerPush(model.Schema, IMessengerPushable):
     model.fieldset(
         "messenger",
         label=_("Messenger"),
-        fields=["messenger_topics", "messenger_send", "messenger_teaser", "messenger_urgent"],
+        fields=[
+            "messenger_topics",
+            "messenger_send",
+            "messenger_teaser",
+            "messenger_urgent",
+        ],
     )
 
     messenger_topics = schema.List(

@@ -4,7 +4,6 @@ no address is ever part of the result."""
 from datetime import timedelta
 
 from collective.messenger import _
-
 from collective.messenger.subscribers.model import ACTIVE
 from collective.messenger.subscribers.model import CHANNELS
 from collective.messenger.subscribers.model import PENDING
@@ -56,7 +55,9 @@ def _topic_row(counts, topic_id, title, offered):
         "id": topic_id,
         "title": title,
         "offered": offered,
-        "channels": [per_channel.get(channel, {}).get(ACTIVE, 0) for channel in CHANNELS],
+        "channels": [
+            per_channel.get(channel, {}).get(ACTIVE, 0) for channel in CHANNELS
+        ],
         "active": counts["topics"].get(topic_id, {}).get(ACTIVE, 0),
         "pending": counts["topics"].get(topic_id, {}).get(PENDING, 0),
     }
@@ -84,13 +85,11 @@ def daily_series(daily, today, days=CHART_DAYS):
     for offset in range(days - 1, -1, -1):
         day = today - timedelta(days=offset)
         events = daily.get(day.isoformat(), {})
-        series.append(
-            {
-                "day": day,
-                "signups": events.get("confirmed", 0),
-                "leavers": events.get(UNSUBSCRIBED, 0) + events.get(UNREACHABLE, 0),
-            }
-        )
+        series.append({
+            "day": day,
+            "signups": events.get("confirmed", 0),
+            "leavers": events.get(UNSUBSCRIBED, 0) + events.get(UNREACHABLE, 0),
+        })
     return series
 
 

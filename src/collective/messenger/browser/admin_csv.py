@@ -46,16 +46,22 @@ def counts_csv(counts, topics, header, channel_title, state_title, all_topics):
     writer.writerow([safe_cell(name) for name in header])
     for channel in CHANNELS:
         for state in STATES:
-            writer.writerow(
-                [safe_cell(all_topics), "", channel_title(channel), state_title(state),
-                 counts["channels"][channel][state]]
-            )
+            writer.writerow([
+                safe_cell(all_topics),
+                "",
+                channel_title(channel),
+                state_title(state),
+                counts["channels"][channel][state],
+            ])
     for topic in topics:
         per_channel = counts["topic_channels"].get(topic["id"], {})
         for channel in CHANNELS:
             for state in STATES:
-                writer.writerow(
-                    [safe_cell(topic["title"]), safe_cell(topic["id"]), channel_title(channel),
-                     state_title(state), per_channel.get(channel, {}).get(state, 0)]
-                )
+                writer.writerow([
+                    safe_cell(topic["title"]),
+                    safe_cell(topic["id"]),
+                    channel_title(channel),
+                    state_title(state),
+                    per_channel.get(channel, {}).get(state, 0),
+                ])
     return BOM + out.getvalue()

@@ -27,7 +27,8 @@ def subscriber_data(subscriber, topic_titles, request):
         "address": subscriber.address,
         "state": subscriber.state,
         "topics": [
-            {"id": topic, "title": topic_titles.get(topic, topic)} for topic in subscriber.topics
+            {"id": topic, "title": topic_titles.get(topic, topic)}
+            for topic in subscriber.topics
         ],
         "mode": subscriber.mode,
         "language": subscriber.language,

@@ -19,9 +19,9 @@ from zope.i18n import translate
 from collective.messenger import _
 from collective.messenger.browser.admin_counts import STATE_TITLES
 from collective.messenger.browser.admin_export import subscriber_data
-from collective.messenger.browser.admin_lookup import LookupInvalid
 from collective.messenger.browser.admin_lookup import find_subscribers
 from collective.messenger.browser.admin_lookup import lookup_keys
+from collective.messenger.browser.admin_lookup import LookupInvalid
 from collective.messenger.settings.schema import CHANNEL_TITLES
 from collective.messenger.signup import offer
 from collective.messenger.subscribers import get_store
@@ -63,7 +63,9 @@ class SubscriberDataView(BrowserView):
     def __call__(self):
         self.request.response.setHeader("Cache-Control", "private, no-store")
         if self.request.method != "POST":
-            return self.index()  # addresses come by POST only, never in a URL or access log
+            return (
+                self.index()
+            )  # addresses come by POST only, never in a URL or access log
         form = self.request.form
         if form.get("channel") in CHANNELS:
             self.lookup_channel = form["channel"]
@@ -129,7 +131,9 @@ class SubscriberDataView(BrowserView):
         document["exported_at"] = utcnow().isoformat()
         document["site"] = api.portal.get().absolute_url()
         logger.info(
-            "Data of subscriber %s exported by %s", subscriber.id, api.user.get_current().getId()
+            "Data of subscriber %s exported by %s",
+            subscriber.id,
+            api.user.get_current().getId(),
         )
         response = self.request.response
         response.setHeader("Content-Type", "application/json; charset=utf-8")
@@ -181,11 +185,15 @@ class SubscriberDataView(BrowserView):
         consent = subscriber.consent
         return {
             "id": subscriber.id,
-            "channel": translate(CHANNEL_TITLES[subscriber.channel], context=self.request),
+            "channel": translate(
+                CHANNEL_TITLES[subscriber.channel], context=self.request
+            ),
             "address": subscriber.address,
             "state": translate(STATE_TITLES[subscriber.state], context=self.request),
             "pending": subscriber.is_pending,
-            "topics": ", ".join(titles.get(topic, topic) for topic in subscriber.topics),
+            "topics": ", ".join(
+                titles.get(topic, topic) for topic in subscriber.topics
+            ),
             "mode": translate(
                 MODE_TITLES.get(subscriber.mode, subscriber.mode), context=self.request
             ),

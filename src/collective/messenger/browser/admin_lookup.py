@@ -10,8 +10,8 @@ import re
 
 from collective.messenger import _
 from collective.messenger.errors import MessageError
-from collective.messenger.signup.phones import PhoneInvalid
 from collective.messenger.signup.phones import normalise_phone
+from collective.messenger.signup.phones import PhoneInvalid
 from collective.messenger.subscribers.model import ADDRESS_PROVEN_BY_CODE
 from collective.messenger.subscribers.model import CHANNELS
 
@@ -30,7 +30,9 @@ def lookup_keys(channel, value, region):
     tried, so a record stored either way is found.
     """
     if channel not in CHANNELS:
-        raise LookupInvalid(_("error_lookup_channel", default="Please choose a messenger."))
+        raise LookupInvalid(
+            _("error_lookup_channel", default="Please choose a messenger.")
+        )
     value = (value or "").strip()
     if not value:
         raise LookupInvalid(_("error_lookup_empty", default="Please enter an address."))
@@ -63,7 +65,9 @@ def find_subscribers(store, channel, keys):
             found.append(subscriber)
     if channel in ADDRESS_PROVEN_BY_CODE:
         found.extend(
-            s for s in pending_signups(store) if s.channel == channel and s.address in keys
+            s
+            for s in pending_signups(store)
+            if s.channel == channel and s.address in keys
         )
     return found
 

@@ -49,10 +49,16 @@ class SubscribersView(BrowserView):
     def __call__(self):
         no_store_caching(self.request.response)
         self.today = utcnow().date()
-        store = get_store(create=False)  # a GET must not write, even on a site without one
-        self.counts = store.counts() if store is not None else admin_counts.empty_counts()
+        store = get_store(
+            create=False
+        )  # a GET must not write, even on a site without one
+        self.counts = (
+            store.counts() if store is not None else admin_counts.empty_counts()
+        )
         since = admin_counts.chart_since(self.today)
-        self.daily = store.daily(since=since, until=self.today) if store is not None else {}
+        self.daily = (
+            store.daily(since=since, until=self.today) if store is not None else {}
+        )
         if self.subpath == CSV_NAME:
             return self.csv()
         return self.index()
@@ -63,17 +69,25 @@ class SubscribersView(BrowserView):
         return translate(message, context=self.request)
 
     def channels(self):
-        return [{"id": channel, "title": self.t(CHANNEL_TITLES[channel])} for channel in CHANNELS]
+        return [
+            {"id": channel, "title": self.t(CHANNEL_TITLES[channel])}
+            for channel in CHANNELS
+        ]
 
     def states(self):
         return [
-            {"id": state, "title": self.t(admin_counts.STATE_TITLES[state])} for state in STATES
+            {"id": state, "title": self.t(admin_counts.STATE_TITLES[state])}
+            for state in STATES
         ]
 
     def totals(self):
         states = self.counts["states"]
         return [
-            {"id": state, "title": self.t(admin_counts.STATE_TITLES[state]), "count": states[state]}
+            {
+                "id": state,
+                "title": self.t(admin_counts.STATE_TITLES[state]),
+                "count": states[state],
+            }
             for state in STATES
         ]
 
@@ -96,7 +110,10 @@ class SubscribersView(BrowserView):
 
     def pending(self):
         return [
-            {"title": channel["title"], "count": self.counts["channels"][channel["id"]]["pending"]}
+            {
+                "title": channel["title"],
+                "count": self.counts["channels"][channel["id"]]["pending"],
+            }
             for channel in self.channels()
             if self.counts["channels"][channel["id"]]["pending"]
         ]

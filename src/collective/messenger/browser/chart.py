@@ -11,7 +11,10 @@ from xml.sax.saxutils import escape
 WIDTH = 720
 HEIGHT = 240
 LEFT, RIGHT, TOP, BOTTOM = 40, 8, 28, 30
-COLOURS = ("#0b5cad", "#b54708")  # blue and dark orange: apart for common colour blindness
+COLOURS = (
+    "#0b5cad",
+    "#b54708",
+)  # blue and dark orange: apart for common colour blindness
 LABEL_EVERY = 7
 
 
@@ -68,7 +71,9 @@ def bar_chart(series, keys, names, title, desc, chart_id="messenger-chart"):
                 f'width="{bar:.1f}" height="{height:.1f}" fill="{COLOURS[number]}">'
                 f"<title>{escape(tip)}</title></rect>"
             )
-        if (len(series) - 1 - index) % LABEL_EVERY == 0:  # the last day and every 7th before
+        if (
+            len(series) - 1 - index
+        ) % LABEL_EVERY == 0:  # the last day and every 7th before
             last = index == len(series) - 1  # right-aligned, so that it stays inside
             parts.append(
                 f'<text x="{LEFT + (index + (1 if last else 0.5)) * slot:.1f}" y="{HEIGHT - 10}" '
@@ -85,4 +90,3 @@ def bar_chart(series, keys, names, title, desc, chart_id="messenger-chart"):
         x += 24 + 8 * len(name)
     parts.append("</svg>")
     return "".join(parts)
-

@@ -105,8 +105,8 @@ class MessengerControlPanelForm(RegistryEditForm):
                 _(
                     "warning_redis_down",
                     default="The settings are saved, but the delivery workers could not be "
-                    "told: Redis at ${url} is not reachable (${error}). Press \"Publish "
-                    "settings to workers\" once it is back.",
+                    'told: Redis at ${url} is not reachable (${error}). Press "Publish '
+                    'settings to workers" once it is back.',
                     mapping={"url": display_url(), "error": str(error)},
                 ),
                 "warning",
@@ -174,4 +174,6 @@ class MessengerControlPanelView(ControlPanelFormWrapper):
         return display_url()
 
 
-MessengerControlPanel = layout.wrap_form(MessengerControlPanelForm, MessengerControlPanelView)
+MessengerControlPanel = layout.wrap_form(
+    MessengerControlPanelForm, MessengerControlPanelView
+)

@@ -28,8 +28,8 @@ from collective.messenger.browser.status_labels import state_title
 from collective.messenger.browser.status_posts import posts_status
 from collective.messenger.browser.status_posts import recipients_total
 from collective.messenger.publishing import dispatch
-from collective.messenger.publishing.outbox import STALE
 from collective.messenger.publishing.outbox import get_outbox
+from collective.messenger.publishing.outbox import STALE
 from collective.messenger.redis_client import get_redis
 from collective.messenger.settings.status import delivery_health
 from messenger_worker.connection import display_url
@@ -81,7 +81,9 @@ class DashboardView(BrowserView):
             connection = get_redis()
             if "form.buttons.retry_all" in form:
                 count = dashboard_jobs.retry_all(connection)
-                logger.info("%s put %d failed messenger jobs back on their queues", user, count)
+                logger.info(
+                    "%s put %d failed messenger jobs back on their queues", user, count
+                )
                 messages.addStatusMessage(
                     _(
                         "info_jobs_retried",
@@ -93,7 +95,9 @@ class DashboardView(BrowserView):
             elif "form.buttons.retry" in form:
                 job_id = form.get("job_id")
                 if dashboard_jobs.retry_job(connection, job_id):
-                    logger.info("%s put failed messenger job %s back on its queue", user, job_id)
+                    logger.info(
+                        "%s put failed messenger job %s back on its queue", user, job_id
+                    )
                     messages.addStatusMessage(
                         _(
                             "info_job_retried",
@@ -111,10 +115,15 @@ class DashboardView(BrowserView):
                         ),
                         "warning",
                     )
-            elif "form.buttons.send_set_aside" in form or "form.buttons.dismiss_set_aside" in form:
+            elif (
+                "form.buttons.send_set_aside" in form
+                or "form.buttons.dismiss_set_aside" in form
+            ):
                 self.handle_set_aside(form, messages, user)
             else:
-                messages.addStatusMessage(_("error_unknown_action", default="Unknown action."), "error")
+                messages.addStatusMessage(
+                    _("error_unknown_action", default="Unknown action."), "error"
+                )
         except redis.RedisError as error:
             messages.addStatusMessage(
                 _(
@@ -126,10 +135,12 @@ class DashboardView(BrowserView):
             )
 
     def handle_set_aside(self, form, messages, user):
-        """"Send anyway" or "Dismiss" for a post the outbox set aside. Raises RedisError."""
+        """ "Send anyway" or "Dismiss" for a post the outbox set aside. Raises RedisError."""
         post_id = form.get("post_id")
         box = get_outbox(create=False)
-        entry = box.get(post_id) if box is not None and isinstance(post_id, str) else None
+        entry = (
+            box.get(post_id) if box is not None and isinstance(post_id, str) else None
+        )
         title = (entry.title or post_id) if entry is not None else ""
         try:
             if "form.buttons.send_set_aside" in form:
@@ -137,7 +148,10 @@ class DashboardView(BrowserView):
                 message = _(
                     "info_set_aside_sent",
                     default="“${title}” was handed to the delivery queue; recipients: ${count}.",
-                    mapping={"title": title, "count": recipients_total(done) if done else 0},
+                    mapping={
+                        "title": title,
+                        "count": recipients_total(done) if done else 0,
+                    },
                 )
                 action = "sent anyway"
             else:
@@ -152,7 +166,12 @@ class DashboardView(BrowserView):
             messages.addStatusMessage(error.message, "error")
             return
         except PayloadError as error:
-            logger.warning("%s tried to send post %s set aside; still unreadable: %s", user, post_id, error)
+            logger.warning(
+                "%s tried to send post %s set aside; still unreadable: %s",
+                user,
+                post_id,
+                error,
+            )
             messages.addStatusMessage(
                 _(
                     "error_set_aside_unreadable",
@@ -195,7 +214,9 @@ class DashboardView(BrowserView):
             return None
         try:
             connection = get_redis()
-            return dashboard_jobs.failed_jobs(connection), dashboard_jobs.failed_count(connection)
+            return dashboard_jobs.failed_jobs(connection), dashboard_jobs.failed_count(
+                connection
+            )
         except redis.RedisError:
             return None
 
@@ -220,8 +241,12 @@ class DashboardView(BrowserView):
 
     def paused(self):
         return [
-            {"id": channel, "title": channel_title(channel, self.request), "reason": record.get("reason", ""),
-             "since": format_time(record.get("since"), self.request)}
+            {
+                "id": channel,
+                "title": channel_title(channel, self.request),
+                "reason": record.get("reason", ""),
+                "since": format_time(record.get("since"), self.request),
+            }
             for channel, record in sorted((self.health.get("paused") or {}).items())
         ]
 
@@ -244,16 +269,14 @@ class DashboardView(BrowserView):
                     default="Its stored message cannot be read: ${error}",
                     mapping={"error": entry.error or entry.reason},
                 )
-            rows.append(
-                {
-                    "post_id": entry.post_id,
-                    "title": entry.title or entry.post_id,
-                    "url": brains[0].getURL() if brains else entry.url,
-                    "kind_title": self.t(kind_title(entry.kind)),
-                    "created_text": format_time(entry.created, self.request),
-                    "why": self.t(why),
-                }
-            )
+            rows.append({
+                "post_id": entry.post_id,
+                "title": entry.title or entry.post_id,
+                "url": brains[0].getURL() if brains else entry.url,
+                "kind_title": self.t(kind_title(entry.kind)),
+                "created_text": format_time(entry.created, self.request),
+                "why": self.t(why),
+            })
         return rows
 
     def posts(self):
@@ -262,21 +285,25 @@ class DashboardView(BrowserView):
         rows = []
         for entry, status in zip(entries, posts_status(entries)):
             brains = catalog.unrestrictedSearchResults(UID=entry.content_uid)
-            rows.append(
-                {
-                    **status,
-                    "title": entry.title,
-                    "url": brains[0].getURL() if brains else entry.url,
-                    "kind_title": self.t(kind_title(entry.kind)),
-                    "state_title": self.t(state_title(status)),
-                    "reason": self.t(reason_title(status["reason"])) if status["reason"] else "",
-                    "created_text": format_time(entry.created, self.request),
-                    "due_text": format_time(entry.due, self.request),
-                    "percent": int(round(status["progress"] * 100)),
-                    "channel_rows": [
-                        {"id": channel, "title": channel_title(channel, self.request), **figures}
-                        for channel, figures in status["channels"].items()
-                    ],
-                }
-            )
+            rows.append({
+                **status,
+                "title": entry.title,
+                "url": brains[0].getURL() if brains else entry.url,
+                "kind_title": self.t(kind_title(entry.kind)),
+                "state_title": self.t(state_title(status)),
+                "reason": self.t(reason_title(status["reason"]))
+                if status["reason"]
+                else "",
+                "created_text": format_time(entry.created, self.request),
+                "due_text": format_time(entry.due, self.request),
+                "percent": int(round(status["progress"] * 100)),
+                "channel_rows": [
+                    {
+                        "id": channel,
+                        "title": channel_title(channel, self.request),
+                        **figures,
+                    }
+                    for channel, figures in status["channels"].items()
+                ],
+            })
         return rows

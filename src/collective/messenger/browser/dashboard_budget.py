@@ -23,7 +23,11 @@ def code_budget_rows(request):
         if sent is None:
             text = _("code_budget_unknown", default="unknown (Redis is not reachable)")
         elif not budget:
-            text = _("code_budget_unlimited", default="${sent} sent (no daily limit)", mapping={"sent": sent})
+            text = _(
+                "code_budget_unlimited",
+                default="${sent} sent (no daily limit)",
+                mapping={"sent": sent},
+            )
         elif spent:
             text = _(
                 "code_budget_spent",
@@ -31,7 +35,11 @@ def code_budget_rows(request):
                 mapping={"sent": sent, "budget": budget},
             )
         else:
-            text = _("code_budget_line", default="${sent} of ${budget} sent", mapping={"sent": sent, "budget": budget})
+            text = _(
+                "code_budget_line",
+                default="${sent} of ${budget} sent",
+                mapping={"sent": sent, "budget": budget},
+            )
         rows.append({
             "id": channel,
             "title": channel_title(channel, request),

@@ -53,7 +53,9 @@ def failed_jobs(connection, limit=LIST_LIMIT):
     found = []
     for name in keys.QUEUES:
         ids = registry(name, connection).get_job_ids(0, limit - 1, desc=True)
-        for job in Job.fetch_many(ids, connection=connection, serializer=JSONSerializer):
+        for job in Job.fetch_many(
+            ids, connection=connection, serializer=JSONSerializer
+        ):
             if job is not None:  # expired between listing and fetching
                 found.append(describe(job, name))
     found.sort(key=lambda job: job.ended_at or datetime.min, reverse=True)
@@ -71,7 +73,7 @@ def describe(job, queue):
 
 
 def error_summary(job):
-    """The exception line of the job's latest failure, e.g. "RuntimeError: ...". """
+    """The exception line of the job's latest failure, e.g. "RuntimeError: ..."."""
     result = job.latest_result()
     text = (getattr(result, "exc_string", None) or "").strip()
     lines = [line.strip() for line in text.splitlines() if line.strip()]
@@ -89,8 +91,17 @@ def restore_addresses(job, store):
     recipients = []
     for subscriber_id, row_channel, _address, language in rows:
         subscriber = store.get(subscriber_id) if store is not None else None
-        if subscriber is not None and subscriber.is_active and subscriber.channel == row_channel:
-            recipients.append([subscriber_id, row_channel, subscriber.address, subscriber.language or language])
+        if (
+            subscriber is not None
+            and subscriber.is_active
+            and subscriber.channel == row_channel
+        ):
+            recipients.append([
+                subscriber_id,
+                row_channel,
+                subscriber.address,
+                subscriber.language or language,
+            ])
     job.args = (post_id, channel, recipients, *rest)
     # False, not deleted: RQ does not write an empty meta, the old one would stay.
     job.meta[redaction.REDACTED] = False

@@ -75,8 +75,12 @@ class EraseAllView(BrowserView):
                 default="All messenger data was erased: subscribers ${subscribers}, posts "
                 "${posts}, Redis keys ${keys}, queue jobs ${jobs}. Pack the database to remove "
                 "old revisions, then uninstall the add-on if you wish.",
-                mapping={"subscribers": erased["subscribers"], "posts": erased["posts"],
-                         "keys": erased["redis_keys"], "jobs": erased["jobs"]},
+                mapping={
+                    "subscribers": erased["subscribers"],
+                    "posts": erased["posts"],
+                    "keys": erased["redis_keys"],
+                    "jobs": erased["jobs"],
+                },
             ),
             "info",
         )

@@ -23,7 +23,9 @@ def _ring():
 
 
 def _mac(key, purpose, message):
-    return hmac.new(key.encode("utf-8"), purpose + message.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.new(
+        key.encode("utf-8"), purpose + message.encode("utf-8"), hashlib.sha256
+    ).hexdigest()
 
 
 def sign(purpose, message):
@@ -36,5 +38,7 @@ def verify(purpose, message, value):
     if not isinstance(value, str) or not value:
         return False
     return any(
-        hmac.compare_digest(_mac(key, purpose, message), value) for key in _ring() if key is not None
+        hmac.compare_digest(_mac(key, purpose, message), value)
+        for key in _ring()
+        if key is not None
     )

@@ -112,7 +112,9 @@ class ManageView(BrowserView):
         if isinstance(topics, str):
             topics = [topics]
         offered = [topic["id"] for topic in offer.offered_topics()]
-        chosen = sorted({topic for topic in topics if isinstance(topic, str) and topic in offered})
+        chosen = sorted({
+            topic for topic in topics if isinstance(topic, str) and topic in offered
+        })
         if not chosen:
             self.errors["topics"] = _(
                 "manage_topics_missing",
@@ -120,7 +122,9 @@ class ManageView(BrowserView):
             )
         mode = form.get("mode", "immediate")
         if mode not in MODES:
-            self.errors["mode"] = _("manage_mode_unknown", default="Please choose how often.")
+            self.errors["mode"] = _(
+                "manage_mode_unknown", default="Please choose how often."
+            )
         if self.errors:
             self.request.response.setStatus(400)
             return
@@ -145,7 +149,9 @@ class ManageView(BrowserView):
 
     def masked_address(self):
         """``+49 151 ••• 89`` for numbers, nothing more for chat ids (the template says "chat")."""
-        return phones.mask_address(self.subscriber.channel, self.subscriber.address or "")
+        return phones.mask_address(
+            self.subscriber.channel, self.subscriber.address or ""
+        )
 
     def topics(self):
         if self.errors and "topics" in self.errors:
@@ -155,7 +161,11 @@ class ManageView(BrowserView):
         else:
             chosen = set(self.subscriber.topics)
         return [
-            dict(topic, checked=topic["id"] in chosen, input_id=f"messenger-manage-topic-{topic['id']}")
+            dict(
+                topic,
+                checked=topic["id"] in chosen,
+                input_id=f"messenger-manage-topic-{topic['id']}",
+            )
             for topic in offer.offered_topics()
         ]
 

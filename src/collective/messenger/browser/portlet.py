@@ -29,7 +29,9 @@ class ISignupPortlet(IPortletDataProvider):
     directives.widget("topics", CheckBoxFieldWidget)
     topics = schema.List(
         title=_("Preselected topics"),
-        description=_("These topics are ticked when the form appears; citizens can change them."),
+        description=_(
+            "These topics are ticked when the form appears; citizens can change them."
+        ),
         value_type=schema.Choice(vocabulary="collective.messenger.Topics"),
         required=False,
         default=[],
@@ -68,13 +70,17 @@ class Renderer(base.Renderer):
         # Nothing to sign up for without an offered channel; and on the signup and manage
         # pages a second form in the column would only confuse.
         own_pages = (SignupView, ManageView)
-        if isinstance(self.view, own_pages) or isinstance(self.request.get("PUBLISHED"), own_pages):
+        if isinstance(self.view, own_pages) or isinstance(
+            self.request.get("PUBLISHED"), own_pages
+        ):
             return False
         return bool(offer.offered_channels())
 
     def prefix(self):
         """Element ids unique per portlet, also with several signup portlets on one page."""
-        key = getattr(self, "__portlet_metadata__", {}).get("hash") or repr(self.data.__name__)
+        key = getattr(self, "__portlet_metadata__", {}).get("hash") or repr(
+            self.data.__name__
+        )
         return "messenger-portlet-" + hashlib.sha1(str(key).encode()).hexdigest()[:8]
 
     def form_html(self):

@@ -29,8 +29,14 @@ def item_previews(item, kind="initial", request=None, lead=""):
         preview["title"] = channel_title(preview["channel"], request)
     return {
         "kind": kind,
-        "post": {"title": post.title, "url": post.url, "teaser": post.teaser,
-                 "image_url": post.image_url, "topics": list(post.topics), "urgent": post.urgent},
+        "post": {
+            "title": post.title,
+            "url": post.url,
+            "teaser": post.teaser,
+            "image_url": post.image_url,
+            "topics": list(post.topics),
+            "urgent": post.urgent,
+        },
         "channels": channels,
     }
 
@@ -46,7 +52,10 @@ class PreviewView(BrowserView):
             self.request.response.setStatus(400)
             self.request.response.setHeader("Content-Type", "text/plain; charset=utf-8")
             return translate(
-                _("error_preview_kind", default="There is no preview of this kind; use initial or update."),
+                _(
+                    "error_preview_kind",
+                    default="There is no preview of this kind; use initial or update.",
+                ),
                 context=self.request,
             )
         self.kind = kind

@@ -17,8 +17,16 @@ from messenger_worker.settings import CHANNELS
 # Telegram's parse_mode HTML knows more tags, but these are all we show as formatting;
 # anything else in the text (there should be nothing: the worker escapes everything) stays
 # visible as text.
-TELEGRAM_TAGS = {"b": "strong", "strong": "strong", "i": "em", "em": "em", "u": "u", "s": "s",
-                 "code": "code", "pre": "pre"}
+TELEGRAM_TAGS = {
+    "b": "strong",
+    "strong": "strong",
+    "i": "em",
+    "em": "em",
+    "u": "u",
+    "s": "s",
+    "code": "code",
+    "pre": "pre",
+}
 
 
 class _TelegramHTML(HTMLParser):
@@ -47,7 +55,9 @@ class _TelegramHTML(HTMLParser):
 
     def result(self):
         self.close()
-        return "".join(self.parts) + "".join(f"</{name}>" for name in reversed(self.open))
+        return "".join(self.parts) + "".join(
+            f"</{name}>" for name in reversed(self.open)
+        )
 
 
 def telegram_html_as_safe_html(text):
@@ -72,7 +82,9 @@ def channel_preview(name, settings, post):
         )
         if post.image_url:
             caption = channel.render(post, CAPTION_LIMIT)
-            preview.update(caption_markup=caption, caption_html=telegram_html_as_safe_html(caption))
+            preview.update(
+                caption_markup=caption, caption_html=telegram_html_as_safe_html(caption)
+            )
     elif name == "whatsapp":
         template = channel.template_message(post, to="")["template"]
         parameters = {"header_image": None, "body": [], "button": None}
@@ -90,14 +102,23 @@ def channel_preview(name, settings, post):
             parameters=parameters,
         )
     else:  # signal (styled text: **bold**), threema (plain text)
-        preview.update(text=channel.render(post), styled=name == "signal", image_url=post.image_url)
+        preview.update(
+            text=channel.render(post), styled=name == "signal", image_url=post.image_url
+        )
     return preview
 
 
 def enabled_channels(document):
-    return [name for name in CHANNELS if (document.get("channels", {}).get(name) or {}).get("enabled")]
+    return [
+        name
+        for name in CHANNELS
+        if (document.get("channels", {}).get(name) or {}).get("enabled")
+    ]
 
 
 def previews(post, document):
     """``channel_preview`` for every channel switched on in ``document``."""
-    return [channel_preview(name, document["channels"][name], post) for name in enabled_channels(document)]
+    return [
+        channel_preview(name, document["channels"][name], post)
+        for name in enabled_channels(document)
+    ]

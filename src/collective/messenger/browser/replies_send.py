@@ -24,7 +24,11 @@ class SendRepliesView(BrowserView):
         if self.request.method == "POST":
             CheckAuthenticator(self.request)  # Forbidden (403) without a valid token
             result = drain()
-            logger.info("%s sent the waiting messenger replies: %s", api.user.get_current().getId(), result)
+            logger.info(
+                "%s sent the waiting messenger replies: %s",
+                api.user.get_current().getId(),
+                result,
+            )
             IStatusMessage(self.request).add(*self.message(result))
         self.request.response.redirect(dashboard, status=303)
         return ""
@@ -39,5 +43,8 @@ class SendRepliesView(BrowserView):
         return _(
             "info_replies_sent",
             default="Replies handed to the queue: ${sent}. Dropped as out of date: ${dropped}.",
-            mapping={"sent": result["replies_sent"], "dropped": result["replies_dropped"]},
+            mapping={
+                "sent": result["replies_sent"],
+                "dropped": result["replies_dropped"],
+            },
         ), "info"

@@ -20,8 +20,8 @@ from zope.interface import alsoProvides
 
 from collective.messenger import _
 from collective.messenger.browser import signup_token
-from collective.messenger.browser.signup_form import SignupFormFragment
 from collective.messenger.browser.signup_form import signup_request_key
+from collective.messenger.browser.signup_form import SignupFormFragment
 from collective.messenger.browser.signup_form import topics_from_query
 from collective.messenger.settings.schema import CHANNEL_TITLES
 from collective.messenger.signup import flow
@@ -125,7 +125,11 @@ class SignupView(BrowserView):
             self._rate_limited(limited)
             self._show_code(subscriber, token, limited.message, "danger")
             return
-        self._show_next(step, _("signup_code_resent", default="We have sent you a new code."), "success")
+        self._show_next(
+            step,
+            _("signup_code_resent", default="We have sent you a new code."),
+            "success",
+        )
 
     def refuse(self, message):
         """A POST that is not from our own form: nothing is done, a fresh form is shown."""
@@ -160,7 +164,9 @@ class SignupView(BrowserView):
             subscriber_id=subscriber.id,
             address=subscriber.address,
         )
-        self.masked_address = phones.mask_address(subscriber.channel, subscriber.address or "")
+        self.masked_address = phones.mask_address(
+            subscriber.channel, subscriber.address or ""
+        )
         self.message, self.message_kind = message, kind
 
     def _expired(self):

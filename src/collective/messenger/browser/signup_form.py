@@ -47,7 +47,9 @@ def signup_request_key(form, request, now=None):
     if not isinstance(key, str) or not key:
         return None
     visitor = f"{ratelimit.client_ip(request)}|{request.getHeader('User-Agent') or ''}"
-    window = int((now if now is not None else time.time()) // DOUBLE_SUBMIT_WINDOW_SECONDS)
+    window = int(
+        (now if now is not None else time.time()) // DOUBLE_SUBMIT_WINDOW_SECONDS
+    )
     return f"{key[:64]}.{pseudonym('form-visitor', visitor)[:16]}.{window}"
 
 
@@ -129,7 +131,11 @@ class SignupFormFragment(BrowserView):
         else:
             chosen = set(self.preselected)
         return [
-            dict(topic, checked=topic["id"] in chosen, input_id=self.field_id(f"topic-{topic['id']}"))
+            dict(
+                topic,
+                checked=topic["id"] in chosen,
+                input_id=self.field_id(f"topic-{topic['id']}"),
+            )
             for topic in self.offered_topics
         ]
 
@@ -139,16 +145,27 @@ class SignupFormFragment(BrowserView):
         if chosen is None and len(channels) == 1:
             chosen = channels[0]["id"]
         return [
-            dict(channel, checked=channel["id"] == chosen, input_id=self.field_id(f"channel-{channel['id']}"))
+            dict(
+                channel,
+                checked=channel["id"] == chosen,
+                input_id=self.field_id(f"channel-{channel['id']}"),
+            )
             for channel in channels
         ]
 
     def phone_channels(self):
         """Titles of the channels that need a number, for the hint next to the phone field."""
-        return [channel for channel in self.offered_channels if channel["needs"] == offer.PHONE]
+        return [
+            channel
+            for channel in self.offered_channels
+            if channel["needs"] == offer.PHONE
+        ]
 
     def phone_hint(self):
-        titles = [translate(channel["title"], context=self.request) for channel in self.phone_channels()]
+        titles = [
+            translate(channel["title"], context=self.request)
+            for channel in self.phone_channels()
+        ]
         return _(
             "signup_phone_hint",
             default="Only for ${channels}: the number we send the confirmation code to.",
@@ -187,7 +204,8 @@ class SignupFormFragment(BrowserView):
         found = [name for name in ERROR_ORDER if name in self.errors]
         found += sorted(name for name in self.errors if name not in ERROR_ORDER)
         return [
-            {"message": self.errors[name], "target": targets.get(name)} for name in found
+            {"message": self.errors[name], "target": targets.get(name)}
+            for name in found
         ]
 
     def described_by(self, name, *extra):

@@ -15,10 +15,10 @@ from zope.i18n import translate
 
 from collective.messenger import _
 from collective.messenger.browser.status_item import item_status
-from collective.messenger.browser.status_labels import STATE_BADGES
 from collective.messenger.browser.status_labels import channel_title
 from collective.messenger.browser.status_labels import format_time
 from collective.messenger.browser.status_labels import site_timezone_name
+from collective.messenger.browser.status_labels import STATE_BADGES
 from collective.messenger.publishing.sending import scheduled_entries
 
 MODIFY = "Modify portal content"
@@ -38,7 +38,9 @@ RECEIPT_TITLES = (
 MOMENT_TITLES = (("first_sent", _("First sent")), ("last_sent", _("Last sent")))
 POLL_MILLISECONDS = 2000
 
-with open(os.path.join(os.path.dirname(__file__), "status_script.js"), encoding="utf-8") as script:
+with open(
+    os.path.join(os.path.dirname(__file__), "status_script.js"), encoding="utf-8"
+) as script:
     SCRIPT = script.read()
 
 
@@ -119,12 +121,21 @@ class MessengerStatusViewlet(ViewletBase):
     def counters(self, post):
         """The rows of a post's table: the counters, and receipts where a platform sends them."""
         titles = list(COUNTER_TITLES)
-        titles += [(name, title) for name, title in RECEIPT_TITLES
-                   if any(name in figures for figures in post["channels"].values())]
-        return [{"id": name, "title": translate(title, context=self.request)} for name, title in titles]
+        titles += [
+            (name, title)
+            for name, title in RECEIPT_TITLES
+            if any(name in figures for figures in post["channels"].values())
+        ]
+        return [
+            {"id": name, "title": translate(title, context=self.request)}
+            for name, title in titles
+        ]
 
     def moments(self):
-        return [{"id": name, "title": translate(title, context=self.request)} for name, title in MOMENT_TITLES]
+        return [
+            {"id": name, "title": translate(title, context=self.request)}
+            for name, title in MOMENT_TITLES
+        ]
 
     def upcoming(self):
         upcoming = self.status["upcoming"]
@@ -132,10 +143,13 @@ class MessengerStatusViewlet(ViewletBase):
             return None
         return {
             **upcoming,
-            "effective_text": format_time(upcoming["effective"]) if upcoming["effective"] else "",
+            "effective_text": format_time(upcoming["effective"])
+            if upcoming["effective"]
+            else "",
             "topic_titles": ", ".join(topic["title"] for topic in upcoming["topics"]),
             "channel_rows": [
-                {"id": channel, **row} for channel, row in upcoming["recipients"].items()
+                {"id": channel, **row}
+                for channel, row in upcoming["recipients"].items()
             ],
         }
 

@@ -88,7 +88,10 @@ class ConfirmView(BrowserView):
         if self.action not in CONFIRMED_ACTIONS:
             response.setStatus(400)
             response.setHeader("Content-Type", "text/plain; charset=utf-8")
-            return translate(_("error_unknown_action", default="Unknown action."), context=self.request)
+            return translate(
+                _("error_unknown_action", default="Unknown action."),
+                context=self.request,
+            )
         self.lead_text = str(self.request.form.get("lead") or "")
         self.lead = ""
         if error is not None:
@@ -115,10 +118,13 @@ class ConfirmView(BrowserView):
         except sending.SendRefused as refused:
             return translate(refused.message, context=self.request)
         if self.action != "cancel" and not self.recipient_counts:
-            return translate(_(
-                "error_send_nobody",
-                default="Nobody follows the topics of this item yet: there is nobody to send it to.",
-            ), context=self.request)
+            return translate(
+                _(
+                    "error_send_nobody",
+                    default="Nobody follows the topics of this item yet: there is nobody to send it to.",
+                ),
+                context=self.request,
+            )
         return ""
 
     # -- for the template -------------------------------------------------------------------
@@ -157,8 +163,14 @@ class ConfirmView(BrowserView):
 
     def recipients(self):
         counts = self.recipient_counts
-        rows = [{"id": channel, "title": channel_title(channel, self.request), "count": count}
-                for channel, count in sorted(counts.items())]
+        rows = [
+            {
+                "id": channel,
+                "title": channel_title(channel, self.request),
+                "count": count,
+            }
+            for channel, count in sorted(counts.items())
+        ]
         return {"rows": rows, "total": sum(counts.values())}
 
     def preview_kind(self):
@@ -171,5 +183,11 @@ class ConfirmView(BrowserView):
 
     def preview(self):
         entry = self.scheduled_entry()
-        lead = self.lead if self.action == "update" else getattr(entry, "lead", "") if entry else ""
+        lead = (
+            self.lead
+            if self.action == "update"
+            else getattr(entry, "lead", "")
+            if entry
+            else ""
+        )
         return item_previews(self.context, self.preview_kind(), self.request, lead=lead)

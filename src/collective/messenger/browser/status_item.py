@@ -54,11 +54,15 @@ def upcoming(item, request):
     """
     topics = topics_of(item)
     titles = offer.topic_titles()
-    counts = recipient_counts(item) if topics and get_store(create=False) is not None else {}
+    counts = (
+        recipient_counts(item) if topics and get_store(create=False) is not None else {}
+    )
     effective = effective_of(item)
     return {
         "send_on_publish": bool(getattr(item, "messenger_send", True)),
-        "topics": [{"id": topic, "title": titles.get(topic, topic)} for topic in topics],
+        "topics": [
+            {"id": topic, "title": titles.get(topic, topic)} for topic in topics
+        ],
         "recipients": {
             channel: {"count": count, "title": channel_title(channel, request)}
             for channel, count in sorted(counts.items())

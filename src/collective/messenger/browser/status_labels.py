@@ -25,7 +25,9 @@ STATE_TITLES = {
     "scheduled": _("state_scheduled", default="Scheduled"),
     "cancelled": _("state_cancelled", default="Cancelled"),
     "skipped": _("state_skipped", default="Not sent"),
-    "unknown": _("state_unknown", default="Delivery figures unavailable: Redis is not reachable"),
+    "unknown": _(
+        "state_unknown", default="Delivery figures unavailable: Redis is not reachable"
+    ),
 }
 
 # Bootstrap colours of the state badges.
@@ -45,7 +47,9 @@ def kind_title(kind):
 
 
 REASON_TITLES = {
-    "retracted": _("reason_retracted", default="The item was retracted before its time."),
+    "retracted": _(
+        "reason_retracted", default="The item was retracted before its time."
+    ),
     "expired": _("reason_expired", default="The item has expired."),
     "editor": _("reason_editor", default="An editor cancelled sending."),
     "stale": _(

@@ -30,7 +30,10 @@ def read_live(entries, connection=None):
     try:
         connection = connection or get_redis()
         return {
-            entry.post_id: (live_state(entry, connection), read_stats(connection, entry.post_id))
+            entry.post_id: (
+                live_state(entry, connection),
+                read_stats(connection, entry.post_id),
+            )
             for entry in entries
         }
     except redis.RedisError:
@@ -56,7 +59,9 @@ def recipients_by_channel(entry):
 
 def recipients_total(entry):
     recipients = getattr(entry, "recipients", None) or 0
-    return sum(recipients.values()) if hasattr(recipients, "values") else int(recipients)
+    return (
+        sum(recipients.values()) if hasattr(recipients, "values") else int(recipients)
+    )
 
 
 def channel_figures(entry, state, stats):
@@ -70,7 +75,9 @@ def channel_figures(entry, state, stats):
             # Not handed to the queue (yet): show what the snapshot holds. Once handed
             # over, Redis holds the counts; none there means they expired (30 days).
             figures["queued"] = int(expected.get(channel, 0))
-        for name in RECEIPTS:  # WhatsApp's delivery receipts, counted by Plone's webhook
+        for (
+            name
+        ) in RECEIPTS:  # WhatsApp's delivery receipts, counted by Plone's webhook
             if name in counters:
                 figures[name] = int(counters[name] or 0)
         figures["first_sent"] = iso(counters.get("first_sent"))

@@ -38,33 +38,50 @@ class SendView(BrowserView):
             raise Unauthorized("View delivery status is needed to send.")
         if self.request.method != "POST":
             return self.refuse(
-                405, _("error_send_post_only", default="Use the buttons in the Messenger box of the item.")
+                405,
+                _(
+                    "error_send_post_only",
+                    default="Use the buttons in the Messenger box of the item.",
+                ),
             )
         CheckAuthenticator(self.request)  # Forbidden (403) without a valid token
         action = self.request.form.get("action")
         if action not in ACTIONS:
-            return self.refuse(400, _("error_unknown_action", default="Unknown action."))
+            return self.refuse(
+                400, _("error_unknown_action", default="Unknown action.")
+            )
         if action in CONFIRMED_ACTIONS and self.request.form.get("confirmed") != "1":
             # An old page, a bookmark or a script: first the confirmation, which sends nothing.
             self.request.response.redirect(
-                f"{self.context.absolute_url()}/@@messenger-confirm?action={action}", status=303)
+                f"{self.context.absolute_url()}/@@messenger-confirm?action={action}",
+                status=303,
+            )
             return ""
         messages = IStatusMessage(self.request)
         user = api.user.get_current().getId()
         if action == "drain":
             result = dispatch.drain()
             logger.info("%s drained the messenger outbox: %s", user, result)
-            messages.add(self.drain_message(result), type="info" if not result["waiting"] else "warning")
+            messages.add(
+                self.drain_message(result),
+                type="info" if not result["waiting"] else "warning",
+            )
         elif action == "update":
-            confirm = api.content.get_view("messenger-confirm", self.context, self.request)
+            confirm = api.content.get_view(
+                "messenger-confirm", self.context, self.request
+            )
             if self.request.form.get("preview"):
-                return confirm()  # "Show in the preview": the page again, with the line; no send
+                return (
+                    confirm()
+                )  # "Show in the preview": the page again, with the line; no send
             try:
                 lead = sending.clean_lead(self.request.form.get("lead"))
             except sending.SendRefused as refused:
                 # Back to the confirmation with what was typed and why it is refused.
                 return confirm.with_error(refused.message)
-            self.send(action, messages, user, lambda item: sending.send_update(item, lead))
+            self.send(
+                action, messages, user, lambda item: sending.send_update(item, lead)
+            )
         elif action == "again":
             self.send(action, messages, user, sending.send_again)
         elif action == "now":
@@ -73,14 +90,26 @@ class SendView(BrowserView):
             try:
                 entries = sending.cancel_sending(self.context)
             except sending.SendRefused as refused:
-                messages.add(translate(refused.message, context=self.request), type="error")
+                messages.add(
+                    translate(refused.message, context=self.request), type="error"
+                )
             else:
-                logger.info("%s cancelled the scheduled post(s) %s of %s", user,
-                            ", ".join(entry.post_id for entry in entries), self.context.absolute_url())
-                messages.add(translate(_(
-                    "info_sending_cancelled",
-                    default="Sending was cancelled: the scheduled messenger post will not go out.",
-                ), context=self.request), type="info")
+                logger.info(
+                    "%s cancelled the scheduled post(s) %s of %s",
+                    user,
+                    ", ".join(entry.post_id for entry in entries),
+                    self.context.absolute_url(),
+                )
+                messages.add(
+                    translate(
+                        _(
+                            "info_sending_cancelled",
+                            default="Sending was cancelled: the scheduled messenger post will not go out.",
+                        ),
+                        context=self.request,
+                    ),
+                    type="info",
+                )
         self.request.response.redirect(self.context.absolute_url(), status=303)
         return ""
 
@@ -90,14 +119,24 @@ class SendView(BrowserView):
         except sending.SendRefused as refused:
             messages.add(translate(refused.message, context=self.request), type="error")
             return
-        logger.info("%s: %s of %s made post %s", user, action, self.context.absolute_url(), entry.post_id)
+        logger.info(
+            "%s: %s of %s made post %s",
+            user,
+            action,
+            self.context.absolute_url(),
+            entry.post_id,
+        )
         if entry.state == SKIPPED:
             messages.add(
                 translate(
                     _(
                         "warning_post_skipped",
                         default="Nothing was sent: ${reason}",
-                        mapping={"reason": translate(reason_title(entry.reason), context=self.request)},
+                        mapping={
+                            "reason": translate(
+                                reason_title(entry.reason), context=self.request
+                            )
+                        },
                     ),
                     context=self.request,
                 ),

@@ -11,9 +11,9 @@ from collective.messenger.signup import offer
 @provider(IVocabularyFactory)
 def topics_vocabulary(context=None):
     """One term per configured topic: value and token the topic id, title its title."""
-    return SimpleVocabulary(
-        [
-            SimpleTerm(value=topic["id"], token=topic["id"], title=topic["title"] or topic["id"])
-            for topic in offer.offered_topics()
-        ]
-    )
+    return SimpleVocabulary([
+        SimpleTerm(
+            value=topic["id"], token=topic["id"], title=topic["title"] or topic["id"]
+        )
+        for topic in offer.offered_topics()
+    ])

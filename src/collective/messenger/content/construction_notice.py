@@ -11,8 +11,8 @@ from plone.dexterity.content import Item
 from plone.supermodel import model
 from z3c.form.browser.radio import RadioFieldWidget
 from zope import schema
-from zope.interface import Invalid
 from zope.interface import implementer
+from zope.interface import Invalid
 from zope.interface import invariant
 
 from collective.messenger import _
@@ -33,7 +33,9 @@ class IConstructionNotice(model.Schema):
 
     location = schema.TextLine(
         title=_("Location / streets"),
-        description=_("Streets and section, e.g. Hauptstraße between Marktplatz and Bahnhof."),
+        description=_(
+            "Streets and section, e.g. Hauptstraße between Marktplatz and Bahnhof."
+        ),
         required=True,
     )
 
@@ -46,7 +48,9 @@ class IConstructionNotice(model.Schema):
 
     end = schema.Datetime(
         title=_("End"),
-        description=_("When the work is expected to end. Leave empty if not known yet."),
+        description=_(
+            "When the work is expected to end. Leave empty if not known yet."
+        ),
         required=False,
     )
     directives.widget("end", default_timezone=portal_timezone)
@@ -62,7 +66,9 @@ class IConstructionNotice(model.Schema):
 
     detour = schema.Text(
         title=_("Detour"),
-        description=_("How to get around the construction site, if there is a signposted detour."),
+        description=_(
+            "How to get around the construction site, if there is a signposted detour."
+        ),
         required=False,
     )
 
@@ -70,7 +76,9 @@ class IConstructionNotice(model.Schema):
     def end_not_before_start(data):
         start, end = getattr(data, "start", None), getattr(data, "end", None)
         if start and end and in_portal_timezone(end) < in_portal_timezone(start):
-            raise EndBeforeStart(_("The end must not be before the start. Please check the dates."))
+            raise EndBeforeStart(
+                _("The end must not be before the start. Please check the dates.")
+            )
 
 
 @implementer(IConstructionNotice)

@@ -15,5 +15,7 @@ def normalise_dates(notice, event=None):
         if value is None:
             continue
         local = in_portal_timezone(value)
-        if value.tzinfo is None or local.tzinfo.zone != getattr(value.tzinfo, "zone", None):
+        if value.tzinfo is None or local.tzinfo.zone != getattr(
+            value.tzinfo, "zone", None
+        ):
             setattr(notice, name, local)

@@ -21,9 +21,10 @@ TITLES = {value: title for value, title, _css in IMPACTS}
 
 @provider(IVocabularyFactory)
 def impacts_vocabulary(context=None):
-    return SimpleVocabulary(
-        [SimpleTerm(value=value, token=value, title=title) for value, title, _css in IMPACTS]
-    )
+    return SimpleVocabulary([
+        SimpleTerm(value=value, token=value, title=title)
+        for value, title, _css in IMPACTS
+    ])
 
 
 def impact_title(value):

@@ -9,6 +9,8 @@ from collective.messenger.content.construction_notice import IConstructionNotice
 
 @indexer(IConstructionNotice)
 def searchable_text(obj):
-    return " ".join(
-        (SearchableText(obj), safe_text(obj.location or ""), safe_text(obj.detour or ""))
-    )
+    return " ".join((
+        SearchableText(obj),
+        safe_text(obj.location or ""),
+        safe_text(obj.detour or ""),
+    ))

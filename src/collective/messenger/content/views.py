@@ -16,7 +16,10 @@ from collective.messenger.content.impacts import impact_title
 
 def period(start, end):
     """Start and end as the page shows them; no end means "until further notice"."""
-    return {"start": format_datetime(start), "end": format_datetime(end) if end else None}
+    return {
+        "start": format_datetime(start),
+        "end": format_datetime(end) if end else None,
+    }
 
 
 class ConstructionNoticeView(BrowserView):
@@ -28,10 +31,16 @@ class ConstructionNoticeView(BrowserView):
 
     def impact(self):
         value = getattr(self.context, "impact", None)
-        return {"title": impact_title(value), "css": impact_badge_class(value)} if value else None
+        return (
+            {"title": impact_title(value), "css": impact_badge_class(value)}
+            if value
+            else None
+        )
 
     def detour_lines(self):
-        return [line for line in (self.context.detour or "").splitlines() if line.strip()]
+        return [
+            line for line in (self.context.detour or "").splitlines() if line.strip()
+        ]
 
     def text(self):
         text = getattr(self.context, "text", None)
@@ -46,9 +55,13 @@ class ConstructionNoticesListing(BrowserView):
         from plone.app.contenttypes.interfaces import ICollection
 
         if ICollection.providedBy(self.context):
-            from plone.app.contenttypes.behaviors.collection import ICollection as ICollectionBehavior
+            from plone.app.contenttypes.behaviors.collection import (
+                ICollection as ICollectionBehavior,
+            )
 
-            results = ICollectionBehavior(self.context).results(batch=False, brains=True)
+            results = ICollectionBehavior(self.context).results(
+                batch=False, brains=True
+            )
             return [brain for brain in results if brain.portal_type == PORTAL_TYPE]
         path = "/".join(self.context.getPhysicalPath())
         return api.content.find(path=path, portal_type=PORTAL_TYPE, sort_on="start")
@@ -60,7 +73,9 @@ class ConstructionNoticesListing(BrowserView):
             "description": brain.Description,
             "url": brain.getURL(),
             "location": brain.location,
-            "impact": {"title": impact_title(impact), "css": impact_badge_class(impact)} if impact else None,
+            "impact": {"title": impact_title(impact), "css": impact_badge_class(impact)}
+            if impact
+            else None,
             **period(brain.start, brain.end),
         }
 
@@ -71,7 +86,11 @@ class ConstructionNoticesListing(BrowserView):
             if not isinstance(brain.start, datetime):
                 continue  # not indexed with its dates: nothing sensible to show
             end = brain.end if isinstance(brain.end, datetime) else None
-            (finished if end is not None and in_portal_timezone(end) < now else current).append(brain)
+            (
+                finished
+                if end is not None and in_portal_timezone(end) < now
+                else current
+            ).append(brain)
         current.sort(key=lambda brain: in_portal_timezone(brain.start))
         finished.sort(key=lambda brain: in_portal_timezone(brain.end), reverse=True)
         return {"current": current, "finished": finished}
@@ -80,12 +99,14 @@ class ConstructionNoticesListing(BrowserView):
         """What the template shows: the current section always (with a note when empty),
         the finished one only when there is something in it."""
         groups = self.groups()
-        sections = [{
-            "id": "current",
-            "title": _("Current and upcoming construction sites"),
-            "empty": _("There are no current or upcoming construction sites."),
-            "entries": [self.entry(brain) for brain in groups["current"]],
-        }]
+        sections = [
+            {
+                "id": "current",
+                "title": _("Current and upcoming construction sites"),
+                "empty": _("There are no current or upcoming construction sites."),
+                "entries": [self.entry(brain) for brain in groups["current"]],
+            }
+        ]
         if groups["finished"]:
             sections.append({
                 "id": "finished",

@@ -18,9 +18,17 @@ from collective.messenger.subscribers import get_store
 SAMPLE_SUBSCRIBERS = (
     ("telegram", "1001", ("baustellen-verkehr", "warnungen")),
     ("telegram", "1002", ("veranstaltungen",)),
-    ("telegram", "1003", ("baustellen-verkehr", "rathaus-aktuell", "veranstaltungen", "warnungen")),
+    (
+        "telegram",
+        "1003",
+        ("baustellen-verkehr", "rathaus-aktuell", "veranstaltungen", "warnungen"),
+    ),
     ("whatsapp", "4915112340001", ("baustellen-verkehr",)),
-    ("signal", "+4915112340002", ("baustellen-verkehr", "warnungen", "rathaus-aktuell")),
+    (
+        "signal",
+        "+4915112340002",
+        ("baustellen-verkehr", "warnungen", "rathaus-aktuell"),
+    ),
 )
 
 
@@ -32,7 +40,9 @@ def _at(days, hour):
     need it (a naive start breaks the event view with "can't compare offset-naive and
     offset-aware datetimes")."""
     zone = pytz.timezone(TIMEZONE)
-    day = datetime.now(zone).replace(hour=hour, minute=0, second=0, microsecond=0, tzinfo=None)
+    day = datetime.now(zone).replace(
+        hour=hour, minute=0, second=0, microsecond=0, tzinfo=None
+    )
     return zone.localize(day + timedelta(days=days))
 
 
@@ -40,7 +50,9 @@ def make_dates_aware(site):
     """Heal sample events of an earlier demo that were made with naive dates; returns how many."""
     zone = pytz.timezone(TIMEZONE)
     healed = 0
-    for brain in api.content.find(context=site, portal_type=["Event", "construction_notice"]):
+    for brain in api.content.find(
+        context=site, portal_type=["Event", "construction_notice"]
+    ):
         item = brain.getObject()
         changed = False
         for name in ("start", "end"):
@@ -55,27 +67,52 @@ def make_dates_aware(site):
 
 
 def _item(site, type_name, title, description, topics, **values):
-    item = api.content.create(container=site, type=type_name, title=title, description=description, **values)
+    item = api.content.create(
+        container=site, type=type_name, title=title, description=description, **values
+    )
     item.messenger_topics = list(topics)
     api.content.transition(obj=item, transition="publish")
     return item
 
 
 def add_sample_content(site):
-    _item(site, "News Item", "Neuer Spielplatz im Stadtpark eröffnet",
-          "Rutsche, Kletterturm und Wasserspiel: der neue Spielplatz ist ab sofort geöffnet.",
-          ("rathaus-aktuell",))
-    _item(site, "News Item", "Unwetterwarnung: Starkregen am Wochenende",
-          "Der Deutsche Wetterdienst warnt vor Starkregen. Keller und Tiefgaragen sichern.",
-          ("warnungen",), messenger_urgent=True)
-    _item(site, "Event", "Stadtfest Musterstadt",
-          "Drei Tage Musik, Märkte und Mitmachaktionen rund um den Marktplatz.",
-          ("veranstaltungen",), start=_at(14, 10), end=_at(16, 22), location="Marktplatz")
-    _item(site, "construction_notice", "Kanalarbeiten in der Bahnhofstraße",
-          "Wegen Kanalarbeiten ist die Bahnhofstraße nur einspurig befahrbar.",
-          ("baustellen-verkehr",), start=_at(3, 7), end=_at(24, 17),
-          location="Bahnhofstraße zwischen Post und Bahnhof", impact="lane_restriction",
-          detour="Über die Goethestraße")
+    _item(
+        site,
+        "News Item",
+        "Neuer Spielplatz im Stadtpark eröffnet",
+        "Rutsche, Kletterturm und Wasserspiel: der neue Spielplatz ist ab sofort geöffnet.",
+        ("rathaus-aktuell",),
+    )
+    _item(
+        site,
+        "News Item",
+        "Unwetterwarnung: Starkregen am Wochenende",
+        "Der Deutsche Wetterdienst warnt vor Starkregen. Keller und Tiefgaragen sichern.",
+        ("warnungen",),
+        messenger_urgent=True,
+    )
+    _item(
+        site,
+        "Event",
+        "Stadtfest Musterstadt",
+        "Drei Tage Musik, Märkte und Mitmachaktionen rund um den Marktplatz.",
+        ("veranstaltungen",),
+        start=_at(14, 10),
+        end=_at(16, 22),
+        location="Marktplatz",
+    )
+    _item(
+        site,
+        "construction_notice",
+        "Kanalarbeiten in der Bahnhofstraße",
+        "Wegen Kanalarbeiten ist die Bahnhofstraße nur einspurig befahrbar.",
+        ("baustellen-verkehr",),
+        start=_at(3, 7),
+        end=_at(24, 17),
+        location="Bahnhofstraße zwischen Post und Bahnhof",
+        impact="lane_restriction",
+        detour="Über die Goethestraße",
+    )
 
 
 def add_sample_subscribers(site):
@@ -84,7 +121,12 @@ def add_sample_subscribers(site):
         if store.by_address(channel, address) is not None:
             continue
         pending = store.add_pending(
-            channel, list(topics), "de", Consent(privacy_version="demo", path="page"),
+            channel,
+            list(topics),
+            "de",
+            Consent(privacy_version="demo", path="page"),
             address=address if channel in ("signal", "threema") else None,
         )
-        store.activate(pending, address=None if channel in ("signal", "threema") else address)
+        store.activate(
+            pending, address=None if channel in ("signal", "threema") else address
+        )

@@ -43,17 +43,34 @@ def use_berlin_time(app):
     from zope.component.hooks import site as site_context
 
     with site_context(app[SITE_ID]):
-        if api.portal.get_registry_record("plone.portal_timezone", default=None) in (None, "", "UTC"):
+        if api.portal.get_registry_record("plone.portal_timezone", default=None) in (
+            None,
+            "",
+            "UTC",
+        ):
             api.portal.set_registry_record("plone.portal_timezone", TIMEZONE)
-            zones = api.portal.get_registry_record("plone.available_timezones", default=None) or []
+            zones = (
+                api.portal.get_registry_record(
+                    "plone.available_timezones", default=None
+                )
+                or []
+            )
             if TIMEZONE not in zones:
-                api.portal.set_registry_record("plone.available_timezones", [*zones, TIMEZONE])
-            api.portal.set_registry_record("plone.first_weekday", 0)  # Monday, as in Germany
+                api.portal.set_registry_record(
+                    "plone.available_timezones", [*zones, TIMEZONE]
+                )
+            api.portal.set_registry_record(
+                "plone.first_weekday", 0
+            )  # Monday, as in Germany
         use_german_date_formats()
         transaction.commit()
 
 
-DATE_FORMATS = {"date_format_short": "%d.%m.%Y", "date_format_long": "%d.%m.%Y %H:%M", "time_format": "%H:%M"}
+DATE_FORMATS = {
+    "date_format_short": "%d.%m.%Y",
+    "date_format_long": "%d.%m.%Y %H:%M",
+    "time_format": "%H:%M",
+}
 DATE_FORMAT_RECORD = "Products.CMFPlone.i18nl10n.override_dateformat."
 
 
@@ -62,9 +79,15 @@ def use_german_date_formats():
     (the event portlet showed "Dec 16, 2026 10:00 AM" on the German site)."""
     from plone import api
 
-    enabled = api.portal.get_registry_record(DATE_FORMAT_RECORD + "Enabled", default=None)
-    short = api.portal.get_registry_record(DATE_FORMAT_RECORD + "date_format_short", default=None)
-    if enabled is False and short == "%Y-%m-%d":  # Plone's defaults: no admin has chosen yet
+    enabled = api.portal.get_registry_record(
+        DATE_FORMAT_RECORD + "Enabled", default=None
+    )
+    short = api.portal.get_registry_record(
+        DATE_FORMAT_RECORD + "date_format_short", default=None
+    )
+    if (
+        enabled is False and short == "%Y-%m-%d"
+    ):  # Plone's defaults: no admin has chosen yet
         for name, value in DATE_FORMATS.items():
             api.portal.set_registry_record(DATE_FORMAT_RECORD + name, value)
         api.portal.set_registry_record(DATE_FORMAT_RECORD + "Enabled", True)
@@ -155,7 +178,10 @@ def publish_settings(app):
         try:
             return publish_now(site)
         except redis.RedisError as error:
-            print(f"Could not publish the messenger settings to Redis: {error}", flush=True)
+            print(
+                f"Could not publish the messenger settings to Redis: {error}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

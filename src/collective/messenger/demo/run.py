@@ -73,7 +73,9 @@ def _tail(path, lines=20):
 class Stack:
     """The running demo: child processes by name, their logs and URLs."""
 
-    def __init__(self, var_dir, http_port, redis_url, sandbox_port=DEFAULT_SANDBOX_PORT):
+    def __init__(
+        self, var_dir, http_port, redis_url, sandbox_port=DEFAULT_SANDBOX_PORT
+    ):
         self.var_dir = var_dir
         self.http_port = http_port
         self.redis_url = redis_url
@@ -193,11 +195,16 @@ def _start_redis(stack, port):
         "redis",
         [
             binary,
-            "--bind", "127.0.0.1",
-            "--port", str(port),
-            "--dir", data_dir,
-            "--appendonly", "yes",
-            "--daemonize", "no",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dir",
+            data_dir,
+            "--appendonly",
+            "yes",
+            "--daemonize",
+            "no",
         ],
     )
 
@@ -229,15 +236,28 @@ def _start_sandbox(stack):
         # too): posts with a lead image show it in the image header, the others go out as
         # the template without header.
         "whatsapp": {"webhook_url": f"{stack.webhook_base}/whatsapp"},
-        "signal": {"webhook_url": f"{stack.webhook_base}/signal/{SANDBOX_SIGNAL_WEBHOOK_SECRET}"},
+        "signal": {
+            "webhook_url": f"{stack.webhook_base}/signal/{SANDBOX_SIGNAL_WEBHOOK_SECRET}"
+        },
     }
     path = os.path.join(stack.var_dir, "sandbox.json")
     with open(path, "w", encoding="utf-8") as file:
         json.dump(config, file, indent=2)
     stack.start(
         "sandbox",
-        [sys.executable, "-m", "messenger_sandbox", "--host", "127.0.0.1",
-         "--port", str(stack.sandbox_port), "--config", path, "--log-level", "WARNING"],
+        [
+            sys.executable,
+            "-m",
+            "messenger_sandbox",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(stack.sandbox_port),
+            "--config",
+            path,
+            "--log-level",
+            "WARNING",
+        ],
     )
 
 
@@ -307,8 +327,14 @@ def _wait_for_site(stack, timeout=READY_TIMEOUT):
     )
 
 
-def start_stack(var_dir="var", http_port=DEFAULT_HTTP_PORT, redis_port=DEFAULT_REDIS_PORT,
-                redis_url=None, ready_timeout=READY_TIMEOUT, sandbox_port=DEFAULT_SANDBOX_PORT):
+def start_stack(
+    var_dir="var",
+    http_port=DEFAULT_HTTP_PORT,
+    redis_port=DEFAULT_REDIS_PORT,
+    redis_url=None,
+    ready_timeout=READY_TIMEOUT,
+    sandbox_port=DEFAULT_SANDBOX_PORT,
+):
     """Start Redis (unless ``redis_url`` is given), the sandbox, Zope and a worker; wait for the site.
 
     Returns the running ``Stack``; on any failure whatever was started is stopped again.
@@ -318,11 +344,17 @@ def start_stack(var_dir="var", http_port=DEFAULT_HTTP_PORT, redis_port=DEFAULT_R
     if redis_url is None:
         # Often a system redis-server (Debian starts one on 6379): it can be used instead.
         check_port_free(
-            redis_port, "--redis-port",
+            redis_port,
+            "--redis-port",
             f", or use that Redis: {REDIS_URL_VARIABLE}=redis://127.0.0.1:{redis_port}/0",
         )
     var_dir = os.path.abspath(var_dir)
-    stack = Stack(var_dir, http_port, redis_url or f"redis://127.0.0.1:{redis_port}/0", sandbox_port)
+    stack = Stack(
+        var_dir,
+        http_port,
+        redis_url or f"redis://127.0.0.1:{redis_port}/0",
+        sandbox_port,
+    )
     os.makedirs(stack.log_dir, exist_ok=True)
     try:
         if redis_url is None:
@@ -378,15 +410,30 @@ def build_parser():
         description="Run the collective.messenger demo: Redis, Zope with the "
         "'Musterstadt' site, and a delivery worker.",
     )
-    parser.add_argument("--var", default="var",
-                        help="directory for the Zope instance, Redis data and logs (default: var)")
-    parser.add_argument("--http-port", type=int, default=DEFAULT_HTTP_PORT,
-                        help=f"Zope's HTTP port (default {DEFAULT_HTTP_PORT})")
-    parser.add_argument("--redis-port", type=int, default=DEFAULT_REDIS_PORT,
-                        help=f"port of the demo's own redis-server (default {DEFAULT_REDIS_PORT}; "
-                        f"not used when {REDIS_URL_VARIABLE} is set)")
-    parser.add_argument("--sandbox-port", type=int, default=DEFAULT_SANDBOX_PORT,
-                        help=f"port of the messenger sandbox and its phone pages (default {DEFAULT_SANDBOX_PORT})")
+    parser.add_argument(
+        "--var",
+        default="var",
+        help="directory for the Zope instance, Redis data and logs (default: var)",
+    )
+    parser.add_argument(
+        "--http-port",
+        type=int,
+        default=DEFAULT_HTTP_PORT,
+        help=f"Zope's HTTP port (default {DEFAULT_HTTP_PORT})",
+    )
+    parser.add_argument(
+        "--redis-port",
+        type=int,
+        default=DEFAULT_REDIS_PORT,
+        help=f"port of the demo's own redis-server (default {DEFAULT_REDIS_PORT}; "
+        f"not used when {REDIS_URL_VARIABLE} is set)",
+    )
+    parser.add_argument(
+        "--sandbox-port",
+        type=int,
+        default=DEFAULT_SANDBOX_PORT,
+        help=f"port of the messenger sandbox and its phone pages (default {DEFAULT_SANDBOX_PORT})",
+    )
     return parser
 
 
@@ -398,16 +445,28 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, _raise_stop)
     stack = None
     try:
-        print("Starting the Messenger demo (the first run also creates the site) ...", flush=True)
-        stack = start_stack(args.var, args.http_port, args.redis_port,
-                            redis_url=os.environ.get(REDIS_URL_VARIABLE), sandbox_port=args.sandbox_port)
+        print(
+            "Starting the Messenger demo (the first run also creates the site) ...",
+            flush=True,
+        )
+        stack = start_stack(
+            args.var,
+            args.http_port,
+            args.redis_port,
+            redis_url=os.environ.get(REDIS_URL_VARIABLE),
+            sandbox_port=args.sandbox_port,
+        )
         print(_banner(stack), flush=True)
         while True:
             dead = stack.dead_child()
             if dead is not None:
                 name, code = dead
-                print(f"\n{name} {_describe_exit(code)} unexpectedly; stopping the demo. "
-                      f"See {stack.log_path(name)}.", file=sys.stderr, flush=True)
+                print(
+                    f"\n{name} {_describe_exit(code)} unexpectedly; stopping the demo. "
+                    f"See {stack.log_path(name)}.",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 return 1
             time.sleep(0.5)
     except _Stop:

@@ -51,11 +51,17 @@ def _add_filter(text):
     pipeline = text[start:end]
     if re.search(rf"(?m)^\s+{FILTER_NAME}\s*$", pipeline) is None:
         # After the access log (translogger logs the 400s too), before Zope.
-        pipeline, count = re.subn(r"(?m)^(\s+)(translogger)\s*$", rf"\1\2\n\1{FILTER_NAME}", pipeline, count=1)
+        pipeline, count = re.subn(
+            r"(?m)^(\s+)(translogger)\s*$", rf"\1\2\n\1{FILTER_NAME}", pipeline, count=1
+        )
         if not count:
-            pipeline, count = re.subn(r"(?m)^(\s+)(zope)\s*$", rf"\1{FILTER_NAME}\n\1\2", pipeline, count=1)
+            pipeline, count = re.subn(
+                r"(?m)^(\s+)(zope)\s*$", rf"\1{FILTER_NAME}\n\1\2", pipeline, count=1
+            )
         if not count:
-            raise ZopeIniError("Found no 'zope' application in zope.ini's [pipeline:main].")
+            raise ZopeIniError(
+                "Found no 'zope' application in zope.ini's [pipeline:main]."
+            )
     text = text[:start] + pipeline + text[end:]
     if f"[filter:{FILTER_NAME}]" not in text:
         header = text.index("[pipeline:main]")

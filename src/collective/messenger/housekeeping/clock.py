@@ -47,7 +47,11 @@ def interval_seconds():
     try:
         return max(0.0, float(os.environ.get(INTERVAL_VARIABLE, DEFAULT_INTERVAL)))
     except ValueError:
-        log.warning("%s is not a number of seconds; using %s.", INTERVAL_VARIABLE, DEFAULT_INTERVAL)
+        log.warning(
+            "%s is not a number of seconds; using %s.",
+            INTERVAL_VARIABLE,
+            DEFAULT_INTERVAL,
+        )
         return DEFAULT_INTERVAL
 
 
@@ -66,8 +70,12 @@ class RoundLog:
 
     def round_failed(self, where, error):
         text = f"{type(error).__name__}: {error}"
-        log.error("Housekeeping on %s failed: %s", where, text,
-                  exc_info=self.last_errors.get(where) != text)
+        log.error(
+            "Housekeeping on %s failed: %s",
+            where,
+            text,
+            exc_info=self.last_errors.get(where) != text,
+        )
         self.last_errors[where] = text
 
     def round_ok(self, where):
@@ -75,8 +83,11 @@ class RoundLog:
 
     def failed(self, error):
         if not self.down:
-            log.warning("Housekeeping runs without its Redis lock: Redis is unreachable (%s). "
-                        "Expiry and erasure go on; waiting posts wait.", error)
+            log.warning(
+                "Housekeeping runs without its Redis lock: Redis is unreachable (%s). "
+                "Expiry and erasure go on; waiting posts wait.",
+                error,
+            )
         self.down = True
 
     def ok(self):
@@ -88,8 +99,12 @@ class RoundLog:
 def take_turn(site_path, period, health, owner=None):
     """True if this instance sweeps ``site_path`` in this period (or Redis cannot tell)."""
     try:
-        taken = get_redis().set(LOCK_PREFIX + site_path, owner or instance_id(), nx=True,
-                                ex=max(1, int(period * 0.9)))
+        taken = get_redis().set(
+            LOCK_PREFIX + site_path,
+            owner or instance_id(),
+            nx=True,
+            ex=max(1, int(period * 0.9)),
+        )
     except redis.RedisError as error:
         health.failed(error)
         return True
@@ -149,9 +164,15 @@ def tick(db, period=None, health=None, owner=None, now=None):
 
 def sweep_site(app, path, manager, now=None):
     """The sweep of one site, step by step, each in its own transaction."""
-    result = _in_transaction(manager, app, path, lambda site: sweep.sweep_subscribers(site, now=now))
+    result = _in_transaction(
+        manager, app, path, lambda site: sweep.sweep_subscribers(site, now=now)
+    )
     result["outbox"] = _in_transaction(manager, app, path, sweep.sweep_outbox)
-    if result["expired"] or result["erased"] or (result["outbox"] or {}).get("dispatched"):
+    if (
+        result["expired"]
+        or result["erased"]
+        or (result["outbox"] or {}).get("dispatched")
+    ):
         log.info("Housekeeping on %s: %s", path, result)
     return result
 
@@ -172,7 +193,11 @@ class HousekeepingClock(threading.Thread):
         super().__init__(name="collective.messenger housekeeping", daemon=True)
         self.db = db
         self.interval = interval
-        self.first_round_after = min(interval, FIRST_ROUND_AFTER) if first_round_after is None else first_round_after
+        self.first_round_after = (
+            min(interval, FIRST_ROUND_AFTER)
+            if first_round_after is None
+            else first_round_after
+        )
         self.health = RoundLog()
         self.rounds = 0
         self._stopped = threading.Event()
@@ -202,17 +227,23 @@ def start(event):
     """``IDatabaseOpenedWithRoot`` subscriber: one clock per database and process."""
     interval = interval_seconds()
     if not interval:
-        log.info("Housekeeping clock off (%s=0): run POST @messenger-maintenance from cron.",
-                 INTERVAL_VARIABLE)
+        log.info(
+            "Housekeeping clock off (%s=0): run POST @messenger-maintenance from cron.",
+            INTERVAL_VARIABLE,
+        )
         return None
     try:
         with _clocks_lock:
             clock = _clocks.get(id(event.database))
             if clock is None or not clock.is_alive():
-                clock = _clocks[id(event.database)] = HousekeepingClock(event.database, interval)
+                clock = _clocks[id(event.database)] = HousekeepingClock(
+                    event.database, interval
+                )
                 clock.start()
                 log.info("Housekeeping clock started: every %s s.", interval)
     except Exception:  # Zope must start even so; cron can stand in
-        log.exception("Housekeeping clock not started: run POST @messenger-maintenance from cron.")
+        log.exception(
+            "Housekeeping clock not started: run POST @messenger-maintenance from cron."
+        )
         return None
     return clock

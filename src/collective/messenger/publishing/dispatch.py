@@ -27,12 +27,12 @@ from collective.messenger import _
 from collective.messenger.errors import MessageError
 from collective.messenger.publishing.gone import absorb_gone
 from collective.messenger.publishing.outbox import CANCELLED
+from collective.messenger.publishing.outbox import get_outbox
 from collective.messenger.publishing.outbox import QUEUED
 from collective.messenger.publishing.outbox import SCHEDULED
 from collective.messenger.publishing.outbox import STALE
 from collective.messenger.publishing.outbox import UNREADABLE
 from collective.messenger.publishing.outbox import WAITING
-from collective.messenger.publishing.outbox import get_outbox
 from collective.messenger.publishing.snapshot import count_by_channel
 from collective.messenger.publishing.snapshot import recipients_for
 from collective.messenger.redis_client import get_redis
@@ -91,7 +91,13 @@ def live_state(entry, connection=None):
 
 def after_commit(entry, recipients, notify=True):
     """Hand ``entry`` over once this transaction committed (cancel it if it is cancelled)."""
-    operation = (entry.state, entry.post_id, dict(entry.post), list(recipients), entry.due)
+    operation = (
+        entry.state,
+        entry.post_id,
+        dict(entry.post),
+        list(recipients),
+        entry.due,
+    )
     transaction.get().addAfterCommitHook(_run_after_commit, args=(operation, notify))
 
 
@@ -106,21 +112,30 @@ def _run_after_commit(succeeded, operation, notify):
         else:
             send(connection, post, recipients, due)
     except PayloadError as error:
-        log.warning("Post %s cannot be handed over, its snapshot is unreadable (%s); the next drain "
-                    "lists it on the messenger dashboard.", post_id, error)
+        log.warning(
+            "Post %s cannot be handed over, its snapshot is unreadable (%s); the next drain "
+            "lists it on the messenger dashboard.",
+            post_id,
+            error,
+        )
         return
     except redis.RedisError as error:
         log.warning(
             "Post %s waits in the outbox: Redis at %s is unreachable (%s). It is handed over by "
             "the next publication, the 'Send waiting posts now' button or POST @messenger-dispatch.",
-            post_id, display_url(), error,
+            post_id,
+            display_url(),
+            error,
         )
         if notify and state != CANCELLED:
-            _tell_editor(_(
-                "status_post_waiting",
-                default="The delivery queue is not reachable right now. The messenger post is "
-                "kept and will be sent as soon as the queue is reachable.",
-            ), "warning")
+            _tell_editor(
+                _(
+                    "status_post_waiting",
+                    default="The delivery queue is not reachable right now. The messenger post is "
+                    "kept and will be sent as soon as the queue is reachable.",
+                ),
+                "warning",
+            )
         return
     if notify and state != CANCELLED:
         _tell_editor(_sent_message(len(recipients), due), "info")
@@ -184,7 +199,9 @@ def drain(site=None, connection=None):
         return result
     try:
         absorb_gone(connection)
-        result.update(drain_replies(connection))  # citizens' replies wait in their own outbox
+        result.update(
+            drain_replies(connection)
+        )  # citizens' replies wait in their own outbox
         now = utcnow()
         for entry in box.unsynced():
             outcome = _drain_entry(box, entry, connection, now)
@@ -192,7 +209,11 @@ def drain(site=None, connection=None):
                 result[outcome] += 1
     except redis.RedisError as error:
         # What is done stays done; the rest waits for the next drain.
-        log.warning("Draining the messenger outbox stopped: Redis at %s failed (%s).", display_url(), error)
+        log.warning(
+            "Draining the messenger outbox stopped: Redis at %s failed (%s).",
+            display_url(),
+            error,
+        )
     result["waiting"] = len(box.waiting())
     return result
 
@@ -213,7 +234,9 @@ def _drain_entry(box, entry, connection, now):
         box.set_aside(entry, STALE)
         log.warning(
             "Post %s waited more than %s for the queue and was not sent. It is listed on the "
-            "messenger dashboard, where an admin can send it anyway.", entry.post_id, STALE_AFTER,
+            "messenger dashboard, where an admin can send it anyway.",
+            entry.post_id,
+            STALE_AFTER,
         )
         return "skipped"
     try:
@@ -225,7 +248,9 @@ def _drain_entry(box, entry, connection, now):
         box.set_aside(entry, UNREADABLE, error=error_text(error))
         log.warning(
             "Post %s cannot be handed over (%s) and was set aside; see the messenger dashboard.",
-            entry.post_id, error_text(error), exc_info=not isinstance(error, PayloadError),
+            entry.post_id,
+            error_text(error),
+            exc_info=not isinstance(error, PayloadError),
         )
         return "skipped"
     box.set_state(entry, SCHEDULED if entry.due > now else QUEUED, synced=True)
@@ -239,7 +264,9 @@ def _hand_over(connection, entry, now):
     except (TypeError, ValueError, AttributeError) as error:
         if isinstance(error, PayloadError):
             raise
-        raise PayloadError(f"The stored post is not a post snapshot ({error}).") from None
+        raise PayloadError(
+            f"The stored post is not a post snapshot ({error})."
+        ) from None
     recipients = recipients_for(tuple(entry.post.get("topics") or ()))
     entry.recipients = PersistentMapping(count_by_channel(recipients))
     send(connection, entry.post, recipients, entry.due)
@@ -259,9 +286,13 @@ class NotSendable(MessageError):
 def _still_public(entry):
     from plone import api
 
-    from collective.messenger.publishing.events import is_public  # events imports this module
+    from collective.messenger.publishing.events import (
+        is_public,  # events imports this module
+    )
 
-    brains = api.portal.get_tool("portal_catalog").unrestrictedSearchResults(UID=entry.content_uid)
+    brains = api.portal.get_tool("portal_catalog").unrestrictedSearchResults(
+        UID=entry.content_uid
+    )
     return bool(brains) and is_public(brains[0]._unrestrictedGetObject())
 
 
@@ -277,11 +308,13 @@ def retry_set_aside(post_id, site=None, connection=None):
     if entry is None or entry not in box.needs_attention():
         return None
     if not _still_public(entry):
-        raise NotSendable(_(
-            "error_set_aside_not_public",
-            default="“${title}” is no longer published, so it was not sent. Dismiss it.",
-            mapping={"title": entry.title or entry.post_id},
-        ))
+        raise NotSendable(
+            _(
+                "error_set_aside_not_public",
+                default="“${title}” is no longer published, so it was not sent. Dismiss it.",
+                mapping={"title": entry.title or entry.post_id},
+            )
+        )
     connection = connection or get_redis()
     now = utcnow()
     try:

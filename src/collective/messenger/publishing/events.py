@@ -5,9 +5,9 @@ from plone.uuid.interfaces import IUUID
 
 from collective.messenger.publishing import posts
 from collective.messenger.publishing.outbox import CANCELLED
+from collective.messenger.publishing.outbox import get_outbox
 from collective.messenger.publishing.outbox import INITIAL
 from collective.messenger.publishing.outbox import SKIPPED
-from collective.messenger.publishing.outbox import get_outbox
 from collective.messenger.publishing.snapshot import wants_sending
 from collective.messenger.settings.access import registry_proxy
 

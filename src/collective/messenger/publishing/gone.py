@@ -34,7 +34,10 @@ def absorb_gone(connection=None):
             changed += 1
     transaction.get().addAfterCommitHook(_forget_after_commit, args=(list(reported),))
     if changed:
-        log.info("Marked %s subscribers unreachable as the messenger platforms reported.", changed)
+        log.info(
+            "Marked %s subscribers unreachable as the messenger platforms reported.",
+            changed,
+        )
     return changed
 
 
@@ -45,4 +48,9 @@ def _forget_after_commit(succeeded, fields):
         get_redis().hdel(GONE_KEY, *fields)
     except redis.RedisError as error:
         # They stay listed and are absorbed again next time; marking is idempotent.
-        log.warning("Could not remove %s absorbed entries from %s: %s", len(fields), GONE_KEY, error)
+        log.warning(
+            "Could not remove %s absorbed entries from %s: %s",
+            len(fields),
+            GONE_KEY,
+            error,
+        )

@@ -40,7 +40,9 @@ STATES = (WAITING, QUEUED, SCHEDULED, CANCELLED, SKIPPED)
 
 # Reasons for which an entry is set aside for an admin's decision (``Outbox.set_aside``).
 STALE = "stale"  # waited more than three days for the queue
-UNREADABLE = "unreadable"  # its snapshot is not a valid post (e.g. written by an older version)
+UNREADABLE = (
+    "unreadable"  # its snapshot is not a valid post (e.g. written by an older version)
+)
 
 
 class OutboxEntry(Persistent):
@@ -81,7 +83,9 @@ class OutboxEntry(Persistent):
     @property
     def is_open(self):
         """Not yet gone out and not given up: can still be handed over, moved or cancelled."""
-        return self.state in (WAITING, SCHEDULED) and (self.state == WAITING or self.is_future)
+        return self.state in (WAITING, SCHEDULED) and (
+            self.state == WAITING or self.is_future
+        )
 
     def __repr__(self):
         return f"<OutboxEntry {self.post_id} {self.kind} {self.state}>"
@@ -93,7 +97,9 @@ class Outbox(Persistent):
         self._by_content = OOBTree()  # item UID -> tuple of post ids, oldest first
         self._by_created = OOTreeSet()  # (created ISO, post id), for "recent posts"
         self._unsynced = OOTreeSet()  # post ids whose Redis side is still to do
-        self._attention = OOTreeSet()  # post ids set aside for an admin (stale, unreadable)
+        self._attention = (
+            OOTreeSet()
+        )  # post ids set aside for an admin (stale, unreadable)
 
     # Outboxes made before ``_attention`` existed get it with the first entry set aside.
     _attention = None
@@ -149,7 +155,9 @@ class Outbox(Persistent):
         now = now or utcnow()
         entry = OutboxEntry(post["id"], content_uid, kind, post, due, now)
         self._entries[entry.post_id] = entry
-        self._by_content[content_uid] = self._by_content.get(content_uid, ()) + (entry.post_id,)
+        self._by_content[content_uid] = self._by_content.get(content_uid, ()) + (
+            entry.post_id,
+        )
         self._by_created.add((now.isoformat(), entry.post_id))
         self._unsynced.add(entry.post_id)
         return entry

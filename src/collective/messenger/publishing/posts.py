@@ -8,9 +8,9 @@ from persistent.mapping import PersistentMapping
 from plone.uuid.interfaces import IUUID
 
 from collective.messenger.publishing import dispatch
+from collective.messenger.publishing.outbox import get_outbox
 from collective.messenger.publishing.outbox import SKIPPED
 from collective.messenger.publishing.outbox import WAITING
-from collective.messenger.publishing.outbox import get_outbox
 from collective.messenger.publishing.snapshot import plan_post
 
 
@@ -47,7 +47,9 @@ def not_gone_out(entry):
 
 
 def open_entries(item):
-    return [entry for entry in get_outbox().entries_for(IUUID(item)) if not_gone_out(entry)]
+    return [
+        entry for entry in get_outbox().entries_for(IUUID(item)) if not_gone_out(entry)
+    ]
 
 
 def refresh_open_entries(item):
@@ -55,7 +57,9 @@ def refresh_open_entries(item):
     box = get_outbox()
     changed = []
     for entry in open_entries(item):
-        plan = plan_post(item, entry.kind, entry.post_id, lead=getattr(entry, "lead", ""))
+        plan = plan_post(
+            item, entry.kind, entry.post_id, lead=getattr(entry, "lead", "")
+        )
         entry.post = PersistentMapping(plan.post.to_dict())
         entry.due = plan.due
         if plan.expired:

@@ -10,9 +10,9 @@ from collective.messenger.publishing import dispatch
 from collective.messenger.publishing import posts
 from collective.messenger.publishing.events import is_public
 from collective.messenger.publishing.outbox import AGAIN
+from collective.messenger.publishing.outbox import get_outbox
 from collective.messenger.publishing.outbox import UPDATE
 from collective.messenger.publishing.outbox import WAITING
-from collective.messenger.publishing.outbox import get_outbox
 from collective.messenger.publishing.snapshot import plan_post
 from collective.messenger.publishing.snapshot import topics_of
 from collective.messenger.subscribers.clock import utcnow
@@ -30,43 +30,55 @@ def _not_gone_out(item):
     box = get_outbox(create=False)  # also asked by a page (a GET): must not write
     if box is None:
         return []
-    return [entry for entry in box.entries_for(IUUID(item)) if posts.not_gone_out(entry)]
+    return [
+        entry for entry in box.entries_for(IUUID(item)) if posts.not_gone_out(entry)
+    ]
 
 
 def check_public(item):
     if not is_public(item):
-        raise SendRefused(_("error_send_not_public", default="Only published items can be sent."))
+        raise SendRefused(
+            _("error_send_not_public", default="Only published items can be sent.")
+        )
 
 
 def check_sendable(item):
     """Raises ``SendRefused`` when "Send update" or "Send again" is not possible now."""
     check_public(item)
     if not topics_of(item):
-        raise SendRefused(_(
-            "error_send_no_topics",
-            default="Choose at least one topic on the Messenger tab first.",
-        ))
+        raise SendRefused(
+            _(
+                "error_send_no_topics",
+                default="Choose at least one topic on the Messenger tab first.",
+            )
+        )
     if _not_gone_out(item):
-        raise SendRefused(_(
-            "error_send_open",
-            default="A messenger post of this item has not gone out yet; it will carry the current content.",
-        ))
+        raise SendRefused(
+            _(
+                "error_send_open",
+                default="A messenger post of this item has not gone out yet; it will carry the current content.",
+            )
+        )
 
 
 def clean_lead(text):
     """The "what is new" line as it is sent: one line, trimmed; refused when empty or too long."""
     lead = " ".join(str(text or "").split())
     if not lead:
-        raise SendRefused(_(
-            "error_lead_missing",
-            default="Say in one line what is new: it leads the update.",
-        ))
+        raise SendRefused(
+            _(
+                "error_lead_missing",
+                default="Say in one line what is new: it leads the update.",
+            )
+        )
     if len(lead) > LEAD_LIMIT:
-        raise SendRefused(_(
-            "error_lead_too_long",
-            default="\"What is new\" may have at most ${limit} characters; it has ${length}.",
-            mapping={"limit": LEAD_LIMIT, "length": len(lead)},
-        ))
+        raise SendRefused(
+            _(
+                "error_lead_too_long",
+                default='"What is new" may have at most ${limit} characters; it has ${length}.',
+                mapping={"limit": LEAD_LIMIT, "length": len(lead)},
+            )
+        )
     return lead
 
 
@@ -91,17 +103,23 @@ def scheduled_entries(item, box=None):
     box = box if box is not None else get_outbox(create=False)
     if box is None:
         return []
-    return [entry for entry in box.entries_for(IUUID(item)) if entry.is_open and entry.is_future]
+    return [
+        entry
+        for entry in box.entries_for(IUUID(item))
+        if entry.is_open and entry.is_future
+    ]
 
 
 def check_scheduled(item):
     """The item's scheduled posts; ``SendRefused`` when there is none (any more)."""
     entries = scheduled_entries(item)
     if not entries:
-        raise SendRefused(_(
-            "error_nothing_scheduled",
-            default="No messenger post of this item is waiting for its time any more.",
-        ))
+        raise SendRefused(
+            _(
+                "error_nothing_scheduled",
+                default="No messenger post of this item is waiting for its time any more.",
+            )
+        )
     return entries
 
 
@@ -115,7 +133,9 @@ def send_now(item):
     entry = check_scheduled(item)[-1]
     dispatch.drain()  # as make_post: subscribers the workers found gone are left out
     box = get_outbox()
-    plan = plan_post(item, entry.kind, entry.post_id, lead=getattr(entry, "lead", ""), due=utcnow())
+    plan = plan_post(
+        item, entry.kind, entry.post_id, lead=getattr(entry, "lead", ""), due=utcnow()
+    )
     entry.post = PersistentMapping(plan.post.to_dict())
     entry.due = plan.due
     entry.recipients = PersistentMapping(plan.counts)

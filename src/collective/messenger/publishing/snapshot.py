@@ -98,10 +98,17 @@ def post_for(item, kind="initial", post_id="preview", lead=""):
     title = item.Title()
     if kind == "update":
         title = translate(
-            _("post_update_title", default="Update: ${title}", mapping={"title": title}),
+            _(
+                "post_update_title",
+                default="Update: ${title}",
+                mapping={"title": title},
+            ),
             target_language=language,
         )
-    template = getattr(registry_proxy(), f"template_{post_kind}", None) or "{title}\n\n{teaser}\n\n{url}"
+    template = (
+        getattr(registry_proxy(), f"template_{post_kind}", None)
+        or "{title}\n\n{teaser}\n\n{url}"
+    )
     return Post(
         id=post_id,
         content_uid=IUUID(item),
@@ -141,7 +148,6 @@ def recipient_counts(item):
     return count_by_channel(recipients_for(topics)) if topics else {}
 
 
-
 class PostPlan(NamedTuple):
     """A post of an item as it would be made now (see ``plan_post``)."""
 
@@ -162,4 +168,6 @@ def plan_post(item, kind, post_id, lead="", due=None):
     post = post_for(item, kind, post_id, lead=lead)
     due = due if due is not None else due_of(item)
     recipients = recipients_for(topics_of(item))
-    return PostPlan(post, due, is_expired_at(item, due), recipients, count_by_channel(recipients))
+    return PostPlan(
+        post, due, is_expired_at(item, due), recipients, count_by_channel(recipients)
+    )

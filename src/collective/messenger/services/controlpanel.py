@@ -18,23 +18,23 @@ from plone.restapi.exceptions import DeserializationError
 from plone.restapi.interfaces import IDeserializeFromJson
 from plone.restapi.interfaces import IFieldDeserializer
 from plone.restapi.interfaces import ISerializeToJson
-from plone.restapi.serializer.controlpanels import SERVICE_ID
 from plone.restapi.serializer.controlpanels import get_jsonschema_for_controlpanel
+from plone.restapi.serializer.controlpanels import SERVICE_ID
 from plone.restapi.serializer.converters import json_compatible
 from zExceptions import BadRequest
 from zope.component import adapter
 from zope.component import queryMultiAdapter
 from zope.i18n import translate
-from zope.interface import Interface
 from zope.interface import implementer
+from zope.interface import Interface
 from zope.interface import Invalid
 from zope.schema import getFieldsInOrder
 from zope.schema import ValidationError
 
 from collective.messenger import _
 from collective.messenger.interfaces import IMessengerLayer
-from collective.messenger.settings.access import MessengerSettings
 from collective.messenger.settings.access import may_read_secrets
+from collective.messenger.settings.access import MessengerSettings
 from collective.messenger.settings.destinations import destination_fields
 from collective.messenger.settings.destinations import refusal
 from collective.messenger.settings.schema import IMessengerSettings
@@ -84,7 +84,9 @@ class MessengerControlpanelSerializeToJson:
             "@id": f"{panel.context.absolute_url()}/{SERVICE_ID}/{panel.__name__}",
             "title": panel.title,
             "group": panel.group,
-            "schema": get_jsonschema_for_controlpanel(panel, panel.context, panel.request),
+            "schema": get_jsonschema_for_controlpanel(
+                panel, panel.context, panel.request
+            ),
             "data": data,
         }
 
@@ -102,7 +104,9 @@ class MessengerControlpanelDeserializeFromJson:
             data = json_body(self.request)
         except DeserializationError:
             raise BadRequest(
-                translate(_("Send the settings as a JSON object."), context=self.request)
+                translate(
+                    _("Send the settings as a JSON object."), context=self.request
+                )
             )
         fields = dict(getFieldsInOrder(IMessengerSettings))
         errors = [

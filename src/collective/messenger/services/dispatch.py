@@ -26,7 +26,9 @@ class DispatchPost(Service):
         result = drain()
         if not queue_reachable():
             self.request.response.setStatus(503)
-            result["message"] = "The delivery queue (Redis) is not reachable; posts keep waiting."
+            result["message"] = (
+                "The delivery queue (Redis) is not reachable; posts keep waiting."
+            )
         if result["dispatched"] or result["cancelled"] or result["skipped"]:
             log.info("Drained the messenger outbox: %s", result)
         return result

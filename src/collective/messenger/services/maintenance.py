@@ -24,6 +24,9 @@ class MaintenancePost(Service):
         # Token or basic auth from a script, not a browser form: nothing to forge.
         alsoProvides(self.request, IDisableCSRFProtection)
         result = sweep_subscribers(api.portal.get())
-        logger.info("Expired %(expired)d pending signups, erased %(erased)d who left; "
-                    "%(pending)d still pending", result)
+        logger.info(
+            "Expired %(expired)d pending signups, erased %(erased)d who left; "
+            "%(pending)d still pending",
+            result,
+        )
         return result

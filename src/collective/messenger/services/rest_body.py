@@ -13,6 +13,8 @@ from collective.messenger.services.rest_errors import RestError
 
 MAX_BODY_BYTES = 1024 * 1024
 JSON_TYPES = ("application/json",)
+
+
 def _reject_constant(name):
     # NaN and Infinity are not JSON; Python's parser accepts them unless told otherwise.
     raise ValueError(f"{name} is not JSON")
@@ -49,7 +51,10 @@ def too_large():
     return RestError(
         413,
         "PayloadTooLarge",
-        _("error_body_too_large", default="The request is too large. Send at most 1 MB."),
+        _(
+            "error_body_too_large",
+            default="The request is too large. Send at most 1 MB.",
+        ),
     )
 
 
@@ -73,7 +78,9 @@ def json_object(request, limit=MAX_BODY_BYTES):
         # ValueError covers broken JSON, invalid UTF-8 and integers too long to convert;
         # RecursionError a deeply nested array.
         raise RestError(
-            400, "BadRequest", _("error_body_malformed", default="The request is not valid JSON.")
+            400,
+            "BadRequest",
+            _("error_body_malformed", default="The request is not valid JSON."),
         )
     if not isinstance(value, dict):
         raise RestError(

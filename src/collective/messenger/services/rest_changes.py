@@ -16,11 +16,21 @@ from collective.messenger.subscribers.model import UNSUBSCRIBED
 MAX_FIELD_NAME = 64
 CHANGEABLE = ("topics", "mode", "language", "state")
 # Fields of the GET answer a client may send back unchanged (GET, edit, PATCH); ignored.
-READ_ONLY = ("@id", "channel", "address", "created", "confirmed", "unsubscribed", "manage_url")
+READ_ONLY = (
+    "@id",
+    "channel",
+    "address",
+    "created",
+    "confirmed",
+    "unsubscribed",
+    "manage_url",
+)
 
 
 def site_languages():
-    languages = api.portal.get_registry_record("plone.available_languages", default=None) or []
+    languages = (
+        api.portal.get_registry_record("plone.available_languages", default=None) or []
+    )
     default = api.portal.get_registry_record("plone.default_language", default=None)
     return {language.lower() for language in [*languages, default] if language}
 
@@ -32,17 +42,25 @@ def parse_changes(body, subscriber):
     for field in body:
         if field not in CHANGEABLE and field not in READ_ONLY:
             # Named in the answer, so shortened: a client could send a 1 MB name.
-            errors[field[:MAX_FIELD_NAME]] = _("error_field_unknown", default="This field cannot be changed.")
+            errors[field[:MAX_FIELD_NAME]] = _(
+                "error_field_unknown", default="This field cannot be changed."
+            )
 
     if "topics" in body:
         topics = body["topics"]
-        allowed = {topic["id"] for topic in offer.offered_topics()} | set(subscriber.topics)
+        allowed = {topic["id"] for topic in offer.offered_topics()} | set(
+            subscriber.topics
+        )
         if not isinstance(topics, list) or not topics:
-            errors["topics"] = _("error_topics_missing", default="Please choose at least one topic.")
+            errors["topics"] = _(
+                "error_topics_missing", default="Please choose at least one topic."
+            )
         elif len(topics) > MAX_TOPICS or not all(
             isinstance(topic, str) and topic in allowed for topic in topics
         ):
-            errors["topics"] = _("error_topics_unknown", default="Please choose from the topics offered.")
+            errors["topics"] = _(
+                "error_topics_unknown", default="Please choose from the topics offered."
+            )
         else:
             changes["topics"] = sorted(set(topics))
 
@@ -58,8 +76,10 @@ def parse_changes(body, subscriber):
 
     if "language" in body:
         language = body["language"]
-        if not isinstance(language, str) or not LANGUAGE.match(language) or (
-            language != subscriber.language and language not in site_languages()
+        if (
+            not isinstance(language, str)
+            or not LANGUAGE.match(language)
+            or (language != subscriber.language and language not in site_languages())
         ):
             errors["language"] = _(
                 "error_language_unknown",

@@ -8,8 +8,8 @@ from zope.interface import implementer
 from zope.publisher.interfaces import IPublishTraverse
 
 from collective.messenger import _
-from collective.messenger.services.rest_errors import RestError
 from collective.messenger.services.rest_errors import error_body
+from collective.messenger.services.rest_errors import RestError
 
 MAX_PARAMS = 4
 
@@ -66,5 +66,6 @@ def not_found(message=None):
     return RestError(
         404,
         "NotFound",
-        message or _("error_rest_not_found", default="There is nothing at this address."),
+        message
+        or _("error_rest_not_found", default="There is nothing at this address."),
     )

@@ -26,8 +26,8 @@ from collective.messenger.signup import phones
 from collective.messenger.signup import ratelimit
 from collective.messenger.signup import replies
 from collective.messenger.subscribers import CodeCheck
-from collective.messenger.subscribers import SubscriberError
 from collective.messenger.subscribers import get_store
+from collective.messenger.subscribers import SubscriberError
 from collective.messenger.subscribers.model import ACTIVE
 from collective.messenger.subscribers.model import UNSUBSCRIBED
 
@@ -59,7 +59,10 @@ def invalid(errors, status=400, discard=True):
 
 def rate_limited(error):
     return RestError(
-        429, "RateLimited", error.message, headers={"Retry-After": str(max(1, error.retry_after))}
+        429,
+        "RateLimited",
+        error.message,
+        headers={"Retry-After": str(max(1, error.retry_after))},
     )
 
 
@@ -67,7 +70,9 @@ def refused_by_store(error):
     # The store checks again what the flow validated; reaching this is a missing check.
     log.warning("Subscriber store refused a REST request: %s", error)
     return RestError(
-        400, "BadRequest", _("error_signup_refused", default="Your signup could not be processed.")
+        400,
+        "BadRequest",
+        _("error_signup_refused", default="Your signup could not be processed."),
     )
 
 
@@ -111,14 +116,12 @@ class SubscriptionsPost(MessengerService):
             return None
         key = key.strip()
         if not key or len(key) > MAX_IDEMPOTENCY_KEY:
-            raise invalid(
-                {
-                    IDEMPOTENCY_HEADER: _(
-                        "error_idempotency_key",
-                        default="The Idempotency-Key header must have 1 to 255 characters.",
-                    )
-                }
-            )
+            raise invalid({
+                IDEMPOTENCY_HEADER: _(
+                    "error_idempotency_key",
+                    default="The Idempotency-Key header must have 1 to 255 characters.",
+                )
+            })
         return key
 
     def next_step(self, step):
@@ -168,9 +171,12 @@ class SubscriptionsPost(MessengerService):
     def token_from(self, body):
         token = body.get("token")
         if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
-            raise invalid(
-                {"token": _("error_token_missing", default="The signup token is missing or malformed.")}
-            )
+            raise invalid({
+                "token": _(
+                    "error_token_missing",
+                    default="The signup token is missing or malformed.",
+                )
+            })
         return token
 
 

@@ -20,7 +20,11 @@ class TopicsGet(MessengerService):
         return {
             "@id": f"{self.context.absolute_url()}/{SERVICE}",
             "topics": [
-                {"id": topic["id"], "title": topic["title"], "description": topic["description"]}
+                {
+                    "id": topic["id"],
+                    "title": topic["title"],
+                    "description": topic["description"],
+                }
                 for topic in offer.offered_topics()
             ],
             "channels": [

@@ -36,9 +36,9 @@ from collective.messenger.webhooks import replay
 from collective.messenger.webhooks import signal
 from collective.messenger.webhooks import telegram
 from collective.messenger.webhooks import whatsapp
-from collective.messenger.webhooks.requestbody import Rejected
 from collective.messenger.webhooks.requestbody import parse_json
 from collective.messenger.webhooks.requestbody import read_body
+from collective.messenger.webhooks.requestbody import Rejected
 from collective.messenger.webhooks.verification import same_secret
 from collective.messenger.webhooks.verification import valid_whatsapp_signature
 
@@ -47,7 +47,11 @@ log = logging.getLogger("collective.messenger")
 JSON = "application/json"
 PLATFORMS = ("telegram", "whatsapp", "signal")
 # The secret each platform proves itself with.
-SECRET_SETTINGS = {"telegram": "webhook_secret", "whatsapp": "app_secret", "signal": "webhook_secret"}
+SECRET_SETTINGS = {
+    "telegram": "webhook_secret",
+    "whatsapp": "app_secret",
+    "signal": "webhook_secret",
+}
 # Path segments after the platform: Signal's secret.
 EXTRA_SEGMENTS = {"telegram": 0, "whatsapp": 0, "signal": 1}
 
@@ -56,9 +60,16 @@ FORBIDDEN = _(
     "webhook_forbidden",
     default="The request could not be verified as coming from the messenger platform.",
 )
-WRONG_METHOD = _("webhook_wrong_method", default="This webhook does not accept this HTTP method.")
-ERROR_TYPES = {400: "BadRequest", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed",
-               413: "PayloadTooLarge"}
+WRONG_METHOD = _(
+    "webhook_wrong_method", default="This webhook does not accept this HTTP method."
+)
+ERROR_TYPES = {
+    400: "BadRequest",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    413: "PayloadTooLarge",
+}
 
 
 @implementer(IPublishTraverse)
@@ -83,13 +94,19 @@ class MessengerWebhook(Service):
             # Nothing a rejected request touched may be committed.
             transaction.doom()
             # The platform's name only: Signal's secret is the next path segment.
-            log.info("Messenger webhook %s answered %s: %s", self.names[0] if self.names else "-",
-                     rejected.status, translate(rejected.message))
+            log.info(
+                "Messenger webhook %s answered %s: %s",
+                self.names[0] if self.names else "-",
+                rejected.status,
+                translate(rejected.message),
+            )
             status, content_type = rejected.status, JSON
-            body = json.dumps({"error": {
-                "type": ERROR_TYPES.get(rejected.status, "Error"),
-                "message": translate(rejected.message, context=self.request),
-            }})
+            body = json.dumps({
+                "error": {
+                    "type": ERROR_TYPES.get(rejected.status, "Error"),
+                    "message": translate(rejected.message, context=self.request),
+                }
+            })
         response.setStatus(status)
         response.setHeader("Content-Type", content_type)
         response.setHeader("Cache-Control", "no-store")
@@ -107,7 +124,9 @@ class MessengerWebhook(Service):
         if method == "GET" and platform == "whatsapp":
             return self.whatsapp_handshake()
         if method != "POST":
-            self.request.response.setHeader("Allow", "GET, POST" if platform == "whatsapp" else "POST")
+            self.request.response.setHeader(
+                "Allow", "GET, POST" if platform == "whatsapp" else "POST"
+            )
             raise Rejected(405, WRONG_METHOD)
         body = read_body(self.request)
         settings = settings_document()["channels"].get(platform) or {}
@@ -118,15 +137,22 @@ class MessengerWebhook(Service):
         # Authenticated by the platform's secret, not by a browser's cookie: CSRF does not apply.
         alsoProvides(self.request, IDisableCSRFProtection)
         checked = replay.fresh(platform, events)
-        outcomes = [dispatch.apply_one(event) if is_fresh else replay.REPLAYED for event, is_fresh in checked]
+        outcomes = [
+            dispatch.apply_one(event) if is_fresh else replay.REPLAYED
+            for event, is_fresh in checked
+        ]
         return 200, json.dumps({"ok": True, "outcomes": outcomes}), JSON
 
     def verified(self, platform, settings, body):
         secret = settings.get(SECRET_SETTINGS[platform])
         if platform == "telegram":
-            return same_secret(self.request.getHeader("X-Telegram-Bot-Api-Secret-Token"), secret)
+            return same_secret(
+                self.request.getHeader("X-Telegram-Bot-Api-Secret-Token"), secret
+            )
         if platform == "whatsapp":
-            return valid_whatsapp_signature(secret, body, self.request.getHeader("X-Hub-Signature-256"))
+            return valid_whatsapp_signature(
+                secret, body, self.request.getHeader("X-Hub-Signature-256")
+            )
         given = self.names[1] if len(self.names) > 1 else None
         return same_secret(given, secret)
 
@@ -139,7 +165,9 @@ class MessengerWebhook(Service):
 
     def whatsapp_handshake(self):
         settings = settings_document()["channels"].get("whatsapp") or {}
-        challenge = whatsapp.handshake_challenge(self.request.form, settings.get("verify_token"), same_secret)
+        challenge = whatsapp.handshake_challenge(
+            self.request.form, settings.get("verify_token"), same_secret
+        )
         if challenge is None:
             raise Rejected(403, FORBIDDEN)
         return 200, challenge, "text/plain; charset=utf-8"

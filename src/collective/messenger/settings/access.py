@@ -65,7 +65,7 @@ def settings_document(site=None, environment_secrets=True):
             value = secret(name) if name in SECRET_FIELD_NAMES else getattr(proxy, name)
             channels[channel][key] = value
         elif name.startswith(TEMPLATE_PREFIX):
-            templates[name[len(TEMPLATE_PREFIX):]] = getattr(proxy, name)
+            templates[name[len(TEMPLATE_PREFIX) :]] = getattr(proxy, name)
     return {
         "schema": SETTINGS_SCHEMA,
         "channels": channels,

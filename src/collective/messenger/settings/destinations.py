@@ -28,7 +28,8 @@ PLATFORM_HOSTS = {
 
 def destination_fields():
     return tuple(
-        name for name in getFieldNamesInOrder(IMessengerSettings)
+        name
+        for name in getFieldNamesInOrder(IMessengerSettings)
         if name.endswith(DESTINATION_SUFFIX)
     )
 
@@ -51,7 +52,11 @@ def allowed_for_everyone(name, url):
         return False
     if is_loopback(host):
         return True
-    return parts.scheme == "https" and host == PLATFORM_HOSTS.get(name) and port in (None, 443)
+    return (
+        parts.scheme == "https"
+        and host == PLATFORM_HOSTS.get(name)
+        and port in (None, 443)
+    )
 
 
 def refusal(name, value, current):

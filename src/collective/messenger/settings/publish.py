@@ -44,7 +44,9 @@ def _after_commit(succeeded, document):
             error,
         )
     else:
-        log.info("Published messenger settings version %s to %s", version, display_url())
+        log.info(
+            "Published messenger settings version %s to %s", version, display_url()
+        )
 
 
 def _before_commit(site):
@@ -54,7 +56,9 @@ def _before_commit(site):
             document = worker_document(site)
     except Exception:
         # Never fail the commit over publication (e.g. the records are being uninstalled).
-        log.exception("Could not build the messenger settings document; not publishing.")
+        log.exception(
+            "Could not build the messenger settings document; not publishing."
+        )
         return
     transaction.get().addAfterCommitHook(_after_commit, args=(document,))
 

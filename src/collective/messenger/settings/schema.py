@@ -18,7 +18,9 @@ from messenger_worker.settings import SECRET_FIELDS
 REGISTRY_PREFIX = "collective.messenger"
 
 SECRET_FIELD_NAMES = tuple(
-    f"{channel}_{field}" for channel, fields in SECRET_FIELDS.items() for field in fields
+    f"{channel}_{field}"
+    for channel, fields in SECRET_FIELDS.items()
+    for field in fields
 )
 
 CHANNEL_TITLES = {
@@ -55,7 +57,11 @@ def _codes_per_day():
 
 def _rate(default):
     return schema.Float(
-        title=_("Send rate"), description=RATE_HELP, default=default, min=0.01, max=10000.0
+        title=_("Send rate"),
+        description=RATE_HELP,
+        default=default,
+        min=0.01,
+        max=10000.0,
     )
 
 
@@ -100,7 +106,9 @@ class IMessengerSettings(model.Schema):
             "telegram_api_url",
         ],
     )
-    telegram_enabled = schema.Bool(title=_("Offer Telegram"), default=False, required=False)
+    telegram_enabled = schema.Bool(
+        title=_("Offer Telegram"), default=False, required=False
+    )
     telegram_bot_username = schema.TextLine(
         title=_("Bot username"),
         description=_("The bot's name from BotFather, without @, used in t.me links."),
@@ -110,7 +118,9 @@ class IMessengerSettings(model.Schema):
     telegram_bot_token = _secret(_("Bot token"), _("The token BotFather gave you."))
     telegram_webhook_secret = _secret(
         _("Webhook secret"),
-        _("Telegram sends it with every webhook call; the site rejects calls without it."),
+        _(
+            "Telegram sends it with every webhook call; the site rejects calls without it."
+        ),
         constraint=validation.check_webhook_secret,
     )
     telegram_rate = _rate(30.0)
@@ -138,7 +148,9 @@ class IMessengerSettings(model.Schema):
             "whatsapp_api_url",
         ],
     )
-    whatsapp_enabled = schema.Bool(title=_("Offer WhatsApp"), default=False, required=False)
+    whatsapp_enabled = schema.Bool(
+        title=_("Offer WhatsApp"), default=False, required=False
+    )
     whatsapp_phone_number_id = schema.TextLine(
         title=_("Phone number ID"),
         description=_("From the WhatsApp Manager (digits only)."),
@@ -147,16 +159,21 @@ class IMessengerSettings(model.Schema):
     )
     whatsapp_business_number = schema.TextLine(
         title=_("Business phone number"),
-        description=_("The number citizens write to, in international format; used in wa.me links."),
+        description=_(
+            "The number citizens write to, in international format; used in wa.me links."
+        ),
         required=False,
         constraint=validation.check_phone_number,
     )
-    whatsapp_access_token = _secret(_("Access token"), _("A permanent system user token."))
+    whatsapp_access_token = _secret(
+        _("Access token"), _("A permanent system user token.")
+    )
     whatsapp_app_secret = _secret(
         _("App secret"), _("Used to check the signature of incoming webhooks.")
     )
     whatsapp_verify_token = _secret(
-        _("Webhook verify token"), _("The token you entered when subscribing the webhook.")
+        _("Webhook verify token"),
+        _("The token you entered when subscribing the webhook."),
     )
     whatsapp_template_name = schema.TextLine(
         title=_("Broadcast template name"),
@@ -168,7 +185,9 @@ class IMessengerSettings(model.Schema):
         constraint=validation.check_whatsapp_template_name,
     )
     whatsapp_image_template_name = schema.TextLine(
-        title=_("whatsapp_image_template_name", default="Template for posts with an image"),
+        title=_(
+            "whatsapp_image_template_name", default="Template for posts with an image"
+        ),
         description=_(
             "whatsapp_image_template_name_help",
             default="Optional: an approved template with an image header, in the same language. "
@@ -209,7 +228,9 @@ class IMessengerSettings(model.Schema):
     signal_enabled = schema.Bool(title=_("Offer Signal"), default=False, required=False)
     signal_sender_number = schema.TextLine(
         title=_("Sender number"),
-        description=_("The number registered in signal-cli-rest-api, in international format."),
+        description=_(
+            "The number registered in signal-cli-rest-api, in international format."
+        ),
         required=False,
         constraint=validation.check_phone_number,
     )
@@ -245,7 +266,9 @@ class IMessengerSettings(model.Schema):
             "threema_api_url",
         ],
     )
-    threema_enabled = schema.Bool(title=_("Offer Threema"), default=False, required=False)
+    threema_enabled = schema.Bool(
+        title=_("Offer Threema"), default=False, required=False
+    )
     threema_gateway_id = schema.TextLine(
         title=_("Gateway ID"),
         description=_("Your Threema Gateway ID, for example *MUSTER1."),
@@ -287,7 +310,8 @@ class IMessengerSettings(model.Schema):
         _("Events"), "{title}\n{start} - {end}, {location}\n\n{teaser}\n\n{url}"
     )
     template_construction_notice = _template(
-        _("Construction notices"), "{title}\n{location}\n{start} - {end}\n\n{teaser}\n\n{url}"
+        _("Construction notices"),
+        "{title}\n{location}\n{start} - {end}\n\n{teaser}\n\n{url}",
     )
 
     model.fieldset("publishing", label=_("Publishing"), fields=["public_states"])
@@ -316,18 +340,24 @@ class IMessengerSettings(model.Schema):
     )
     privacy_url = schema.TextLine(
         title=_("Privacy page"),
-        description=_("Link to the site's privacy page: a full address or a path like /privacy."),
+        description=_(
+            "Link to the site's privacy page: a full address or a path like /privacy."
+        ),
         required=False,
         constraint=validation.check_privacy_url,
     )
     phone_region = schema.TextLine(
         title=_("Default country for phone numbers"),
-        description=_("Numbers entered without a country code are read as from this country."),
+        description=_(
+            "Numbers entered without a country code are read as from this country."
+        ),
         default="DE",
         constraint=validation.check_phone_region,
     )
     erase_after_days = schema.Int(
-        title=_("erase_after_days_title", default="Erase addresses after leaving (days)"),
+        title=_(
+            "erase_after_days_title", default="Erase addresses after leaving (days)"
+        ),
         description=_(
             "erase_after_days_help",
             default="When citizens unsubscribe or block the messenger, their number or ID is "

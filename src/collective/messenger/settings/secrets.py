@@ -10,8 +10,8 @@ from persistent.mapping import PersistentMapping
 from plone import api
 from zope.annotation.interfaces import IAnnotations
 from zope.event import notify
-from zope.interface import Interface
 from zope.interface import implementer
+from zope.interface import Interface
 
 from messenger_worker.settings import secret_from_environment
 

@@ -8,16 +8,16 @@ from collective.messenger.settings.access import settings_document
 from collective.messenger.settings.access import worker_document
 from collective.messenger.settings.schema import CHANNEL_TITLES
 from collective.messenger.settings.schema import IMessengerSettings
-from collective.messenger.settings.validation import WEBHOOK_SECRET_MIN_LENGTH
 from collective.messenger.settings.validation import check_webhook_secret
+from collective.messenger.settings.validation import WEBHOOK_SECRET_MIN_LENGTH
 from messenger_worker import health
 from messenger_worker.settings import CHANNELS
 from messenger_worker.settings import digest
 from messenger_worker.settings import missing_fields
 
-
 WEBHOOK_SECRET_FIELDS = frozenset(
-    name for name, field in getFields(IMessengerSettings).items()
+    name
+    for name, field in getFields(IMessengerSettings).items()
     if field.constraint is check_webhook_secret
 )
 
@@ -26,7 +26,9 @@ def delivery_health():
     """Redis, queues, workers, and whether the workers have the current settings."""
     state = health.collect(get_redis())
     if state["reachable"]:
-        state["settings_current"] = state["settings_digest"] == digest(worker_document())
+        state["settings_current"] = state["settings_digest"] == digest(
+            worker_document()
+        )
     return state
 
 
@@ -35,9 +37,11 @@ def weak_webhook_secrets(document, channel):
     environment) but shorter than the form accepts today: they work, and should be replaced."""
     values = document["channels"][channel]
     return [
-        name for name in values
+        name
+        for name in values
         if f"{channel}_{name}" in WEBHOOK_SECRET_FIELDS
-        and values[name] and len(values[name]) < WEBHOOK_SECRET_MIN_LENGTH
+        and values[name]
+        and len(values[name]) < WEBHOOK_SECRET_MIN_LENGTH
     ]
 
 
@@ -53,17 +57,15 @@ def channel_states(request):
             translate(fields[f"{channel}_{name}"].title, context=request)
             for name in missing_fields(document, channel)
         ]
-        states.append(
-            {
-                "id": channel,
-                "title": translate(CHANNEL_TITLES[channel], context=request),
-                "enabled": bool(values.get("enabled")),
-                "rate": values.get("rate"),
-                "missing": missing,
-                "weak": [
-                    translate(fields[f"{channel}_{name}"].title, context=request)
-                    for name in weak_webhook_secrets(document, channel)
-                ],
-            }
-        )
+        states.append({
+            "id": channel,
+            "title": translate(CHANNEL_TITLES[channel], context=request),
+            "enabled": bool(values.get("enabled")),
+            "rate": values.get("rate"),
+            "missing": missing,
+            "weak": [
+                translate(fields[f"{channel}_{name}"].title, context=request)
+                for name in weak_webhook_secrets(document, channel)
+            ],
+        })
     return states

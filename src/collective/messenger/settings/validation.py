@@ -92,7 +92,10 @@ def check_topics(lines):
 def check_template(text):
     allowed = ", ".join("{%s}" % name for name in TEMPLATE_PLACEHOLDERS)
     try:
-        fields = [field for _literal, field, _spec, _conv in string.Formatter().parse(text or "")]
+        fields = [
+            field
+            for _literal, field, _spec, _conv in string.Formatter().parse(text or "")
+        ]
     except ValueError:
         raise SettingsError(
             _(
@@ -181,7 +184,10 @@ check_whatsapp_template_name = _pattern_check(
 )
 check_graph_api_version = _pattern_check(
     GRAPH_API_VERSION,
-    _("error_graph_version", default='"${value}" is not a Graph API version. Write it like "v23.0".'),
+    _(
+        "error_graph_version",
+        default='"${value}" is not a Graph API version. Write it like "v23.0".',
+    ),
 )
 check_digits = _pattern_check(
     DIGITS,
@@ -216,7 +222,7 @@ def check_webhook_secret(value):
                 default="The secret has ${length} characters; use at least ${minimum}. "
                 "Whoever guesses it can send the site messages in the name of any "
                 "citizen, and short secrets are guessed. Generate one, for example with "
-                "\"openssl rand -hex 24\".",
+                '"openssl rand -hex 24".',
                 mapping={"length": len(value), "minimum": WEBHOOK_SECRET_MIN_LENGTH},
             )
         )
@@ -224,7 +230,7 @@ def check_webhook_secret(value):
         raise SettingsError(
             _(
                 "error_webhook_secret_characters",
-                default="Use only letters, digits, \"_\" and \"-\" in the secret, at most "
+                default='Use only letters, digits, "_" and "-" in the secret, at most '
                 "256: Telegram accepts no others, and the Signal secret is part of an address.",
             )
         )

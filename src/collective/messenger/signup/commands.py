@@ -14,7 +14,9 @@ from collective.messenger.subscribers.tokens import is_token
 
 # "/start TOKEN" (Telegram deep link, also "/start@musterstadt_bot TOKEN"), "START TOKEN" (WhatsApp).
 START = re.compile(r"^\s*/?start(?:@\w+)?(?:\s+(\S+))?\s*$", re.IGNORECASE)
-STOP = re.compile(r"^\s*/?(?:stop|abmelden|unsubscribe)(?:@\w+)?[\s.!]*$", re.IGNORECASE)
+STOP = re.compile(
+    r"^\s*/?(?:stop|abmelden|unsubscribe)(?:@\w+)?[\s.!]*$", re.IGNORECASE
+)
 LINK = re.compile(r"^\s*/?link(?:@\w+)?[\s.!?]*$", re.IGNORECASE)
 
 ACTIVATED = "activated"
@@ -50,11 +52,23 @@ def _start(channel, address, token):
     existing = store.by_address(channel, address)
     if existing is not None and existing.is_active:
         replies.queue_answer(
-            channel, address, existing.language, "already", replies.already_subscribed_text(existing), token or ""
+            channel,
+            address,
+            existing.language,
+            "already",
+            replies.already_subscribed_text(existing),
+            token or "",
         )
         return ALREADY_ACTIVE
     language = existing.language if existing is not None else request_language()
-    replies.queue_answer(channel, address, language, "unknown", replies.unknown_link_text(language), token or "")
+    replies.queue_answer(
+        channel,
+        address,
+        language,
+        "unknown",
+        replies.unknown_link_text(language),
+        token or "",
+    )
     return UNKNOWN_TOKEN
 
 
@@ -73,7 +87,12 @@ def _not_subscribed(channel, address, existing):
     language = existing.language if existing is not None else request_language()
     state = existing.state if existing is not None else "none"
     replies.queue_answer(
-        channel, address, language, "notsubscribed", replies.not_subscribed_text(language), state
+        channel,
+        address,
+        language,
+        "notsubscribed",
+        replies.not_subscribed_text(language),
+        state,
     )
     return NOT_SUBSCRIBED
 

@@ -52,7 +52,9 @@ class NextStep:
     token: str
     expires: datetime
     subscriber_id: str
-    address: str | None = None  # Signal/Threema: the number the code went to (shown masked)
+    address: str | None = (
+        None  # Signal/Threema: the number the code went to (shown masked)
+    )
 
     def as_json(self):
         return {
@@ -62,7 +64,9 @@ class NextStep:
             "qr_svg": self.qr_svg,
             "token": self.token,
             "expires": self.expires.isoformat(),
-            "sent_to": phones.mask_address(self.channel, self.address) if self.address else None,
+            "sent_to": phones.mask_address(self.channel, self.address)
+            if self.address
+            else None,
         }
 
 
@@ -88,18 +92,35 @@ def parse_signup(data):
     errors = {}
     if data.get(HONEYPOT_FIELD):
         # Filled only by bots: the hidden field is out of sight and out of the tab order.
-        raise SignupInvalid({"form": _("error_signup_refused", default="Your signup could not be processed.")})
+        raise SignupInvalid({
+            "form": _(
+                "error_signup_refused", default="Your signup could not be processed."
+            )
+        })
 
     offered_topics = [topic["id"] for topic in offer.offered_topics()]
     topics = data.get("topics")
     if isinstance(topics, str):
-        topics = [topic for topic in topics.split(",") if topic.strip()] if "," in topics else [topics]
+        topics = (
+            [topic for topic in topics.split(",") if topic.strip()]
+            if "," in topics
+            else [topics]
+        )
     if not topics:
-        errors["topics"] = _("error_topics_missing", default="Please choose at least one topic.")
-    elif not isinstance(topics, (list, tuple)) or len(topics) > MAX_TOPICS or not all(
-        isinstance(topic, str) and topic.strip() in offered_topics for topic in topics
+        errors["topics"] = _(
+            "error_topics_missing", default="Please choose at least one topic."
+        )
+    elif (
+        not isinstance(topics, (list, tuple))
+        or len(topics) > MAX_TOPICS
+        or not all(
+            isinstance(topic, str) and topic.strip() in offered_topics
+            for topic in topics
+        )
     ):
-        errors["topics"] = _("error_topics_unknown", default="Please choose from the topics offered.")
+        errors["topics"] = _(
+            "error_topics_unknown", default="Please choose from the topics offered."
+        )
     else:
         topics = sorted({topic.strip() for topic in topics})
 
@@ -108,26 +129,42 @@ def parse_signup(data):
     address = None
     if not isinstance(channel, str) or channel not in channels:
         if not channels:
-            errors["channel"] = _("error_no_channels", default="Subscriptions are not open yet.")
+            errors["channel"] = _(
+                "error_no_channels", default="Subscriptions are not open yet."
+            )
         else:
-            errors["channel"] = _("error_channel_missing", default="Please choose a messenger.")
+            errors["channel"] = _(
+                "error_channel_missing", default="Please choose a messenger."
+            )
     elif channels[channel]["needs"] == offer.PHONE:
         phone = data.get("phone")
         try:
-            address = phones.normalise_phone(phone if isinstance(phone, str) else "", offer.phone_region(), channel)
+            address = phones.normalise_phone(
+                phone if isinstance(phone, str) else "", offer.phone_region(), channel
+            )
         except phones.PhoneInvalid as error:
             errors["phone"] = error.message
 
     if data.get("consent") not in TRUE_VALUES:
-        errors["consent"] = _("error_consent_missing", default="Please agree to the privacy notice to subscribe.")
+        errors["consent"] = _(
+            "error_consent_missing",
+            default="Please agree to the privacy notice to subscribe.",
+        )
 
     language = data.get("language") or request_language()
     if not isinstance(language, str) or not LANGUAGE.match(language):
-        errors["language"] = _("error_language", default="Please choose a language such as de or en.")
+        errors["language"] = _(
+            "error_language", default="Please choose a language such as de or en."
+        )
 
     if errors:
         raise SignupInvalid(errors)
-    return {"channel": channel, "topics": topics, "address": address, "language": language}
+    return {
+        "channel": channel,
+        "topics": topics,
+        "address": address,
+        "language": language,
+    }
 
 
 def start_signup(data, path, request, request_key=None):
@@ -166,7 +203,9 @@ def next_step(subscriber):
     if subscriber.channel == "telegram":
         link = links.telegram_link(settings["bot_username"], subscriber.confirm_token)
     elif subscriber.channel == "whatsapp":
-        link = links.whatsapp_link(settings["business_number"], subscriber.confirm_token)
+        link = links.whatsapp_link(
+            settings["business_number"], subscriber.confirm_token
+        )
     title = offer.CHANNEL_TITLES[subscriber.channel]
     return NextStep(
         channel=subscriber.channel,
@@ -183,7 +222,9 @@ def next_step(subscriber):
 def _qr_label(channel_title):
     # The SVG is markup, not a template: translate its label here, for the current request.
     request = getRequest()
-    return translate(links.qr_title(translate(channel_title, context=request)), context=request)
+    return translate(
+        links.qr_title(translate(channel_title, context=request)), context=request
+    )
 
 
 def pending(token):
@@ -208,19 +249,45 @@ def confirm_code(token, code):
         return CodeResult(False, None, None, EXPIRED_SIGNUP)
     code = "".join((code if isinstance(code, str) else "").split())
     if not CODE.match(code):
-        return CodeResult(False, None, subscriber, _("error_code_format", default="Please enter the 6-digit code from the message."))
+        return CodeResult(
+            False,
+            None,
+            subscriber,
+            _(
+                "error_code_format",
+                default="Please enter the 6-digit code from the message.",
+            ),
+        )
     check = store.verify_code(subscriber, code)
     if check is CodeCheck.OK:
         survivor = store.activate(subscriber)
         replies.queue_welcome(survivor)
-        return CodeResult(True, check, survivor, _("signup_confirmed", default="You are subscribed. We have sent you a welcome message."))
+        return CodeResult(
+            True,
+            check,
+            survivor,
+            _(
+                "signup_confirmed",
+                default="You are subscribed. We have sent you a welcome message.",
+            ),
+        )
     if check is CodeCheck.WRONG:
         left = CODE_ATTEMPTS - subscriber.code.attempts
-        message = _("error_code_wrong", default="This code is not correct. You have ${left} more attempts.", mapping={"left": left})
+        message = _(
+            "error_code_wrong",
+            default="This code is not correct. You have ${left} more attempts.",
+            mapping={"left": left},
+        )
     elif check is CodeCheck.EXHAUSTED:
-        message = _("error_code_exhausted", default="Too many wrong codes. Please request a new code.")
+        message = _(
+            "error_code_exhausted",
+            default="Too many wrong codes. Please request a new code.",
+        )
     elif check is CodeCheck.EXPIRED:
-        message = _("error_code_expired", default="This code has expired. Please request a new code.")
+        message = _(
+            "error_code_expired",
+            default="This code has expired. Please request a new code.",
+        )
     else:
         message = _("error_code_missing", default="Please request a new code.")
     return CodeResult(False, check, subscriber, message)

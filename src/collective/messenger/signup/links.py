@@ -31,12 +31,20 @@ def qr_svg(link, title=None):
     svg = image.to_string(encoding="unicode")
     label = title or "QR code"
     # Without width and height the SVG fills its box; the viewBox keeps it square.
-    svg = svg.replace("<svg ", f'<svg role="img" aria-label="{_escape(label)}" class="messenger-qr" ', 1)
+    svg = svg.replace(
+        "<svg ",
+        f'<svg role="img" aria-label="{_escape(label)}" class="messenger-qr" ',
+        1,
+    )
     return _strip_size(svg)
 
 
 def qr_title(channel_title):
-    return _("qr_title", default="QR code: opens ${channel} on your phone", mapping={"channel": channel_title})
+    return _(
+        "qr_title",
+        default="QR code: opens ${channel} on your phone",
+        mapping={"channel": channel_title},
+    )
 
 
 def _escape(text):
@@ -49,5 +57,5 @@ def _strip_size(svg):
         start = head.find(f' {attribute}="')
         if start != -1:
             end = head.index('"', start + len(attribute) + 3)
-            head = head[:start] + head[end + 1:]
+            head = head[:start] + head[end + 1 :]
     return head + sep + rest

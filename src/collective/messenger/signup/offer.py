@@ -5,8 +5,8 @@ import hashlib
 from collective.messenger.settings.access import registry_proxy
 from collective.messenger.settings.access import settings_document
 from collective.messenger.settings.schema import CHANNEL_TITLES
-from collective.messenger.settings.validation import SettingsError
 from collective.messenger.settings.validation import parse_topic_lines
+from collective.messenger.settings.validation import SettingsError
 from messenger_worker.settings import CHANNELS
 from messenger_worker.settings import missing_fields
 
@@ -41,7 +41,11 @@ def offered_channels(document=None):
     for channel in CHANNELS:
         values = document["channels"].get(channel, {})
         if values.get("enabled") and not missing_fields(document, channel):
-            offered.append({"id": channel, "title": CHANNEL_TITLES[channel], "needs": NEEDS[channel]})
+            offered.append({
+                "id": channel,
+                "title": CHANNEL_TITLES[channel],
+                "needs": NEEDS[channel],
+            })
     return offered
 
 
@@ -53,7 +57,11 @@ def privacy():
     """
     proxy = registry_proxy()
     text = proxy.privacy_text or ""
-    return {"text": text, "url": proxy.privacy_url or "", "version": privacy_version(text)}
+    return {
+        "text": text,
+        "url": proxy.privacy_url or "",
+        "version": privacy_version(text),
+    }
 
 
 def privacy_version(text):

@@ -23,22 +23,43 @@ def normalise_phone(value, region="DE", channel="signal"):
     """
     value = (value or "").strip()
     if not value:
-        raise PhoneInvalid(_("error_phone_missing", default="Please enter your mobile number."))
+        raise PhoneInvalid(
+            _("error_phone_missing", default="Please enter your mobile number.")
+        )
     if len(value) > MAX_INPUT_LENGTH:
-        raise PhoneInvalid(_("error_phone_invalid", default="This is not a valid mobile number. "
-                             "Enter it like 0151 12345678 or +49 151 12345678."))
-    if channel == "threema" and THREEMA_ID.match(value.upper()) and not value.startswith("+"):
+        raise PhoneInvalid(
+            _(
+                "error_phone_invalid",
+                default="This is not a valid mobile number. "
+                "Enter it like 0151 12345678 or +49 151 12345678.",
+            )
+        )
+    if (
+        channel == "threema"
+        and THREEMA_ID.match(value.upper())
+        and not value.startswith("+")
+    ):
         return value.upper()
     try:
         number = phonenumbers.parse(value, region or "DE")
     except phonenumbers.NumberParseException:
         number = None
     if number is None or not phonenumbers.is_valid_number(number):
-        raise PhoneInvalid(_("error_phone_invalid", default="This is not a valid mobile number. "
-                             "Enter it like 0151 12345678 or +49 151 12345678."))
+        raise PhoneInvalid(
+            _(
+                "error_phone_invalid",
+                default="This is not a valid mobile number. "
+                "Enter it like 0151 12345678 or +49 151 12345678.",
+            )
+        )
     if phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.FIXED_LINE:
-        raise PhoneInvalid(_("error_phone_landline", default="This looks like a landline number. "
-                             "Please enter the mobile number you use for the messenger."))
+        raise PhoneInvalid(
+            _(
+                "error_phone_landline",
+                default="This looks like a landline number. "
+                "Please enter the mobile number you use for the messenger.",
+            )
+        )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -59,5 +59,5 @@ def _make_key(site):
 
 def pseudonym(purpose, value, site=None):
     """32 hex digits naming ``value`` for ``purpose`` ("limit-code", "answer", ...) in a Redis key."""
-    message = f"{purpose}:{value}".encode("utf-8")
+    message = f"{purpose}:{value}".encode()
     return hmac.new(_key(site), message, hashlib.sha256).hexdigest()[:32]

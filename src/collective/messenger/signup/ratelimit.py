@@ -92,7 +92,11 @@ def _count(key, window):
     try:
         count, ttl = get_redis().eval(_COUNT_SCRIPT, 1, key, window)
     except redis.RedisError as error:
-        log.warning("Rate limit %s not checked, Redis is unreachable: %s", key.split(":")[2], error)
+        log.warning(
+            "Rate limit %s not checked, Redis is unreachable: %s",
+            key.split(":")[2],
+            error,
+        )
         return 0, 0
     return int(count), int(ttl)
 
@@ -177,7 +181,9 @@ def _today_and_midnight(now=None):
     """The site's calendar day (its time zone) and the seconds until it ends."""
     zone = pytz.timezone(portal_timezone())
     local = (now or datetime.now(pytz.utc)).astimezone(zone)
-    tomorrow = zone.localize(datetime.combine(local.date() + timedelta(days=1), datetime.min.time()))
+    tomorrow = zone.localize(
+        datetime.combine(local.date() + timedelta(days=1), datetime.min.time())
+    )
     return local.date().isoformat(), max(1, int((tomorrow - local).total_seconds()))
 
 
@@ -205,7 +211,9 @@ def take_code_budget(channel):
             _BUDGET_SCRIPT, 1, budget_key(channel, day), budget, until_midnight + 3600
         )
     except redis.RedisError as error:
-        log.warning("Code budget of %s not checked, Redis is unreachable: %s", channel, error)
+        log.warning(
+            "Code budget of %s not checked, Redis is unreachable: %s", channel, error
+        )
         return
     if int(taken):
         return
@@ -213,7 +221,8 @@ def take_code_budget(channel):
         log.warning(
             "The daily code budget of %s (%d) is spent; code signups are refused until midnight. "
             "Raise it in the messenger control panel if this is expected.",
-            channel, budget,
+            channel,
+            budget,
         )
     raise RateLimited(
         until_midnight,
@@ -232,6 +241,10 @@ CHANNEL_NAMES = {"signal": "Signal", "threema": "Threema"}
 def _first_refusal_today(channel, day, ttl):
     """True once a day per channel: the operator's log gets one line, not one per citizen."""
     try:
-        return bool(get_redis().set(budget_key(channel, day) + ":warned", 1, nx=True, ex=ttl + 3600))
+        return bool(
+            get_redis().set(
+                budget_key(channel, day) + ":warned", 1, nx=True, ex=ttl + 3600
+            )
+        )
     except redis.RedisError:
         return True

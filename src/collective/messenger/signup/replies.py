@@ -44,7 +44,11 @@ def signup_url():
 
 def site_title():
     # The site's name from Site Setup; the root's Title() is the front page's heading in Plone 6.
-    return api.portal.get_registry_record("plone.site_title", default="") or api.portal.get().Title() or ""
+    return (
+        api.portal.get_registry_record("plone.site_title", default="")
+        or api.portal.get().Title()
+        or ""
+    )
 
 
 def _how_to_leave(subscriber):
@@ -77,8 +81,11 @@ def welcome_text(subscriber):
     if subscriber.channel in LINK_CHANNELS:
         # This message holds the only copy of the manage link: say how to get it again.
         text += "\n" + translate(
-            _("reply_link_again", default="Lost this message? Send ${word} to get your link again.",
-              mapping={"word": "link"}),
+            _(
+                "reply_link_again",
+                default="Lost this message? Send ${word} to get your link again.",
+                mapping={"word": "link"},
+            ),
             target_language=language,
         )
     return text

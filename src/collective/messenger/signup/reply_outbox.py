@@ -148,7 +148,8 @@ def record(reply_id, recipient, text):
     box = get_reply_outbox()
     entry = box.add(reply_id, recipient, text)
     transaction.get().addAfterCommitHook(
-        _hand_over_after_commit, args=(entry, box, get_store(), reply_id, recipient, text)
+        _hand_over_after_commit,
+        args=(entry, box, get_store(), reply_id, recipient, text),
     )
 
 
@@ -164,12 +165,17 @@ def _hand_over_after_commit(succeeded, entry, box, store, reply_id, recipient, t
             "Reply %s for %s subscriber %s waits in the reply outbox: Redis at %s is unreachable "
             "(%s). It is handed over by the next reply, publication, 'Send waiting replies now' "
             "on the dashboard or POST @messenger-dispatch.",
-            reply_id.split("-", 1)[0], recipient.channel, recipient.subscriber_id or "-",
-            display_url(), error,
+            reply_id.split("-", 1)[0],
+            recipient.channel,
+            recipient.subscriber_id or "-",
+            display_url(),
+            error,
         )
         return
     others = _maybe_waiting["flag"]
-    done = _in_own_transaction(entry, lambda get: _after_hand_over(get, entry, box, store, connection, others))
+    done = _in_own_transaction(
+        entry, lambda get: _after_hand_over(get, entry, box, store, connection, others)
+    )
     if done and others:
         _maybe_waiting["flag"] = False
 
@@ -179,7 +185,9 @@ def _after_hand_over(get, entry, box, store, connection, others):
     back: hand them over too (emptying them, never touching the outbox's tree)."""
     changed = get(entry).empty_once()
     if others:
-        waiting = [record for record in get(box).waiting() if record.reply_id != entry.reply_id]
+        waiting = [
+            record for record in get(box).waiting() if record.reply_id != entry.reply_id
+        ]
         if waiting:
             result = hand_over(waiting, connection, get(store), remove=None)
             changed = changed or any(result.values())
@@ -205,9 +213,14 @@ def _in_own_transaction(entry, work):
                 return True
             except ConflictError:
                 manager.abort()
-        log.info("Reply %s keeps its text until the next drain (write conflicts).", entry.reply_id)
+        log.info(
+            "Reply %s keeps its text until the next drain (write conflicts).",
+            entry.reply_id,
+        )
     except (KeyError, redis.RedisError) as error:
-        log.info("Reply %s keeps its text until the next drain (%s).", entry.reply_id, error)
+        log.info(
+            "Reply %s keeps its text until the next drain (%s).", entry.reply_id, error
+        )
     finally:
         manager.abort()
         connection.close()
@@ -259,15 +272,27 @@ def hand_over(entries, connection, store, remove=None):
         if entry.handed_over:
             continue
         if entry.expires <= now:
-            log.warning("Reply %s waited too long for the queue; dropped.", entry.reply_id)
+            log.warning(
+                "Reply %s waited too long for the queue; dropped.", entry.reply_id
+            )
             result["replies_dropped"] += 1
-        elif entry.subscriber_id and (store is None or store.get(entry.subscriber_id) is None):
-            result["replies_dropped"] += 1  # the subscriber's data was deleted meanwhile
+        elif entry.subscriber_id and (
+            store is None or store.get(entry.subscriber_id) is None
+        ):
+            result["replies_dropped"] += (
+                1  # the subscriber's data was deleted meanwhile
+            )
         else:
             try:
-                enqueue_reply(connection, entry.reply_id, entry.as_recipient(), entry.text)
+                enqueue_reply(
+                    connection, entry.reply_id, entry.as_recipient(), entry.text
+                )
             except redis.RedisError as error:
-                log.warning("Reply outbox: Redis at %s failed during the hand-over (%s).", display_url(), error)
+                log.warning(
+                    "Reply outbox: Redis at %s failed during the hand-over (%s).",
+                    display_url(),
+                    error,
+                )
                 break
             result["replies_sent"] += 1
         if remove is not None:
@@ -278,4 +303,8 @@ def hand_over(entries, connection, store, remove=None):
 
 
 def recorded_in(txn):
-    return {args[1] for hook, args, _kws in txn.getAfterCommitHooks() if hook is _hand_over_after_commit}
+    return {
+        args[1]
+        for hook, args, _kws in txn.getAfterCommitHooks()
+        if hook is _hand_over_after_commit
+    }

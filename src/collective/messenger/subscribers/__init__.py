@@ -11,4 +11,11 @@ from collective.messenger.subscribers.model import Subscriber
 from collective.messenger.subscribers.store import SubscriberError
 from collective.messenger.subscribers.store import SubscriberStore
 
-__all__ = ["CodeCheck", "Consent", "Subscriber", "SubscriberError", "SubscriberStore", "get_store"]
+__all__ = [
+    "CodeCheck",
+    "Consent",
+    "Subscriber",
+    "SubscriberError",
+    "SubscriberStore",
+    "get_store",
+]

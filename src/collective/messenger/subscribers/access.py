@@ -3,8 +3,8 @@
 from plone import api
 from zope.annotation.interfaces import IAnnotations
 
-from collective.messenger.settings.validation import SettingsError
 from collective.messenger.settings.validation import parse_topic_lines
+from collective.messenger.settings.validation import SettingsError
 from collective.messenger.subscribers.store import SubscriberStore
 
 TOPICS_RECORD = "collective.messenger.topics"

@@ -35,7 +35,9 @@ def _digest(salt, subscriber_id, code):
 
 def challenge_for(subscriber_id, code, now):
     salt = secrets.token_bytes(16)
-    return CodeChallenge(_digest(salt, subscriber_id, code), salt, now + CODE_LIFETIME, 0)
+    return CodeChallenge(
+        _digest(salt, subscriber_id, code), salt, now + CODE_LIFETIME, 0
+    )
 
 
 def check(challenge, subscriber_id, code, now):
@@ -47,7 +49,9 @@ def check(challenge, subscriber_id, code, now):
     if now >= challenge.expires:
         return CodeCheck.EXPIRED, challenge
     given = code.strip() if isinstance(code, str) else ""
-    if hmac.compare_digest(_digest(challenge.salt, subscriber_id, given), challenge.digest):
+    if hmac.compare_digest(
+        _digest(challenge.salt, subscriber_id, given), challenge.digest
+    ):
         return CodeCheck.OK, None
     challenge = challenge._replace(attempts=challenge.attempts + 1)
     if challenge.attempts >= CODE_ATTEMPTS:

@@ -1,8 +1,8 @@
 """Keep the subscriber store ready for the configured topics."""
 
-from collective.messenger.subscribers.access import TOPICS_RECORD
 from collective.messenger.subscribers.access import configured_topic_ids
 from collective.messenger.subscribers.access import get_store
+from collective.messenger.subscribers.access import TOPICS_RECORD
 
 
 def topics_changed(event):

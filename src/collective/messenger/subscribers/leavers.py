@@ -58,4 +58,8 @@ def _write_after_commit(succeeded, changes):
             pipe.execute()
     except redis.RedisError as error:
         # Only posts already scheduled are affected; the outbox drain does not repeat this.
-        log.warning("Could not tell the workers that %s subscribers left or came back: %s", len(changes), error)
+        log.warning(
+            "Could not tell the workers that %s subscribers left or came back: %s",
+            len(changes),
+            error,
+        )

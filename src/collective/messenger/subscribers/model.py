@@ -63,7 +63,9 @@ class Subscriber(Persistent):
     code = None
     signup_key = None
 
-    def __init__(self, id, channel, topics, language, mode, consent, manage_token, created):
+    def __init__(
+        self, id, channel, topics, language, mode, consent, manage_token, created
+    ):
         self.id = id
         self.channel = channel
         self.topics = topics
@@ -99,5 +101,7 @@ class Subscriber(Persistent):
     def forget(self, *names):
         """Drop optional attributes back to their class default (None)."""
         for name in names:
-            if getattr(self, name) is not None:  # set on the instance, not the class default
+            if (
+                getattr(self, name) is not None
+            ):  # set on the instance, not the class default
                 delattr(self, name)

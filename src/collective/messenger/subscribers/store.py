@@ -9,7 +9,6 @@ succeeds. There is no single hot object: no list of all ids, no plain integer co
 
 from datetime import timedelta
 from functools import reduce
-from itertools import islice
 
 from BTrees.Length import Length
 from BTrees.OOBTree import OOBTree
@@ -22,30 +21,30 @@ from collective.messenger.subscribers import leavers
 from collective.messenger.subscribers import tokens
 from collective.messenger.subscribers.clock import epoch
 from collective.messenger.subscribers.clock import utcnow
+from collective.messenger.subscribers.indexing import count_keys
+from collective.messenger.subscribers.indexing import index_entries
 from collective.messenger.subscribers.indexing import INDEXES
 from collective.messenger.subscribers.indexing import RECIPIENT_SEPARATOR
 from collective.messenger.subscribers.indexing import SET_INDEXES
-from collective.messenger.subscribers.indexing import count_keys
-from collective.messenger.subscribers.indexing import index_entries
 from collective.messenger.subscribers.model import ACTIVE
 from collective.messenger.subscribers.model import ADDRESS_FROM_MESSENGER
 from collective.messenger.subscribers.model import ADDRESS_PROVEN_BY_CODE
 from collective.messenger.subscribers.model import CHANNELS
+from collective.messenger.subscribers.model import Consent
 from collective.messenger.subscribers.model import CONSENT_PATHS
 from collective.messenger.subscribers.model import IMMEDIATE
 from collective.messenger.subscribers.model import MODES
 from collective.messenger.subscribers.model import PENDING
 from collective.messenger.subscribers.model import PENDING_LIFETIME
 from collective.messenger.subscribers.model import STATES
+from collective.messenger.subscribers.model import Subscriber
 from collective.messenger.subscribers.model import UNREACHABLE
 from collective.messenger.subscribers.model import UNSUBSCRIBED
-from collective.messenger.subscribers.model import Consent
-from collective.messenger.subscribers.model import Subscriber
 from collective.messenger.subscribers.trees import AddressIndex
 from collective.messenger.subscribers.trees import RecipientMap
+from collective.messenger.subscribers.trees import shard_of
 from collective.messenger.subscribers.trees import ShardedTree
 from collective.messenger.subscribers.trees import TopicMembers
-from collective.messenger.subscribers.trees import shard_of
 
 # Day counters (``daily()``): what the admin view charts.
 DAILY_EVENTS = ("confirmed", "unsubscribed", "unreachable", "expired", "deleted")
@@ -132,7 +131,9 @@ class SubscriberStore(Persistent):
         Reads only index buckets, never subscriber records, so it stays fast when the
         records are not in the ZODB cache.
         """
-        sets = [self._topics.get(t) for t in dict.fromkeys(topics) if isinstance(t, str)]
+        sets = [
+            self._topics.get(t) for t in dict.fromkeys(topics) if isinstance(t, str)
+        ]
         sets = [members for members in sets if members is not None]
         snapshot = []
         append = snapshot.append
@@ -146,7 +147,9 @@ class SubscriberStore(Persistent):
             # BTrees' union merges sorted sets in C; each id comes out once.
             ids = parts[0] if len(parts) == 1 else reduce(union, parts)
             for sid in ids.keys(floor, excludemin=True):
-                channel, address, language, their_mode = recipients[sid].split(separator)
+                channel, address, language, their_mode = recipients[sid].split(
+                    separator
+                )
                 if their_mode == mode:
                     append((sid, channel, address, language))
         return snapshot
@@ -178,7 +181,9 @@ class SubscriberStore(Persistent):
                 _kind, topic, channel, state = key
                 topics.setdefault(topic, dict.fromkeys(STATES, 0))[state] += value
                 per_channel = topic_channels.setdefault(topic, {})
-                per_channel.setdefault(channel, dict.fromkeys(STATES, 0))[state] += value
+                per_channel.setdefault(channel, dict.fromkeys(STATES, 0))[state] += (
+                    value
+                )
         return {
             "total": sum(states.values()),
             "states": states,
@@ -218,7 +223,12 @@ class SubscriberStore(Persistent):
     def _prepare_topics(self, topic_ids):
         for topic in topic_ids:
             self._topic_members(topic)
-            self._counter(("topic", topic, CHANNELS[0], PENDING))  # makes the topic's set
+            self._counter((
+                "topic",
+                topic,
+                CHANNELS[0],
+                PENDING,
+            ))  # makes the topic's set
 
     # -- signing up ------------------------------------------------------------------------
 
@@ -289,7 +299,9 @@ class SubscriberStore(Persistent):
         """A new 6-digit code for a pending Signal or Threema signup; returned once, stored
         only as a hash, valid 15 minutes for 5 attempts. Replaces any earlier code."""
         if subscriber.channel not in ADDRESS_PROVEN_BY_CODE:
-            raise SubscriberError(f"{subscriber.channel} confirms with a link, not a code.")
+            raise SubscriberError(
+                f"{subscriber.channel} confirms with a link, not a code."
+            )
         if not subscriber.is_pending:
             raise SubscriberError(f"{subscriber!r} is not pending.")
         code = codes.new_code()
@@ -303,7 +315,9 @@ class SubscriberStore(Persistent):
         are counted on the record, so the caller's transaction must commit even when it
         answers "wrong code" (return an error response; do not raise, which would abort).
         """
-        result, challenge = codes.check(subscriber.code, subscriber.id, code, now or utcnow())
+        result, challenge = codes.check(
+            subscriber.code, subscriber.id, code, now or utcnow()
+        )
         if challenge is not subscriber.code:
             if challenge is None:
                 subscriber.forget("code")
@@ -332,7 +346,9 @@ class SubscriberStore(Persistent):
             raise SubscriberError(f"{subscriber!r} was confirmed for another address.")
         address = address or subscriber.address
         if address is None:
-            raise SubscriberError(f"{subscriber!r} needs the address from the messenger.")
+            raise SubscriberError(
+                f"{subscriber!r} needs the address from the messenger."
+            )
 
         existing = self.get(self._addresses.get((subscriber.channel, address)))
         if existing is not None:
@@ -400,7 +416,9 @@ class SubscriberStore(Persistent):
         sid = subscriber.id
         if self._subscribers.get(sid) is not subscriber:
             return False
-        self._reindex(subscriber, index_entries(subscriber), count_keys(subscriber), gone=True)
+        self._reindex(
+            subscriber, index_entries(subscriber), count_keys(subscriber), gone=True
+        )
         del self._subscribers[sid]
         self._count_day(now or utcnow(), "deleted")
         return True
@@ -410,7 +428,9 @@ class SubscriberStore(Persistent):
         now = now or utcnow()
         self._prepare_days(now.date())  # this job runs regularly: keep a month ready
         cutoff = epoch(now)
-        expired = [sid for sid, expires in self._confirm_tokens.values() if expires <= cutoff]
+        expired = [
+            sid for sid, expires in self._confirm_tokens.values() if expires <= cutoff
+        ]
         return self._expire(expired, now)
 
     def _expire_near(self, token, now):
@@ -425,7 +445,9 @@ class SubscriberStore(Persistent):
     def _expire(self, expired, now):
         for sid in expired:
             subscriber = self._subscribers[sid]
-            self._reindex(subscriber, index_entries(subscriber), count_keys(subscriber), gone=True)
+            self._reindex(
+                subscriber, index_entries(subscriber), count_keys(subscriber), gone=True
+            )
             del self._subscribers[sid]
         if expired:
             self._count_day(now, "expired", len(expired))
@@ -510,11 +532,17 @@ class SubscriberStore(Persistent):
                 actual = dict(tree.items())
             if actual != expected[name]:
                 problems.append(f"index {name} differs from the records")
-        sharded = [self._index(name) for name in ("subscribers", *INDEXES) if name != "topics"]
+        sharded = [
+            self._index(name) for name in ("subscribers", *INDEXES) if name != "topics"
+        ]
         sharded.extend(self._topics.values())
         if any(tree.misplaced() for tree in sharded):
-            problems.append("a sharded index has keys in the wrong shard or lacks its floor")
-        actual_counts = {key: length() for key, length in self._counts.items() if length()}
+            problems.append(
+                "a sharded index has keys in the wrong shard or lacks its floor"
+            )
+        actual_counts = {
+            key: length() for key, length in self._counts.items() if length()
+        }
         if actual_counts != counts:
             problems.append("counters differ from the records")
         return problems
@@ -567,11 +595,19 @@ class SubscriberStore(Persistent):
             self._counter(key).change(-1)
         for key in counts_after - counts_before:
             self._counter(key).change(1)
-        was_recipient = any(name == "recipients" for name, _key, _value in entries_before)
+        was_recipient = any(
+            name == "recipients" for name, _key, _value in entries_before
+        )
         is_recipient = any(name == "recipients" for name, _key, _value in entries_after)
         if was_recipient != is_recipient:
-            jar = self._p_jar  # its transaction manager: tests and scripts may use their own
-            leavers.note(subscriber.id, was_recipient, jar.transaction_manager.get() if jar else None)
+            jar = (
+                self._p_jar
+            )  # its transaction manager: tests and scripts may use their own
+            leavers.note(
+                subscriber.id,
+                was_recipient,
+                jar.transaction_manager.get() if jar else None,
+            )
 
     def _refuse_collisions(self, subscriber, added):
         """Before changing anything: a key owned by another subscriber (an address, a
@@ -600,7 +636,9 @@ class SubscriberStore(Persistent):
                 _kind, topic, _channel, _state = key
                 for channel in CHANNELS:
                     for state in STATES:
-                        self._counts.setdefault(("topic", topic, channel, state), Length())
+                        self._counts.setdefault(
+                            ("topic", topic, channel, state), Length()
+                        )
             else:
                 self._counts[key] = Length()
             length = self._counts[key]
@@ -617,7 +655,10 @@ class SubscriberStore(Persistent):
     def _prepare_days(self, today):
         """Day counters up to a month ahead (once ``prepare`` has run, the hot path finds
         them all; otherwise at most the first event of a month inserts them)."""
-        if ((today + timedelta(days=DAYS_AHEAD - 1)).isoformat(), DAILY_EVENTS[-1]) in self._daily:
+        if (
+            (today + timedelta(days=DAYS_AHEAD - 1)).isoformat(),
+            DAILY_EVENTS[-1],
+        ) in self._daily:
             return
         for offset in range(DAYS_AHEAD):
             day = (today + timedelta(days=offset)).isoformat()
@@ -678,7 +719,9 @@ class _Reindexing:
 
 def _check_channel(channel):
     if channel not in CHANNELS:
-        raise SubscriberError(f"Unknown channel {channel!r}; expected one of {CHANNELS}.")
+        raise SubscriberError(
+            f"Unknown channel {channel!r}; expected one of {CHANNELS}."
+        )
     return channel
 
 
@@ -721,7 +764,9 @@ def _check_language(language):
 
 def _check_mode(mode):
     if mode not in MODES:
-        raise SubscriberError(f"Unknown delivery mode {mode!r}; expected one of {MODES}.")
+        raise SubscriberError(
+            f"Unknown delivery mode {mode!r}; expected one of {MODES}."
+        )
     return mode
 
 
@@ -732,11 +777,15 @@ def _check_consent(consent, now):
         except TypeError as error:
             raise SubscriberError(f"Consent needs privacy_version and path ({error}).")
     if not isinstance(consent, Consent):
-        raise SubscriberError("Consent must be a Consent record or a dict of its fields.")
+        raise SubscriberError(
+            "Consent must be a Consent record or a dict of its fields."
+        )
     if not consent.privacy_version or not isinstance(consent.privacy_version, str):
         raise SubscriberError("Consent needs the version of the privacy text.")
     if consent.path not in CONSENT_PATHS:
-        raise SubscriberError(f"Unknown consent path {consent.path!r}; expected {CONSENT_PATHS}.")
+        raise SubscriberError(
+            f"Unknown consent path {consent.path!r}; expected {CONSENT_PATHS}."
+        )
     if consent.given_at is None:
         consent = consent._replace(given_at=now)
     return consent

@@ -2,8 +2,8 @@
 Event, the ``impact`` index, and the new setting "Public workflow states"."""
 
 from plone import api
-from plone.registry import Record
 from plone.registry import field
+from plone.registry import Record
 from plone.registry.interfaces import IRegistry
 from zope.component import getUtility
 
@@ -19,10 +19,13 @@ def add_settings_and_icon(context):
     registry = getUtility(IRegistry)
     # Adds the new records and keeps every existing value (re-importing registry.xml would
     # reset the topics and templates to the defaults).
-    registry.registerInterface(IMessengerSettings, omit=SECRET_FIELD_NAMES, prefix=REGISTRY_PREFIX)
+    registry.registerInterface(
+        IMessengerSettings, omit=SECRET_FIELD_NAMES, prefix=REGISTRY_PREFIX
+    )
     if ICON_RECORD not in registry.records:
         registry.records[ICON_RECORD] = Record(
-            field.TextLine(title="Construction Notice"), "++plone++bootstrap-icons/cone-striped.svg"
+            field.TextLine(title="Construction Notice"),
+            "++plone++bootstrap-icons/cone-striped.svg",
         )
 
 

@@ -20,7 +20,9 @@ from collective.messenger.settings.schema import IMessengerSettings
 from collective.messenger.settings.schema import REGISTRY_PREFIX
 from collective.messenger.settings.schema import SECRET_FIELD_NAMES
 
-ROLEMAP = os.path.join(os.path.dirname(__file__), os.pardir, "profiles", "default", "rolemap.xml")
+ROLEMAP = os.path.join(
+    os.path.dirname(__file__), os.pardir, "profiles", "default", "rolemap.xml"
+)
 NEW_PERMISSIONS = ("collective.messenger: Run maintenance",)
 
 
@@ -38,7 +40,9 @@ def import_rolemap(context):
         rolemap = RolemapImportConfigurator(site).parseXML(file.read())
     missing = [role for role in rolemap["roles"] if role not in site.valid_roles()]
     if missing:
-        site.__ac_roles__ = tuple(sorted(set(getattr(site, "__ac_roles__", ())) | set(missing)))
+        site.__ac_roles__ = tuple(
+            sorted(set(getattr(site, "__ac_roles__", ())) | set(missing))
+        )
     for permission in rolemap["permissions"]:
         if permission["name"] in NEW_PERMISSIONS:
             site.manage_permission(

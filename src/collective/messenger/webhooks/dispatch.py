@@ -46,18 +46,29 @@ def apply_one(event):
         return count_receipt(event)
     if not storable_address(event.address):
         # Nothing to look up and no one to answer: a reply would only fail in the worker.
-        return refused(event, f"the address is empty, has spaces or is longer than "
-                              f"{MAX_ADDRESS_LENGTH} characters")
+        return refused(
+            event,
+            f"the address is empty, has spaces or is longer than "
+            f"{MAX_ADDRESS_LENGTH} characters",
+        )
     savepoint = transaction.savepoint(optimistic=True)
     try:
         if isinstance(event, Message):
-            return commands.handle_message(event.channel, event.address, event.text, event.name)
+            return commands.handle_message(
+                event.channel, event.address, event.text, event.name
+            )
         if isinstance(event, Blocked):
-            return UNREACHABLE if commands.handle_blocked(event.channel, event.address) else IGNORED
+            return (
+                UNREACHABLE
+                if commands.handle_blocked(event.channel, event.address)
+                else IGNORED
+            )
     except SubscriberError as error:
         try:
             savepoint.rollback()
-        except TypeError:  # a data manager without savepoints joined: undo the whole request
+        except (
+            TypeError
+        ):  # a data manager without savepoints joined: undo the whole request
             transaction.doom()
         # SubscriberError's messages name no address.
         return refused(event, str(error))
@@ -67,20 +78,32 @@ def apply_one(event):
 def storable_address(address):
     """Whether the subscriber store takes ``address`` (its rules, checked before any lookup)."""
     text = str(address).strip()
-    return 0 < len(text) <= MAX_ADDRESS_LENGTH and not any(character.isspace() for character in text)
+    return 0 < len(text) <= MAX_ADDRESS_LENGTH and not any(
+        character.isspace() for character in text
+    )
 
 
 def refused(event, reason):
-    log.warning("Ignored a %s %s: the subscriber store does not take it (%s).",
-                event.channel, type(event).__name__.lower(), reason)
+    log.warning(
+        "Ignored a %s %s: the subscriber store does not take it (%s).",
+        event.channel,
+        type(event).__name__.lower(),
+        reason,
+    )
     return REFUSED
 
 
 def count_receipt(receipt):
     try:
-        post_id = record_status(get_redis(), receipt.message_id, receipt.status, receipt.error_code)
+        post_id = record_status(
+            get_redis(), receipt.message_id, receipt.status, receipt.error_code
+        )
     except redis.RedisError as error:
-        log.warning("Could not count a WhatsApp %s receipt: Redis at %s is unreachable (%s).",
-                    receipt.status, display_url(), error)
+        log.warning(
+            "Could not count a WhatsApp %s receipt: Redis at %s is unreachable (%s).",
+            receipt.status,
+            display_url(),
+            error,
+        )
         return IGNORED
     return COUNTED if post_id else IGNORED

@@ -69,15 +69,24 @@ def fresh(platform, events, connection=None):
             pipeline.set(keys[id(event)], token, nx=True, ex=SEEN_SECONDS)
         claimed = dict(zip(keys, pipeline.execute()))
     except redis.RedisError as error:
-        log.warning("Could not check %s webhook deliveries for replays: Redis at %s is unreachable "
-                    "(%s). Acting on them unchecked.", platform, display_url(), error)
+        log.warning(
+            "Could not check %s webhook deliveries for replays: Redis at %s is unreachable "
+            "(%s). Acting on them unchecked.",
+            platform,
+            display_url(),
+            error,
+        )
         return [(event, True) for event in events]
     mine = [keys[id(event)] for event in named if claimed[id(event)]]
     if mine:
         _give_back_unless_committed(connection, mine, token)
     replays = len(named) - len(mine)
     if replays:
-        log.info("Ignored %d %s webhook deliveries seen in the last 24 hours (replays).", replays, platform)
+        log.info(
+            "Ignored %d %s webhook deliveries seen in the last 24 hours (replays).",
+            replays,
+            platform,
+        )
     # SET NX answers True when it set the key, None when the key was there.
     return [(event, bool(claimed.get(id(event), True))) for event in events]
 
@@ -87,8 +96,12 @@ def _give_back_unless_committed(connection, keys, token):
         try:
             connection.eval(_RELEASE_SCRIPT, len(keys), *keys, token)
         except redis.RedisError as error:
-            log.warning("Could not give back %d webhook delivery claims (%s): a repetition within "
-                        "24 hours will be ignored.", len(keys), error)
+            log.warning(
+                "Could not give back %d webhook delivery claims (%s): a repetition within "
+                "24 hours will be ignored.",
+                len(keys),
+                error,
+            )
 
     def after_commit(succeeded):
         if not succeeded:

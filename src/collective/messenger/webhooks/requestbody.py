@@ -23,11 +23,14 @@ class Rejected(Exception):
 
 
 def too_large(limit):
-    return Rejected(413, _(
-        "webhook_too_large",
-        default="The request body is larger than ${limit} bytes.",
-        mapping={"limit": limit},
-    ))
+    return Rejected(
+        413,
+        _(
+            "webhook_too_large",
+            default="The request body is larger than ${limit} bytes.",
+            mapping={"limit": limit},
+        ),
+    )
 
 
 def declared_length(request):
@@ -37,7 +40,13 @@ def declared_length(request):
         return None
     value = str(value).strip()
     if not value.isdigit():
-        raise Rejected(400, _("webhook_bad_length", default="The Content-Length header is not a number."))
+        raise Rejected(
+            400,
+            _(
+                "webhook_bad_length",
+                default="The Content-Length header is not a number.",
+            ),
+        )
     return int(value)
 
 
@@ -66,15 +75,23 @@ def media_type(request):
 def parse_json(request, body):
     """The JSON object in ``body``; raises Rejected (400) for another content type or bad JSON."""
     if media_type(request) not in JSON_TYPES:
-        raise Rejected(400, _(
-            "webhook_not_json",
-            default="The request body must be JSON (Content-Type: application/json).",
-        ))
+        raise Rejected(
+            400,
+            _(
+                "webhook_not_json",
+                default="The request body must be JSON (Content-Type: application/json).",
+            ),
+        )
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):
         # ValueError covers malformed JSON and undecodable bytes; RecursionError absurd nesting.
-        raise Rejected(400, _("webhook_bad_json", default="The request body is not valid JSON."))
+        raise Rejected(
+            400, _("webhook_bad_json", default="The request body is not valid JSON.")
+        )
     if not isinstance(data, dict):
-        raise Rejected(400, _("webhook_not_object", default="The request body must be a JSON object."))
+        raise Rejected(
+            400,
+            _("webhook_not_object", default="The request body must be a JSON object."),
+        )
     return data

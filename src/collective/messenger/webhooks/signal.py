@@ -15,7 +15,9 @@ from collective.messenger.webhooks.events import Message
 
 CHANNEL = "signal"
 MAX_TEXT = 4096
-E164 = re.compile(r"\+[1-9][0-9]{5,14}")  # our Signal addresses (the sender may hide it: a UUID)
+E164 = re.compile(
+    r"\+[1-9][0-9]{5,14}"
+)  # our Signal addresses (the sender may hide it: a UUID)
 
 
 def _mapping(value):
@@ -41,11 +43,20 @@ def events(payload, account=None):
     text = data.get("message")
     if data.get("groupInfo") or data.get("groupV2"):
         return []
-    if not isinstance(number, str) or not E164.fullmatch(number) or not isinstance(text, str) or not text:
+    if (
+        not isinstance(number, str)
+        or not E164.fullmatch(number)
+        or not isinstance(text, str)
+        or not text
+    ):
         return []
     name = envelope.get("sourceName")
     name = name if isinstance(name, str) and name else None
-    return [Message(CHANNEL, number, text[:MAX_TEXT], name, _delivery(number, envelope, data))]
+    return [
+        Message(
+            CHANNEL, number, text[:MAX_TEXT], name, _delivery(number, envelope, data)
+        )
+    ]
 
 
 def _delivery(number, envelope, data):

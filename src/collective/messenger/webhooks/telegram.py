@@ -50,11 +50,21 @@ def events(update):
         chat_id = _chat_id(_mapping(message.get("chat")))
         text = message.get("text")
         if text is None:
-            text = message.get("caption")  # a photo with "/stop" as caption still counts
+            text = message.get(
+                "caption"
+            )  # a photo with "/stop" as caption still counts
         if chat_id is None or not isinstance(text, str) or not text:
             return []
         sender = _mapping(message.get("from")) or _mapping(message.get("chat"))
-        return [Message(CHANNEL, chat_id, text[:MAX_TEXT], _name(sender), _delivery(update, message))]
+        return [
+            Message(
+                CHANNEL,
+                chat_id,
+                text[:MAX_TEXT],
+                _name(sender),
+                _delivery(update, message),
+            )
+        ]
     member = _mapping(update.get("my_chat_member"))
     if member:
         chat_id = _chat_id(_mapping(member.get("chat")))

@@ -25,7 +25,10 @@ def same_secret(given, expected):
 
 def whatsapp_signature(app_secret, body):
     """``X-Hub-Signature-256`` as Meta computes it: HMAC-SHA256 of the raw body."""
-    return SIGNATURE_PREFIX + hmac.new(_bytes(app_secret), body, hashlib.sha256).hexdigest()
+    return (
+        SIGNATURE_PREFIX
+        + hmac.new(_bytes(app_secret), body, hashlib.sha256).hexdigest()
+    )
 
 
 def valid_whatsapp_signature(app_secret, body, header):
@@ -35,5 +38,7 @@ def valid_whatsapp_signature(app_secret, body, header):
     given = header.strip()
     if given[: len(SIGNATURE_PREFIX)].lower() != SIGNATURE_PREFIX:
         return False
-    given = SIGNATURE_PREFIX + given[len(SIGNATURE_PREFIX):].lower()
-    return hmac.compare_digest(_bytes(given), _bytes(whatsapp_signature(app_secret, body)))
+    given = SIGNATURE_PREFIX + given[len(SIGNATURE_PREFIX) :].lower()
+    return hmac.compare_digest(
+        _bytes(given), _bytes(whatsapp_signature(app_secret, body))
+    )

@@ -37,7 +37,9 @@ def _text(message):
         return _mapping(message.get("button")).get("text")
     if kind == "interactive":
         interactive = _mapping(message.get("interactive"))
-        reply = _mapping(interactive.get("button_reply")) or _mapping(interactive.get("list_reply"))
+        reply = _mapping(interactive.get("button_reply")) or _mapping(
+            interactive.get("list_reply")
+        )
         return reply.get("title")
     return None
 
@@ -70,7 +72,11 @@ def _values(payload, phone_number_id):
             if change.get("field") != "messages" or not value:
                 continue
             number_id = _mapping(value.get("metadata")).get("phone_number_id")
-            if phone_number_id and number_id is not None and str(number_id) != str(phone_number_id):
+            if (
+                phone_number_id
+                and number_id is not None
+                and str(number_id) != str(phone_number_id)
+            ):
                 continue
             yield value
 
@@ -83,17 +89,34 @@ def events(payload, phone_number_id=None):
         for message in _list(value.get("messages")):
             message = _mapping(message)
             sender, text = message.get("from"), _text(message)
-            if isinstance(sender, str) and WA_ID.fullmatch(sender) and isinstance(text, str) and text:
+            if (
+                isinstance(sender, str)
+                and WA_ID.fullmatch(sender)
+                and isinstance(text, str)
+                and text
+            ):
                 message_id = message.get("id")
-                delivery = message_id if isinstance(message_id, str) and message_id else None
-                found.append(Message(CHANNEL, sender, text[:MAX_TEXT], names.get(sender), delivery))
+                delivery = (
+                    message_id if isinstance(message_id, str) and message_id else None
+                )
+                found.append(
+                    Message(
+                        CHANNEL, sender, text[:MAX_TEXT], names.get(sender), delivery
+                    )
+                )
         for status in _list(value.get("statuses")):
             status = _mapping(status)
             message_id, state = status.get("id"), status.get("status")
             if isinstance(message_id, str) and message_id and state in RECEIPT_STATUSES:
                 recipient = status.get("recipient_id")
-                found.append(Receipt(message_id, state, recipient if isinstance(recipient, str) else "",
-                                     _error_code(status)))
+                found.append(
+                    Receipt(
+                        message_id,
+                        state,
+                        recipient if isinstance(recipient, str) else "",
+                        _error_code(status),
+                    )
+                )
     return found
 
 

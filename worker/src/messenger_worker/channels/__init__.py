@@ -15,5 +15,7 @@ def channel_class(name):
     try:
         module = importlib.import_module(CHANNEL_MODULES[name])
     except KeyError:
-        raise ValueError(f"Unknown channel {name!r}; known: {', '.join(CHANNEL_MODULES)}") from None
+        raise ValueError(
+            f"Unknown channel {name!r}; known: {', '.join(CHANNEL_MODULES)}"
+        ) from None
     return module.CHANNEL

@@ -8,10 +8,14 @@ limits: the job (``messenger_worker.jobs``) claims the recipient, takes a rate t
 from dataclasses import dataclass
 
 SENT = "sent"  # delivered to the platform; message_id is the platform's id
-RETRY = "retry"  # try again: after retry_after seconds, or with back-off when it is None
+RETRY = (
+    "retry"  # try again: after retry_after seconds, or with back-off when it is None
+)
 GONE = "gone"  # this recipient will never be reachable (blocked, deactivated, unknown)
 FAILED = "failed"  # this message cannot be sent to this recipient; reason says why
-PAUSE = "pause"  # the whole channel cannot send (bad token, no credits) until an admin acts
+PAUSE = (
+    "pause"  # the whole channel cannot send (bad token, no credits) until an admin acts
+)
 
 KINDS = (SENT, RETRY, GONE, FAILED, PAUSE)
 
@@ -24,8 +28,12 @@ class Outcome:
     # the job backs off exponentially with jitter.
     retry_after: float | None = None
     reason: str = ""  # for people: admins read it in the control panel
-    new_address: str | None = None  # Telegram migrate_to_chat_id: the address to use instead
-    pause_bucket: bool = False  # a platform rate limit: pause every worker's sending here
+    new_address: str | None = (
+        None  # Telegram migrate_to_chat_id: the address to use instead
+    )
+    pause_bucket: bool = (
+        False  # a platform rate limit: pause every worker's sending here
+    )
 
     @classmethod
     def sent(cls, message_id):

@@ -64,7 +64,12 @@ class SignalChannel(Channel):
 
     def render(self, post):
         template = post.template_for(self.name)
-        values = render.fit_values(template, render.placeholder_values(post), TEXT_LIMIT_BYTES, render.utf8_size)
+        values = render.fit_values(
+            template,
+            render.placeholder_values(post),
+            TEXT_LIMIT_BYTES,
+            render.utf8_size,
+        )
         return styled_text(template, values)
 
     # The image ---------------------------------------------------------------------------
@@ -83,7 +88,13 @@ class SignalChannel(Channel):
     def _download(self, url):
         try:
             with self.session.get(url, timeout=self.timeout, stream=True) as response:
-                content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+                content_type = (
+                    response.headers
+                    .get("Content-Type", "")
+                    .split(";")[0]
+                    .strip()
+                    .lower()
+                )
                 if response.status_code != 200 or not content_type.startswith("image/"):
                     return None
                 data = bytearray()
@@ -129,7 +140,14 @@ class SignalChannel(Channel):
         return self._send(self.text_message(text, recipient.address))
 
     def _send(self, payload):
-        answer = call(self.session, "POST", self._url("/v2/send"), self.timeout, self.platform, json=payload)
+        answer = call(
+            self.session,
+            "POST",
+            self._url("/v2/send"),
+            self.timeout,
+            self.platform,
+            json=payload,
+        )
         if not isinstance(answer, Answer):
             return answer
         return self.classify(answer)
@@ -141,37 +159,63 @@ class SignalChannel(Channel):
         error = short(data.get("error") or answer.text or f"HTTP {answer.status}")
         lowered = error.lower()
         if answer.status == 429 or "rate limit" in lowered or "ratelimit" in lowered:
-            seconds = max(retry_after_header(answer, RATE_LIMIT_SECONDS), RATE_LIMIT_SECONDS)
-            return Outcome.retry(f"Signal is rate-limiting the sender number; trying again in {seconds:g} s "
-                                 "(a captcha challenge may lift it sooner).", seconds=seconds, pause_bucket=True)
+            seconds = max(
+                retry_after_header(answer, RATE_LIMIT_SECONDS), RATE_LIMIT_SECONDS
+            )
+            return Outcome.retry(
+                f"Signal is rate-limiting the sender number; trying again in {seconds:g} s "
+                "(a captcha challenge may lift it sooner).",
+                seconds=seconds,
+                pause_bucket=True,
+            )
         if answer.server_error:
             return server_trouble(self.platform, answer)
         sender = self.settings.get("sender_number") or ""
         if "not registered" in lowered and sender and sender in error:
-            return Outcome.pause(f"The sender number {sender} is not registered in signal-cli ({error}).")
+            return Outcome.pause(
+                f"The sender number {sender} is not registered in signal-cli ({error})."
+            )
         if "unregistered" in lowered or "not registered" in lowered:
             return Outcome.gone("This number is not registered with Signal.")
         if "untrusted" in lowered:
-            return Outcome.failed("The recipient's safety number changed and signal-cli does not trust "
-                                  f"the new one yet ({error}).")
+            return Outcome.failed(
+                "The recipient's safety number changed and signal-cli does not trust "
+                f"the new one yet ({error})."
+            )
         return Outcome.failed(f"signal-cli-rest-api refused the message: {error}")
 
     def check(self):
-        answer = call(self.session, "GET", self._url("/v1/about"), self.timeout, self.platform)
+        answer = call(
+            self.session, "GET", self._url("/v1/about"), self.timeout, self.platform
+        )
         if not isinstance(answer, Answer):
             return CheckResult(False, answer.reason)
         data = answer.data if isinstance(answer.data, dict) else {}
         if answer.status != 200:
-            return CheckResult(False, f"signal-cli-rest-api answered HTTP {answer.status}: "
-                                      f"{short(data.get('error') or answer.text)}")
+            return CheckResult(
+                False,
+                f"signal-cli-rest-api answered HTTP {answer.status}: "
+                f"{short(data.get('error') or answer.text)}",
+            )
         about = f"signal-cli-rest-api {data.get('version') or '?'} in {data.get('mode') or '?'} mode"
         sender = self.settings.get("sender_number") or ""
-        accounts = call(self.session, "GET", self._url("/v1/accounts"), self.timeout, self.platform)
-        if isinstance(accounts, Answer) and accounts.status == 200 and isinstance(accounts.data, list):
+        accounts = call(
+            self.session, "GET", self._url("/v1/accounts"), self.timeout, self.platform
+        )
+        if (
+            isinstance(accounts, Answer)
+            and accounts.status == 200
+            and isinstance(accounts.data, list)
+        ):
             if sender not in accounts.data:
-                return CheckResult(False, f"{about} runs, but {sender} is not one of its registered numbers.")
+                return CheckResult(
+                    False,
+                    f"{about} runs, but {sender} is not one of its registered numbers.",
+                )
             return CheckResult(True, f"{about} sends as {sender}.")
-        return CheckResult(True, f"{about} answers (registration of {sender} not checked).")
+        return CheckResult(
+            True, f"{about} answers (registration of {sender} not checked)."
+        )
 
 
 CHANNEL = SignalChannel

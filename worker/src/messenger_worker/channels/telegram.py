@@ -34,9 +34,15 @@ GONE_DESCRIPTIONS = {
 }
 
 # Telegram could not use the photo URL: the post goes out as text instead.
-PHOTO_PROBLEMS = ("wrong file identifier", "failed to get http url content", "wrong type of the web page",
-                  "image_process_failed", "photo_invalid_dimensions", "photo_save_file_invalid",
-                  "wrong remote file")
+PHOTO_PROBLEMS = (
+    "wrong file identifier",
+    "failed to get http url content",
+    "wrong type of the web page",
+    "image_process_failed",
+    "photo_invalid_dimensions",
+    "photo_save_file_invalid",
+    "wrong remote file",
+)
 
 
 def escape(text):
@@ -45,7 +51,9 @@ def escape(text):
 
 def html_text(template, values):
     """Telegram HTML for ``values`` filled into ``template``: escaped, title bold."""
-    return render.fill_marked_up(template, values, escape, lambda title: f"<b>{title}</b>")
+    return render.fill_marked_up(
+        template, values, escape, lambda title: f"<b>{title}</b>"
+    )
 
 
 class TelegramChannel(Channel):
@@ -66,14 +74,23 @@ class TelegramChannel(Channel):
 
     def _call(self, method, payload=None, http_method="POST"):
         kwargs = {"json": payload} if payload is not None else {}
-        return call(self.session, http_method, self._url(method), self.timeout, self.platform, **kwargs)
+        return call(
+            self.session,
+            http_method,
+            self._url(method),
+            self.timeout,
+            self.platform,
+            **kwargs,
+        )
 
     # Rendering ---------------------------------------------------------------------------
 
     def render(self, post, limit=TEXT_LIMIT):
         """The post's text as Telegram HTML, shortened to ``limit`` visible characters."""
         template = post.template_for(self.name)
-        values = render.fit_values(template, render.placeholder_values(post), limit, render.utf16_size)
+        values = render.fit_values(
+            template, render.placeholder_values(post), limit, render.utf16_size
+        )
         return html_text(template, values)
 
     def requests_for(self, post, chat_id):
@@ -82,32 +99,57 @@ class TelegramChannel(Channel):
         key = (post.id, post.language)
         if key not in self._rendered:
             self._rendered = {key: self._requests_for(post)}
-        return [(method, dict(payload, chat_id=chat_id)) for method, payload in self._rendered[key]]
+        return [
+            (method, dict(payload, chat_id=chat_id))
+            for method, payload in self._rendered[key]
+        ]
 
     def _requests_for(self, post, chat_id=None):
-        keyboard = {"inline_keyboard": [[{"text": render.read_more_label(post.language), "url": post.url}]]}
-        text = {"chat_id": chat_id, "text": self.render(post), "parse_mode": "HTML", "reply_markup": keyboard}
+        keyboard = {
+            "inline_keyboard": [
+                [{"text": render.read_more_label(post.language), "url": post.url}]
+            ]
+        }
+        text = {
+            "chat_id": chat_id,
+            "text": self.render(post),
+            "parse_mode": "HTML",
+            "reply_markup": keyboard,
+        }
         if not post.image_url:
             return [("sendMessage", text)]
-        photo = {"chat_id": chat_id, "photo": post.image_url, "caption": self.render(post, CAPTION_LIMIT),
-                 "parse_mode": "HTML", "reply_markup": keyboard}
+        photo = {
+            "chat_id": chat_id,
+            "photo": post.image_url,
+            "caption": self.render(post, CAPTION_LIMIT),
+            "parse_mode": "HTML",
+            "reply_markup": keyboard,
+        }
         return [("sendPhoto", photo), ("sendMessage", text)]
 
     # Sending -----------------------------------------------------------------------------
 
     def send(self, post, recipient):
-        return self._send_following(lambda chat_id: self.requests_for(post, chat_id), recipient.address)
+        return self._send_following(
+            lambda chat_id: self.requests_for(post, chat_id), recipient.address
+        )
 
     def text_message(self, text, chat_id):
         """The sendMessage payload of a plain-text reply: escaped, cut, without link preview."""
         plain = render.cut_words(text or "", TEXT_LIMIT, render.utf16_size)
-        return {"chat_id": chat_id, "text": escape(plain), "parse_mode": "HTML",
-                "link_preview_options": {"is_disabled": True}}
+        return {
+            "chat_id": chat_id,
+            "text": escape(plain),
+            "parse_mode": "HTML",
+            "link_preview_options": {"is_disabled": True},
+        }
 
     def send_text(self, recipient, text):
         """A plain-text reply (welcome, goodbye, ...); classified like ``send``."""
-        return self._send_following(lambda chat_id: [("sendMessage", self.text_message(text, chat_id))],
-                                    recipient.address)
+        return self._send_following(
+            lambda chat_id: [("sendMessage", self.text_message(text, chat_id))],
+            recipient.address,
+        )
 
     def _send_following(self, requests_for, address):
         """Send ``requests_for(chat id)``, following Telegram once to a chat's new id."""
@@ -117,7 +159,9 @@ class TelegramChannel(Channel):
         # The group became a supergroup: send there, and tell the job to keep the new id.
         outcome, moved_again = self._send_to(requests_for(moved_to), moved_to)
         if moved_again is not None:
-            return Outcome.failed("Telegram moved this chat twice in a row; not following further.")
+            return Outcome.failed(
+                "Telegram moved this chat twice in a row; not following further."
+            )
         return replace(outcome, new_address=moved_to)
 
     def _send_to(self, attempts, chat_id):
@@ -134,7 +178,9 @@ class TelegramChannel(Channel):
             if moved_to:
                 return None, str(moved_to)
             if len(attempts) > 1 and _is_photo_problem(answer):
-                attempts = attempts[1:]  # Telegram cannot use the image: send the text alone
+                attempts = attempts[
+                    1:
+                ]  # Telegram cannot use the image: send the text alone
                 continue
             if "reply_markup" in payload and _is_button_problem(answer):
                 # Telegram refuses some links in buttons (e.g. localhost); the text has the link.
@@ -147,22 +193,33 @@ class TelegramChannel(Channel):
         data = answer.data if isinstance(answer.data, dict) else {}
         if answer.status == 200 and data.get("ok"):
             return Outcome.sent((data.get("result") or {}).get("message_id"))
-        description = short(data.get("description") or answer.text or f"HTTP {answer.status}")
+        description = short(
+            data.get("description") or answer.text or f"HTTP {answer.status}"
+        )
         if answer.status == 429:
-            seconds = _parameters(answer).get("retry_after") or retry_after_header(answer, 1.0)
-            return Outcome.retry(f"Telegram asks to slow down for {seconds:g} s.", seconds=seconds,
-                                 pause_bucket=True)
+            seconds = _parameters(answer).get("retry_after") or retry_after_header(
+                answer, 1.0
+            )
+            return Outcome.retry(
+                f"Telegram asks to slow down for {seconds:g} s.",
+                seconds=seconds,
+                pause_bucket=True,
+            )
         if answer.status in (401, 404):
             # 404 is what the Bot API answers for a token it cannot even parse.
-            return Outcome.pause(f"Telegram rejected the bot token ({description}); check the token "
-                                 "and the API URL in the control panel.")
+            return Outcome.pause(
+                f"Telegram rejected the bot token ({description}); check the token "
+                "and the API URL in the control panel."
+            )
         if answer.server_error:
             return server_trouble(self.platform, answer)
         unreachable = _unreachable_reason(answer, description)
         if unreachable and str(chat_id).startswith("@"):
             # A public channel is a setting an admin fixes, not a subscriber to drop.
-            return Outcome.failed(f"{unreachable} Make the bot an administrator of {chat_id} "
-                                  "or correct the channel name.")
+            return Outcome.failed(
+                f"{unreachable} Make the bot an administrator of {chat_id} "
+                "or correct the channel name."
+            )
         if unreachable:
             return Outcome.gone(unreachable)
         return Outcome.failed(f"Telegram refused the message: {description}")
@@ -177,9 +234,14 @@ class TelegramChannel(Channel):
             expected = (self.settings.get("bot_username") or "").lstrip("@")
             username = bot.get("username") or ""
             if expected and username.lower() != expected.lower():
-                return CheckResult(False, f"The token belongs to @{username}, not to @{expected}; "
-                                          "fix the bot username or the token.")
-            return CheckResult(True, f"Bot @{username} (id {bot.get('id')}) accepts the token.")
+                return CheckResult(
+                    False,
+                    f"The token belongs to @{username}, not to @{expected}; "
+                    "fix the bot username or the token.",
+                )
+            return CheckResult(
+                True, f"Bot @{username} (id {bot.get('id')}) accepts the token."
+            )
         return CheckResult(False, self.classify(answer).reason)
 
 
@@ -194,13 +256,17 @@ def _description(answer):
 
 
 def _is_photo_problem(answer):
-    return answer.status == 400 and any(problem in _description(answer) for problem in PHOTO_PROBLEMS)
+    return answer.status == 400 and any(
+        problem in _description(answer) for problem in PHOTO_PROBLEMS
+    )
 
 
 def _is_button_problem(answer):
     description = _description(answer)
-    return answer.status == 400 and ("button_url_invalid" in description
-                                      or ("button url" in description and "invalid" in description))
+    return answer.status == 400 and (
+        "button_url_invalid" in description
+        or ("button url" in description and "invalid" in description)
+    )
 
 
 def _without_keyboard(payload):

@@ -25,7 +25,7 @@ RATE_LIMIT_SECONDS = 10.0
 
 STATUS_REASONS = {
     400: "Threema refused the recipient: the Threema ID is invalid or no longer exists, or the gateway "
-         "cannot send to it in Basic mode (400).",
+    "cannot send to it in Basic mode (400).",
     401: "Threema rejected the gateway ID or API secret (401); check them in the control panel.",
     402: "The Threema Gateway account has no credits left (402); buy credits to continue.",
     404: "Threema does not know this phone number or ID (404).",
@@ -54,7 +54,12 @@ class ThreemaChannel(Channel):
 
     def render(self, post):
         template = post.template_for(self.name)
-        values = render.fit_values(template, render.placeholder_values(post), TEXT_LIMIT_BYTES, render.utf8_size)
+        values = render.fit_values(
+            template,
+            render.placeholder_values(post),
+            TEXT_LIMIT_BYTES,
+            render.utf8_size,
+        )
         text = render.fill(template, values)
         # fit_values cannot cut the template's own text or the link; never send more than allowed.
         return render.cut_bytes(text, TEXT_LIMIT_BYTES)
@@ -70,7 +75,14 @@ class ThreemaChannel(Channel):
             "secret": self.settings.get("api_secret") or "",
             "text": render.cut_words(text, TEXT_LIMIT_BYTES, render.utf8_size),
         }
-        answer = call(self.session, "POST", self._url("/send_simple"), self.timeout, self.platform, data=form)
+        answer = call(
+            self.session,
+            "POST",
+            self._url("/send_simple"),
+            self.timeout,
+            self.platform,
+            data=form,
+        )
         if not isinstance(answer, Answer):
             return answer
         return self.classify(answer)
@@ -84,24 +96,44 @@ class ThreemaChannel(Channel):
             return Outcome.pause(STATUS_REASONS[answer.status])
         if answer.status == 429:
             seconds = retry_after_header(answer, RATE_LIMIT_SECONDS)
-            return Outcome.retry(f"Threema asks to slow down; trying again in {seconds:g} s.",
-                                 seconds=seconds, pause_bucket=True)
+            return Outcome.retry(
+                f"Threema asks to slow down; trying again in {seconds:g} s.",
+                seconds=seconds,
+                pause_bucket=True,
+            )
         if answer.server_error:
             return server_trouble(self.platform, answer)
         reason = STATUS_REASONS.get(answer.status)
-        return Outcome.failed(reason or f"Threema refused the message (HTTP {answer.status}: {short(answer.text)}).")
+        return Outcome.failed(
+            reason
+            or f"Threema refused the message (HTTP {answer.status}: {short(answer.text)})."
+        )
 
     def check(self):
-        params = {"from": self.settings.get("gateway_id") or "", "secret": self.settings.get("api_secret") or ""}
-        answer = call(self.session, "GET", self._url("/credits"), self.timeout, self.platform, params=params)
+        params = {
+            "from": self.settings.get("gateway_id") or "",
+            "secret": self.settings.get("api_secret") or "",
+        }
+        answer = call(
+            self.session,
+            "GET",
+            self._url("/credits"),
+            self.timeout,
+            self.platform,
+            params=params,
+        )
         if not isinstance(answer, Answer):
             return CheckResult(False, answer.reason)
         if answer.status != 200:
             return CheckResult(False, self.classify(answer).reason)
         credits = answer.text.strip()
         if credits in ("0", ""):
-            return CheckResult(False, f"Gateway {params['from']} works but has no credits left.")
-        return CheckResult(True, f"Gateway {params['from']} works; {credits} credits left.")
+            return CheckResult(
+                False, f"Gateway {params['from']} works but has no credits left."
+            )
+        return CheckResult(
+            True, f"Gateway {params['from']} works; {credits} credits left."
+        )
 
 
 CHANNEL = ThreemaChannel

@@ -34,17 +34,30 @@ def call(session, method, url, timeout, platform, **kwargs):
     try:
         response = session.request(method, url, timeout=timeout, **kwargs)
     except requests.Timeout:
-        return Outcome.retry(f"{platform} did not answer in time ({_host(url)}); will try again.")
+        return Outcome.retry(
+            f"{platform} did not answer in time ({_host(url)}); will try again."
+        )
     except requests.ConnectionError:
-        return Outcome.retry(f"Could not connect to {platform} at {_host(url)}; will try again.")
-    except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
-            requests.exceptions.InvalidSchema):
-        return Outcome.pause(f"The {platform} API URL is not a valid URL ({_host(url)!r}); check the channel settings.")
+        return Outcome.retry(
+            f"Could not connect to {platform} at {_host(url)}; will try again."
+        )
+    except (
+        requests.exceptions.InvalidURL,
+        requests.exceptions.MissingSchema,
+        requests.exceptions.InvalidSchema,
+    ):
+        return Outcome.pause(
+            f"The {platform} API URL is not a valid URL ({_host(url)!r}); check the channel settings."
+        )
     except requests.exceptions.InvalidHeader:
-        return Outcome.pause(f"The {platform} credentials contain characters that cannot be sent; "
-                             "check the channel settings.")
+        return Outcome.pause(
+            f"The {platform} credentials contain characters that cannot be sent; "
+            "check the channel settings."
+        )
     except requests.RequestException as error:
-        return Outcome.retry(f"Talking to {platform} failed ({error.__class__.__name__}); will try again.")
+        return Outcome.retry(
+            f"Talking to {platform} failed ({error.__class__.__name__}); will try again."
+        )
     try:
         data = response.json()
     except ValueError:
@@ -63,7 +76,9 @@ def retry_after_header(answer, default=None):
 
 def server_trouble(platform, answer):
     """The Outcome for a 5xx: try again later with the job's back-off."""
-    return Outcome.retry(f"{platform} had a server error (HTTP {answer.status}); will try again.")
+    return Outcome.retry(
+        f"{platform} had a server error (HTTP {answer.status}); will try again."
+    )
 
 
 def short(text, limit=200):

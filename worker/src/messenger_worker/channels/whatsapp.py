@@ -39,7 +39,11 @@ RATE_LIMITS = {
     130429: (5.0, True, "WhatsApp's message throughput for this number is reached"),
     80007: (60.0, True, "the WhatsApp Business Account reached its rate limit"),
     4: (60.0, True, "the app reached its WhatsApp API call limit"),
-    131048: (300.0, True, "WhatsApp limits this number because messages were reported as spam"),
+    131048: (
+        300.0,
+        True,
+        "WhatsApp limits this number because messages were reported as spam",
+    ),
     131056: (6.0, False, "too many messages to this recipient in a short time"),
 }
 GONE = {
@@ -78,7 +82,9 @@ def template_details(post, values=None):
         when = f"{when} – {values['end']}"
     parts = [one_line(values["teaser"]), one_line(when), one_line(values["location"])]
     details = DETAILS_SEPARATOR.join(part for part in parts if part)
-    return render.cut_words(details, DETAILS_LIMIT) or "–"  # an empty parameter is refused
+    return (
+        render.cut_words(details, DETAILS_LIMIT) or "–"
+    )  # an empty parameter is refused
 
 
 def button_suffix(url):
@@ -98,15 +104,24 @@ class WhatsAppChannel(Channel):
         return str(self.settings.get("phone_number_id") or "")
 
     def _url(self, suffix=""):
-        base = (self.settings.get("api_url") or "https://graph.facebook.com").rstrip("/")
+        base = (self.settings.get("api_url") or "https://graph.facebook.com").rstrip(
+            "/"
+        )
         version = self.settings.get("api_version") or "v23.0"
         return f"{base}/{version}/{self.settings.get('phone_number_id') or ''}{suffix}"
 
     def _call(self, method, suffix="", payload=None):
         headers = {"Authorization": f"Bearer {self.settings.get('access_token') or ''}"}
         kwargs = {"json": payload} if payload is not None else {}
-        return call(self.session, method, self._url(suffix), self.timeout, self.platform,
-                    headers=headers, **kwargs)
+        return call(
+            self.session,
+            method,
+            self._url(suffix),
+            self.timeout,
+            self.platform,
+            headers=headers,
+            **kwargs,
+        )
 
     # Rendering ---------------------------------------------------------------------------
 
@@ -122,14 +137,24 @@ class WhatsAppChannel(Channel):
         name, image_header = self.template_for(post)
         components = []
         if image_header:
-            components.append({"type": "header", "parameters": [{"type": "image", "image": {"link": post.image_url}}]})
+            components.append({
+                "type": "header",
+                "parameters": [{"type": "image", "image": {"link": post.image_url}}],
+            })
         title = render.cut_words(one_line(post.title), TITLE_LIMIT) or "–"
-        components.append({"type": "body", "parameters": [
-            {"type": "text", "text": title},
-            {"type": "text", "text": template_details(post)},
-        ]})
-        components.append({"type": "button", "sub_type": "url", "index": "0",
-                           "parameters": [{"type": "text", "text": button_suffix(post.url)}]})
+        components.append({
+            "type": "body",
+            "parameters": [
+                {"type": "text", "text": title},
+                {"type": "text", "text": template_details(post)},
+            ],
+        })
+        components.append({
+            "type": "button",
+            "sub_type": "url",
+            "index": "0",
+            "parameters": [{"type": "text", "text": button_suffix(post.url)}],
+        })
         return {
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
@@ -170,39 +195,59 @@ class WhatsAppChannel(Channel):
             return Outcome.sent(data["messages"][0].get("id"))
         error = data.get("error") if isinstance(data.get("error"), dict) else {}
         code = _as_int(error.get("code"))
-        detail = short((error.get("error_data") or {}).get("details") or error.get("message")
-                       or answer.text or f"HTTP {answer.status}")
+        detail = short(
+            (error.get("error_data") or {}).get("details")
+            or error.get("message")
+            or answer.text
+            or f"HTTP {answer.status}"
+        )
         if code in RATE_LIMITS:
             seconds, pause_bucket, why = RATE_LIMITS[code]
             seconds = retry_after_header(answer, seconds)
-            return Outcome.retry(f"WhatsApp says {why} ({code}); trying again in {seconds:g} s.",
-                                 seconds=seconds, pause_bucket=pause_bucket)
+            return Outcome.retry(
+                f"WhatsApp says {why} ({code}); trying again in {seconds:g} s.",
+                seconds=seconds,
+                pause_bucket=pause_bucket,
+            )
         if code in GONE:
             return Outcome.gone(GONE[code])
         if code == WINDOW_CLOSED:
-            return Outcome.failed("WhatsApp says the 24-hour service window closed, "
-                                  "a template is needed (131047).")
+            return Outcome.failed(
+                "WhatsApp says the 24-hour service window closed, "
+                "a template is needed (131047)."
+            )
         if code == 100 and error.get("error_subcode") == 33:
-            return Outcome.pause(f"Sending paused: WhatsApp does not know the phone number ID "
-                                 f"{self.account()} ({detail}).")
+            return Outcome.pause(
+                f"Sending paused: WhatsApp does not know the phone number ID "
+                f"{self.account()} ({detail})."
+            )
         if code == 132012 and "header" in detail.lower():
-            return Outcome.failed("The WhatsApp template's header does not fit this post (one has an "
-                                  f"image, the other not): {detail}. The broadcast template must have no "
-                                  "header; a template with an image header belongs in 'Template for "
-                                  "posts with an image'.")
+            return Outcome.failed(
+                "The WhatsApp template's header does not fit this post (one has an "
+                f"image, the other not): {detail}. The broadcast template must have no "
+                "header; a template with an image header belongs in 'Template for "
+                "posts with an image'."
+            )
         if code in PAUSE or (code is not None and 200 <= code <= 299):
             why = PAUSE.get(code, "the app lacks a permission for WhatsApp messages")
             return Outcome.pause(f"Sending paused: {why} ({code}: {detail}).")
         if code in TRANSIENT or answer.server_error:
-            return Outcome.retry(f"WhatsApp had a passing problem ({code or answer.status}: {detail}); "
-                                 "will try again.")
+            return Outcome.retry(
+                f"WhatsApp had a passing problem ({code or answer.status}: {detail}); "
+                "will try again."
+            )
         if answer.status == 401:
             return Outcome.pause(f"WhatsApp rejected the access token ({detail}).")
         if answer.status == 429:
             seconds = retry_after_header(answer, 60.0)
-            return Outcome.retry(f"WhatsApp asks to slow down; trying again in {seconds:g} s.",
-                                 seconds=seconds, pause_bucket=True)
-        return Outcome.failed(f"WhatsApp refused the message ({code or answer.status}: {detail}).")
+            return Outcome.retry(
+                f"WhatsApp asks to slow down; trying again in {seconds:g} s.",
+                seconds=seconds,
+                pause_bucket=True,
+            )
+        return Outcome.failed(
+            f"WhatsApp refused the message ({code or answer.status}: {detail})."
+        )
 
     def check(self):
         answer = self._call("GET")
@@ -210,10 +255,16 @@ class WhatsAppChannel(Channel):
             return CheckResult(False, answer.reason)
         data = answer.data if isinstance(answer.data, dict) else {}
         if answer.status == 200 and "error" not in data:
-            number = data.get("display_phone_number") or self.settings.get("business_number") or "?"
+            number = (
+                data.get("display_phone_number")
+                or self.settings.get("business_number")
+                or "?"
+            )
             name = data.get("verified_name") or "unnamed"
             quality = data.get("quality_rating") or "unknown"
-            return CheckResult(True, f"Phone number {number} ({name}), quality rating {quality}.")
+            return CheckResult(
+                True, f"Phone number {number} ({name}), quality rating {quality}."
+            )
         return CheckResult(False, self.classify(answer).reason)
 
 

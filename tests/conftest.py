@@ -140,6 +140,15 @@ def live_site(acceptance, plone_redis):
     return f"http://{acceptance['host']}:{acceptance['port']}/plone"
 
 
+def _process_state(pid):
+    """The state letter of ``pid`` from /proc (R, S, T, Z...), None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
 class WorkerProcess:
     """``messenger-worker run`` as an operator starts it, in its own process group."""
 
@@ -175,10 +184,32 @@ class WorkerProcess:
 
     def signal_group(self, signum):
         """Signal the worker and every descendant: RQ puts its work horse in a session of
-        its own, so the process group alone would miss it."""
-        for pid in [self.process.pid, *descendants(self.process.pid)]:
+        its own, so the process group alone would miss it.
+
+        The worker is frozen first: a worker that forks its next work horse between the
+        listing and the kill would leave that horse sending into the next test.
+        """
+        import signal
+        import time
+
+        parent = self.process.pid
+        try:
+            os.kill(parent, signal.SIGSTOP)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + 2
+        while _process_state(parent) not in ("T", "t", "Z", "X", None):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.005)
+        for pid in [*descendants(parent), parent]:
             try:
                 os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
+        if signum != signal.SIGKILL:
+            try:
+                os.kill(parent, signal.SIGCONT)
             except ProcessLookupError:
                 pass
 

@@ -18,9 +18,8 @@ from BTrees.OOBTree import OOBTree
 from BTrees.OOBTree import OOTreeSet
 from persistent import Persistent
 from persistent.mapping import PersistentMapping
-from plone import api
-from zope.annotation.interfaces import IAnnotations
 
+from collective.messenger.site_annotations import site_annotation
 from collective.messenger.subscribers.clock import utcnow
 
 ANNOTATION_KEY = "collective.messenger.outbox"
@@ -181,9 +180,4 @@ class Outbox(Persistent):
 def get_outbox(site=None, create=True):
     """The site's outbox; made on first use unless ``create`` is False (then None: pages
     that only read must not write)."""
-    site = site if site is not None else api.portal.get()
-    annotations = IAnnotations(site)
-    outbox = annotations.get(ANNOTATION_KEY)
-    if outbox is None and create:
-        outbox = annotations[ANNOTATION_KEY] = Outbox()
-    return outbox
+    return site_annotation(ANNOTATION_KEY, Outbox, site, create)

@@ -24,11 +24,10 @@ import redis
 import transaction
 from BTrees.OOBTree import OOBTree
 from persistent import Persistent
-from plone import api
 from ZODB.POSException import ConflictError
-from zope.annotation.interfaces import IAnnotations
 
 from collective.messenger.redis_client import get_redis
+from collective.messenger.site_annotations import site_annotation
 from collective.messenger.subscribers.clock import utcnow
 from collective.messenger.subscribers.model import CODE_LIFETIME
 from messenger_worker.connection import display_url
@@ -121,12 +120,7 @@ class ReplyOutbox(Persistent):
 
 def get_reply_outbox(site=None, create=True):
     """The site's reply outbox; made on first use unless ``create`` is False (then None)."""
-    site = site if site is not None else api.portal.get()
-    annotations = IAnnotations(site)
-    box = annotations.get(ANNOTATION_KEY)
-    if box is None and create:
-        box = annotations[ANNOTATION_KEY] = ReplyOutbox()
-    return box
+    return site_annotation(ANNOTATION_KEY, ReplyOutbox, site, create)
 
 
 def waiting_count(site=None):
